@@ -1,0 +1,55 @@
+# syntax=docker/dockerfile:1.7
+#
+# Two stages: a builder with the Rust toolchain plus cmake and libclang (xgboost-rs-sys compiles
+# libxgboost from its bundled source and runs bindgen), and a slim Debian runtime that holds only
+# the binary, the model bundle and the shared libraries the binary links (libstdc++, libgomp).
+#
+# The model bundle is taken from the build context at models/turnover (model.json +
+# manifest.json). Produce it first with `turnover train --data <extracts> --out models/turnover`
+# or pass another folder with --build-arg MODEL_DIR=...
+
+ARG RUST_VERSION=1
+ARG DEBIAN_RELEASE=bookworm
+
+FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends cmake clang libclang-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY benches ./benches
+COPY migrations ./migrations
+# Cache mounts keep the registry and the target folder between builds (the XGBoost C++ build
+# alone takes minutes); the binary is copied out of the cached target folder.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/build/target \
+    cargo build --release --locked --bin turnover \
+    && cp target/release/turnover /usr/local/bin/turnover
+
+FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+ARG MODEL_DIR=models/turnover
+# libgomp1/libstdc++6: linked by libxgboost; curl: the HEALTHCHECK; ca-certificates: amqps/TLS.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl libgomp1 libstdc++6 tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 turnover \
+    && useradd --system --uid 10001 --gid turnover --home-dir /app --shell /usr/sbin/nologin turnover
+WORKDIR /app
+COPY --from=builder /usr/local/bin/turnover /usr/local/bin/turnover
+COPY --chown=root:root ${MODEL_DIR} /app/models/turnover
+
+# OMP_WAIT_POLICY=passive: XGBoost's OpenMP threads sleep between batches instead of spinning.
+ENV TURNOVER_MODEL__PATH=/app/models/turnover \
+    TURNOVER_HTTP__ADDR=0.0.0.0:8080 \
+    TURNOVER_LOG__FORMAT=json \
+    OMP_WAIT_POLICY=passive
+
+USER 10001:10001
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["curl", "--fail", "--silent", "--show-error", "--max-time", "2", "-o", "/dev/null", "http://127.0.0.1:8080/health"]
+
+# tini forwards SIGTERM to turnover (graceful drain) and reaps the curl children of HEALTHCHECK.
+ENTRYPOINT ["/usr/bin/tini", "--", "turnover"]
+CMD ["serve"]
