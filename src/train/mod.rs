@@ -1,0 +1,4 @@
+//! Training.
+pub mod metrics;
+pub mod rng;
+pub mod split;
