@@ -1,0 +1,192 @@
+//! Reading and writing a model bundle folder: `model.json` + `manifest.json`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::xgb::XgbError;
+use crate::features;
+
+/// Why a bundle cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid manifest: {source}")]
+    Manifest {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "model bundle {path} does not match this build's features: {detail}. Retrain it with \
+         `turnover train` or deploy the bundle made for this version"
+    )]
+    FeatureMismatch { path: PathBuf, detail: String },
+    #[error("model bundle {path}: {detail}")]
+    Invalid { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Xgb(#[from] XgbError),
+}
+
+/// `manifest.json`: what the model is, how it was made and how well it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Names the bundle; every score carries it as `model_version`.
+    pub version: String,
+    /// Decision threshold on the probability of leaving.
+    pub threshold: f64,
+    /// Feature names in the order the model takes them.
+    pub features: Vec<String>,
+    /// Risk band cut points (`[0.3, 0.7]`).
+    pub risk_cuts: [f64; 2],
+    pub xgboost_version: String,
+    /// The chosen hyper-parameters.
+    pub params: serde_json::Value,
+    /// sha256 of the training data (the three extracts, concatenated in name order).
+    pub data_sha256: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// `{"holdout": {...}, "cv": {...}}`.
+    pub metrics: serde_json::Value,
+}
+
+/// A bundle read from disk.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub manifest: Manifest,
+    /// `model.json`, as stored.
+    pub model_json: Vec<u8>,
+    /// sha256 of `model.json`, hex.
+    pub sha256: String,
+    pub path: PathBuf,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|source| ModelError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Hex sha256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Bundle {
+    /// Loads and checks a bundle: manifest fields, feature list against the code's, threshold
+    /// and cuts in range, and that libxgboost can load the model with that many features.
+    ///
+    /// # Errors
+    /// [`ModelError`] naming the file and what is wrong.
+    pub fn load(dir: &Path) -> Result<Self, ModelError> {
+        let manifest_path = dir.join("manifest.json");
+        let manifest: Manifest =
+            serde_json::from_slice(&read(&manifest_path)?).map_err(|source| {
+                ModelError::Manifest {
+                    path: manifest_path.clone(),
+                    source,
+                }
+            })?;
+        let model_json = read(&dir.join("model.json"))?;
+        let bundle = Bundle {
+            sha256: sha256_hex(&model_json),
+            manifest,
+            model_json,
+            path: dir.to_owned(),
+        };
+        bundle.check()?;
+        Ok(bundle)
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        let expected = features::names();
+        let got = &self.manifest.features;
+        if *got != expected {
+            let detail = match got.iter().zip(&expected).position(|(a, b)| a != b) {
+                Some(i) => format!(
+                    "feature {i} is {:?} in the manifest but {:?} in the code",
+                    got[i], expected[i]
+                ),
+                None => format!(
+                    "the manifest lists {} features, the code {}",
+                    got.len(),
+                    expected.len()
+                ),
+            };
+            return Err(ModelError::FeatureMismatch {
+                path: self.path.clone(),
+                detail,
+            });
+        }
+        let invalid = |detail: String| {
+            Err(ModelError::Invalid {
+                path: self.path.clone(),
+                detail,
+            })
+        };
+        let t = self.manifest.threshold;
+        if !(0.0..=1.0).contains(&t) {
+            return invalid(format!("threshold {t} is not a probability"));
+        }
+        let [low, high] = self.manifest.risk_cuts;
+        if !(0.0 <= low && low <= high && high <= 1.0) {
+            return invalid(format!(
+                "risk_cuts [{low}, {high}] must be increasing probabilities"
+            ));
+        }
+        // A second opinion from the xgboost-rs safe layer: the learner's own feature count.
+        let booster = xgboost_rs::Booster::load_buffer(&self.model_json).map_err(|e| {
+            ModelError::Invalid {
+                path: self.path.clone(),
+                detail: format!("model.json: {e}"),
+            }
+        })?;
+        let config: serde_json::Value =
+            serde_json::from_str(&booster.save_config()).unwrap_or_default();
+        let num_feature = config["learner"]["learner_model_param"]["num_feature"]
+            .as_str()
+            .and_then(|n| n.parse::<usize>().ok());
+        match num_feature {
+            Some(n) if n == expected.len() => Ok(()),
+            other => Err(ModelError::FeatureMismatch {
+                path: self.path.clone(),
+                detail: format!(
+                    "model.json takes {other:?} features, the code builds {}",
+                    expected.len()
+                ),
+            }),
+        }
+    }
+
+    /// Writes `model.json` and `manifest.json` into `dir` (created if missing).
+    ///
+    /// # Errors
+    /// When the folder or a file cannot be written.
+    pub fn write(dir: &Path, manifest: &Manifest, model_json: &[u8]) -> Result<(), ModelError> {
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|source| ModelError::Write { path, source })
+        };
+        std::fs::create_dir_all(dir).map_err(|source| ModelError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut text = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
+        text.push(b'\n');
+        write("model.json", model_json)?;
+        write("manifest.json", &text)
+    }
+}

@@ -1,0 +1,171 @@
+//! The model bundle (contract section 2b) and scoring (section 2).
+//!
+//! A bundle is a folder with `model.json` (XGBoost's JSON model) and `manifest.json`. Loading
+//! refuses a bundle whose feature list is not the code's ([`crate::features`]), so a model can
+//! never be fed columns in an order it was not trained on. [`Model`] scores a batch of records
+//! in one libxgboost call and explains records by SHAP contributions mapped back to fields.
+//! This module does no I/O besides reading the bundle, and never runs on an async thread.
+
+pub mod bundle;
+pub mod explain;
+pub mod scorer;
+pub mod xgb;
+
+use serde::Serialize;
+
+pub use bundle::{Bundle, Manifest, ModelError};
+pub use explain::Contribution;
+pub use scorer::Scorer;
+
+use crate::features;
+use crate::record::Record;
+
+/// The risk band of a probability of leaving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum RiskLevel {
+    Low,
+    Medium,
+    High,
+}
+
+impl RiskLevel {
+    /// `Low` below `cuts[0]`, `Medium` below `cuts[1]`, `High` from `cuts[1]`.
+    pub fn of(probability: f64, cuts: [f64; 2]) -> Self {
+        if probability < cuts[0] {
+            RiskLevel::Low
+        } else if probability < cuts[1] {
+            RiskLevel::Medium
+        } else {
+            RiskLevel::High
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Low => "Low",
+            RiskLevel::Medium => "Medium",
+            RiskLevel::High => "High",
+        }
+    }
+
+    pub const ALL: [RiskLevel; 3] = [RiskLevel::Low, RiskLevel::Medium, RiskLevel::High];
+}
+
+/// The score of one record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    /// Probability that the employee leaves (`probability_1`).
+    pub probability: f64,
+    /// 1 when `probability >= threshold`.
+    pub prediction: u8,
+    pub risk_level: RiskLevel,
+}
+
+/// A loaded model, ready to score on the thread that owns it.
+pub struct Model {
+    booster: xgb::Booster,
+    threshold: f64,
+    cuts: [f64; 2],
+}
+
+impl Model {
+    /// A scoring model from a bundle, single-threaded (one model per scoring thread).
+    ///
+    /// # Errors
+    /// When libxgboost cannot load the bundle's model.
+    pub fn new(bundle: &Bundle, cuts: Option<[f64; 2]>) -> Result<Self, ModelError> {
+        let booster = xgb::Booster::from_json(&bundle.model_json)?;
+        // One thread per booster: the worker parallelises across batches, and OpenMP threads
+        // spinning between small batches would steal the core the broker and database need.
+        booster.set_param("nthread", "1")?;
+        Ok(Model {
+            booster,
+            threshold: bundle.manifest.threshold,
+            cuts: cuts.unwrap_or(bundle.manifest.risk_cuts),
+        })
+    }
+
+    /// Scores every record in one libxgboost call.
+    ///
+    /// # Errors
+    /// When libxgboost fails (never for a validated record).
+    pub fn score(&self, records: &[&Record]) -> Result<Vec<Score>, ModelError> {
+        self.score_features(&features::matrix(records.iter().copied()), records.len())
+    }
+
+    /// Scores `rows` rows of features built by [`features::matrix`], in one libxgboost call.
+    ///
+    /// # Errors
+    /// When libxgboost fails or the matrix is not `rows` × [`features::COUNT`].
+    pub fn score_features(&self, data: &[f32], rows: usize) -> Result<Vec<Score>, ModelError> {
+        if data.len() != rows * features::COUNT {
+            return Err(xgb::XgbError(format!("{} values for {rows} rows", data.len())).into());
+        }
+        let probabilities = self.booster.predict(data, rows)?;
+        Ok(probabilities
+            .into_iter()
+            .map(|p| self.score_of(f64::from(p)))
+            .collect())
+    }
+
+    /// The score for a probability of leaving: class by the bundle's threshold, band by the cuts.
+    pub fn score_of(&self, probability: f64) -> Score {
+        Score {
+            probability,
+            prediction: u8::from(probability >= self.threshold),
+            risk_level: RiskLevel::of(probability, self.cuts),
+        }
+    }
+
+    /// The `top_k` largest contributions to each row's score, by record field.
+    ///
+    /// # Errors
+    /// When libxgboost fails.
+    pub fn explain_features(
+        &self,
+        data: &[f32],
+        rows: usize,
+        top_k: usize,
+    ) -> Result<Vec<Vec<Contribution>>, ModelError> {
+        if rows == 0 {
+            return Ok(Vec::new());
+        }
+        let (values, per_row) = self.booster.contributions(data, rows)?;
+        Ok(values
+            .chunks(per_row)
+            .map(|row| explain::by_field(row, top_k))
+            .collect())
+    }
+
+    /// As [`Model::explain_features`], from records.
+    ///
+    /// # Errors
+    /// When libxgboost fails.
+    pub fn explain(
+        &self,
+        records: &[&Record],
+        top_k: usize,
+    ) -> Result<Vec<Vec<Contribution>>, ModelError> {
+        self.explain_features(
+            &features::matrix(records.iter().copied()),
+            records.len(),
+            top_k,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RiskLevel;
+
+    #[test]
+    fn risk_levels_follow_the_cuts() {
+        let cuts = [0.3, 0.7];
+        assert_eq!(RiskLevel::of(0.0, cuts), RiskLevel::Low);
+        assert_eq!(RiskLevel::of(0.299, cuts), RiskLevel::Low);
+        assert_eq!(RiskLevel::of(0.3, cuts), RiskLevel::Medium);
+        assert_eq!(RiskLevel::of(0.699, cuts), RiskLevel::Medium);
+        assert_eq!(RiskLevel::of(0.7, cuts), RiskLevel::High);
+        assert_eq!(RiskLevel::of(0.5, [0.6, 0.9]), RiskLevel::Low);
+    }
+}

@@ -1,0 +1,156 @@
+//! Scoring off the async threads: a few dedicated threads, each owning its own [`Model`], fed
+//! through a bounded channel.
+//!
+//! Why not `spawn_blocking`: its pool grows to hundreds of threads, and each would need its own
+//! booster. A fixed set of scoring threads bounds CPU use and memory, and the bounded queue in
+//! front of them pushes back on the consumers when scoring falls behind.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Bundle, Contribution, Model, ModelError, Score};
+use crate::features;
+use crate::record::Record;
+
+/// A score and, when asked, its explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub score: Score,
+    pub explanation: Option<Vec<Contribution>>,
+}
+
+/// Why a batch was not scored.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("scoring thread panicked: {0}")]
+    Panicked(String),
+    #[error("scoring threads have stopped")]
+    Stopped,
+}
+
+struct Job {
+    data: Vec<f32>,
+    rows: usize,
+    explain: Vec<usize>,
+    top_k: usize,
+    reply: oneshot::Sender<Result<Vec<Scored>, ScoreError>>,
+}
+
+/// A handle to the scoring threads; cheap to clone.
+#[derive(Clone)]
+pub struct Scorer {
+    jobs: mpsc::Sender<Job>,
+    bundle: Arc<Bundle>,
+}
+
+impl Scorer {
+    /// Starts `threads` scoring threads, each with its own copy of the model.
+    ///
+    /// # Errors
+    /// When the model cannot be loaded.
+    pub fn start(
+        bundle: Arc<Bundle>,
+        threads: usize,
+        cuts: Option<[f64; 2]>,
+    ) -> Result<Self, ModelError> {
+        let (jobs, rx) = mpsc::channel::<Job>(threads.max(1) * 2);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let model = Model::new(&bundle, cuts)?;
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("scorer-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while waiting for the next job, so threads take
+                    // turns picking jobs and score in parallel.
+                    let job = match rx.lock() {
+                        Ok(mut rx) => rx.blocking_recv(),
+                        Err(_) => None,
+                    };
+                    let Some(job) = job else { break };
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| run(&model, &job)))
+                        .unwrap_or_else(|panic| Err(ScoreError::Panicked(panic_message(&panic))));
+                    let _ = job.reply.send(result);
+                })
+                .map_err(|source| ModelError::Read {
+                    path: "scoring thread".into(),
+                    source,
+                })?;
+        }
+        Ok(Scorer { jobs, bundle })
+    }
+
+    /// The bundle being served.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// Scores `records` in one call; rows whose `explain` flag is set also get their top-k
+    /// contributions.
+    ///
+    /// # Errors
+    /// [`ScoreError`] when libxgboost fails, a scoring thread panics, or the threads stopped.
+    pub async fn score(
+        &self,
+        records: &[&Record],
+        explain: &[bool],
+        top_k: usize,
+    ) -> Result<Vec<Scored>, ScoreError> {
+        let data = features::matrix(records.iter().copied());
+        let explain = explain
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| **e)
+            .map(|(i, _)| i)
+            .collect();
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            data,
+            rows: records.len(),
+            explain,
+            top_k,
+            reply,
+        };
+        self.jobs.send(job).await.map_err(|_| ScoreError::Stopped)?;
+        answer.await.map_err(|_| ScoreError::Stopped)?
+    }
+}
+
+fn run(model: &Model, job: &Job) -> Result<Vec<Scored>, ScoreError> {
+    let scores = model.score_features(&job.data, job.rows)?;
+    let mut out: Vec<Scored> = scores
+        .into_iter()
+        .map(|score| Scored {
+            score,
+            explanation: None,
+        })
+        .collect();
+    if !job.explain.is_empty() {
+        let rows: Vec<f32> = job
+            .explain
+            .iter()
+            .flat_map(|&i| {
+                job.data[i * features::COUNT..(i + 1) * features::COUNT]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        let explanations = model.explain_features(&rows, job.explain.len(), job.top_k)?;
+        for (&i, e) in job.explain.iter().zip(explanations) {
+            out[i].explanation = Some(e);
+        }
+    }
+    Ok(out)
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
