@@ -257,7 +257,7 @@ impl Booster {
             data.as_ptr() as usize
         ))?;
         let config = c_string(&format!(
-            r#"{{"type": {kind}, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN}}"#
+            r#"{{"type": {kind}, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN}}"#
         ))?;
         let mut shape: *const u64 = ptr::null();
         let mut dim = 0u64;

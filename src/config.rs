@@ -1,0 +1,281 @@
+//! Configuration (contract section 7): defaults, then `turnover.toml`, then `TURNOVER_*`.
+//!
+//! Every key, its environment variable and its default:
+//!
+//! | key | default |
+//! | --- | --- |
+//! | `amqp.url` | `amqp://guest:guest@127.0.0.1:5672/%2f` |
+//! | `amqp.exchange` / `amqp.routing_key` | `turnover` / `predict` |
+//! | `amqp.queue` / `amqp.queue_type` / `amqp.delivery_limit` | `turnover.requests` / `quorum` / `5` |
+//! | `amqp.dead_letter_exchange` / `amqp.dead_letter_queue` | `turnover.dlx` / `turnover.dead` |
+//! | `amqp.prefetch` | `512` (see docs/performance.md) |
+//! | `postgres.url` / `postgres.pool_size` | `postgres://postgres@127.0.0.1:5432/turnover` / `8` |
+//! | `worker.consumers` / `worker.batch_size` / `worker.batch_wait_ms` | `2` / `256` / `5` |
+//! | `worker.scoring_threads` / `worker.shutdown_timeout_ms` | `1` / `10000` |
+//! | `http.addr` / `http.predict_timeout_ms` | `0.0.0.0:8080` / `5000` |
+//! | `http.rate_limit_per_minute` / `http.max_upload_bytes` | unset / `20971520` |
+//! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`) |
+//! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
+//! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` |
+//! | `metrics.queue_depth_interval_ms` | `5000` |
+//!
+//! The environment variable of a key is `TURNOVER_` + the key upper-cased with `__` for the
+//! dot: `TURNOVER_AMQP__URL`. This module must not open connections or log secrets: URLs
+//! with passwords and API keys leave it only through [`redact_url`] or not at all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub amqp: Amqp,
+    pub postgres: Postgres,
+    pub worker: Worker,
+    pub http: Http,
+    pub auth: Auth,
+    pub model: ModelSettings,
+    pub log: Log,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Amqp {
+    pub url: String,
+    pub exchange: String,
+    pub routing_key: String,
+    pub queue: String,
+    pub queue_type: QueueType,
+    pub delivery_limit: u32,
+    pub dead_letter_exchange: String,
+    pub dead_letter_queue: String,
+    pub prefetch: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    Quorum,
+    Classic,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Postgres {
+    pub url: String,
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Worker {
+    pub consumers: usize,
+    pub batch_size: usize,
+    pub batch_wait_ms: u64,
+    pub scoring_threads: usize,
+    pub shutdown_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    pub addr: SocketAddr,
+    pub predict_timeout_ms: u64,
+    pub rate_limit_per_minute: Option<u32>,
+    pub max_upload_bytes: usize,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    #[serde(deserialize_with = "comma_list")]
+    pub api_keys: Vec<String>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Auth {{ api_keys: <{} redacted> }}", self.api_keys.len())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    pub path: PathBuf,
+    pub explain_top_k: usize,
+    pub risk_cuts: Option<[f64; 2]>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    pub queue_depth_interval_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            amqp: Amqp {
+                url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+                exchange: "turnover".into(),
+                routing_key: "predict".into(),
+                queue: "turnover.requests".into(),
+                queue_type: QueueType::Quorum,
+                delivery_limit: 5,
+                dead_letter_exchange: "turnover.dlx".into(),
+                dead_letter_queue: "turnover.dead".into(),
+                prefetch: 512,
+            },
+            postgres: Postgres { url: "postgres://postgres@127.0.0.1:5432/turnover".into(), pool_size: 8 },
+            worker: Worker { consumers: 2, batch_size: 256, batch_wait_ms: 5, scoring_threads: 1, shutdown_timeout_ms: 10_000 },
+            http: Http {
+                addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+                predict_timeout_ms: 5000,
+                rate_limit_per_minute: None,
+                max_upload_bytes: 20 * 1024 * 1024,
+            },
+            auth: Auth::default(),
+            model: ModelSettings { path: "models/turnover".into(), explain_top_k: 5, risk_cuts: None },
+            log: Log {
+                format: if std::io::IsTerminal::is_terminal(&std::io::stderr()) { LogFormat::Pretty } else { LogFormat::Json },
+                level: "info".into(),
+            },
+            metrics: Metrics { queue_depth_interval_ms: 5000 },
+        }
+    }
+}
+
+macro_rules! default_from_settings {
+    ($($ty:ident => $field:ident),+) => {
+        $(impl Default for $ty {
+            fn default() -> Self { Settings::default().$field }
+        })+
+    };
+}
+default_from_settings!(Amqp => amqp, Postgres => postgres, Worker => worker, Http => http, ModelSettings => model, Log => log, Metrics => metrics);
+
+/// `api_keys` as a list, or as one comma-separated string (the environment's form).
+fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Keys {
+        One(String),
+        Many(Vec<String>),
+    }
+    let keys = match Keys::deserialize(d)? {
+        Keys::One(s) => s.split(',').map(str::to_owned).collect(),
+        Keys::Many(v) => v,
+    };
+    Ok(keys.into_iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Figment(Box<figment::Error>),
+    #[error("configuration key {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Settings {
+    /// Loads the settings: defaults, then the file (`path`, else `TURNOVER_CONFIG`, else
+    /// `turnover.toml` when it exists), then `TURNOVER_*` variables. Then cross-checks them.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the key that is malformed or inconsistent.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = path
+            .map(Path::to_owned)
+            .or_else(|| std::env::var_os("TURNOVER_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("turnover.toml"));
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("TURNOVER_").split("__").ignore(&["config"]))
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The rules between keys, checked before any connection is opened.
+    ///
+    /// # Errors
+    /// The first inconsistent key.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.to_owned() });
+        if self.worker.batch_size == 0 {
+            return invalid("worker.batch_size", "must be at least 1");
+        }
+        if self.worker.consumers == 0 {
+            return invalid("worker.consumers", "must be at least 1");
+        }
+        if self.worker.scoring_threads == 0 {
+            return invalid("worker.scoring_threads", "must be at least 1");
+        }
+        if usize::from(self.amqp.prefetch) < self.worker.batch_size {
+            return invalid("amqp.prefetch", "must be at least worker.batch_size, or batches can never fill");
+        }
+        if self.postgres.pool_size == 0 {
+            return invalid("postgres.pool_size", "must be at least 1");
+        }
+        if self.http.predict_timeout_ms == 0 {
+            return invalid("http.predict_timeout_ms", "must be at least 1");
+        }
+        if self.http.rate_limit_per_minute == Some(0) {
+            return invalid("http.rate_limit_per_minute", "must be at least 1 (leave unset for no limit)");
+        }
+        if let Some([low, high]) = self.model.risk_cuts {
+            if !(0.0 <= low && low <= high && high <= 1.0) {
+                return invalid("model.risk_cuts", "must be two increasing probabilities, like [0.3, 0.7]");
+            }
+        }
+        for (key, url) in [("amqp.url", &self.amqp.url), ("postgres.url", &self.postgres.url)] {
+            if !url.contains("://") {
+                return invalid(key, "must be a URL (scheme://host...)");
+            }
+        }
+        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return invalid("log.level", "must be a level (error, warn, info, debug, trace) or a filter");
+        }
+        Ok(())
+    }
+}
+
+/// The URL with any password replaced by `***`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "<unparsable url>".into() };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let sep = if rest.contains('/') { "/" } else { "" };
+    format!("{scheme}://{authority}{sep}{path}")
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,120 @@
+//! Joining the three files on the employee id, and the employees that are not in all three.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+use serde_json::Map;
+
+use super::read::Table;
+use super::{ExtractFile, ExtractRow, Extracts};
+
+/// How many orphans are kept by id: enough for an operator to look them up, few enough for a
+/// one-line warning.
+const LISTED_ORPHANS: usize = 5;
+
+/// Employees present in some files but not in all three. They are left out of
+/// [`Extracts::rows`]: a record with a third of its fields cannot be scored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Orphans {
+    /// How many employees are missing from at least one file.
+    pub count: usize,
+    /// The first few of them, by id.
+    pub first: Vec<Orphan>,
+}
+
+/// One employee missing from some files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    pub employee_id: i64,
+    /// The files without this employee (one or two of them).
+    pub missing_from: Vec<ExtractFile>,
+}
+
+impl Orphans {
+    /// True when every employee appears in the three files.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+impl fmt::Display for Orphans {
+    /// One line for a warning: `3 employees appear in only some files and are not scored:
+    /// 17 (missing from extrait_eval.csv), ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.count {
+            0 => return f.write_str("every employee appears in the three files"),
+            1 => f.write_str("1 employee appears in only some files and is not scored: ")?,
+            n => write!(
+                f,
+                "{n} employees appear in only some files and are not scored: "
+            )?,
+        }
+        for (i, orphan) in self.first.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            let names: Vec<&str> = orphan.missing_from.iter().map(|m| m.name()).collect();
+            write!(
+                f,
+                "{} (missing from {})",
+                orphan.employee_id,
+                names.join(" and ")
+            )?;
+        }
+        if self.count > self.first.len() {
+            write!(f, ", and {} more", self.count - self.first.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Joins the tables of sondage, eval and sirh, in that order.
+pub(super) fn join(tables: [Table; 3]) -> Extracts {
+    debug_assert!(tables.iter().map(|t| t.file).eq(ExtractFile::ALL));
+    let ids: BTreeSet<i64> = tables.iter().flat_map(|t| t.rows.keys().copied()).collect();
+    let [mut sondage, mut eval, mut sirh] = tables;
+    let mut rows = Vec::with_capacity(ids.len());
+    let mut lines = HashMap::with_capacity(ids.len());
+    let mut orphans = Orphans::default();
+    for id in ids {
+        match (
+            sondage.rows.remove(&id),
+            eval.rows.remove(&id),
+            sirh.rows.remove(&id),
+        ) {
+            (Some(s), Some(e), Some(h)) => {
+                lines.insert(id, [s.line, e.line, h.line]);
+                let record: Map<_, _> = [s.fields, e.fields, h.fields]
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .collect();
+                rows.push(ExtractRow {
+                    employee_id: id,
+                    record,
+                    label: s.label,
+                });
+            }
+            (s, e, h) => {
+                orphans.count += 1;
+                if orphans.first.len() < LISTED_ORPHANS {
+                    let present = [s.is_some(), e.is_some(), h.is_some()];
+                    let missing_from = ExtractFile::ALL
+                        .into_iter()
+                        .zip(present)
+                        .filter_map(|(file, here)| (!here).then_some(file))
+                        .collect();
+                    orphans.first.push(Orphan {
+                        employee_id: id,
+                        missing_from,
+                    });
+                }
+            }
+        }
+    }
+    Extracts {
+        rows,
+        orphans,
+        lines,
+    }
+}

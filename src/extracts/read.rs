@@ -1,0 +1,278 @@
+//! Reading one extract file into rows keyed by employee id: header check, key normalisation,
+//! label parsing, and cells turned into JSON values for the record validator.
+
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::{Number, Value};
+
+use super::{join, ExtractError, ExtractFile, Extracts, LABEL_COLUMN};
+
+/// One file, read: its rows by employee id.
+pub(super) struct Table {
+    pub file: ExtractFile,
+    pub rows: BTreeMap<i64, ParsedRow>,
+}
+
+/// One data line of a file.
+pub(super) struct ParsedRow {
+    /// Header = line 1.
+    pub line: u64,
+    pub fields: Vec<(&'static str, Value)>,
+    pub label: Option<bool>,
+}
+
+/// Reads and joins `extrait_sondage.csv`, `extrait_eval.csv` and `extrait_sirh.csv` from `dir`.
+///
+/// # Errors
+/// [`ExtractError::MissingDir`] or [`ExtractError::MissingFiles`] (naming every missing file and
+/// the folder) when the files are not there, [`ExtractError::Io`] when one cannot be read, and
+/// every error of [`read_readers`].
+pub fn read_dir(dir: &Path) -> Result<Extracts, ExtractError> {
+    if !dir.is_dir() {
+        return Err(ExtractError::MissingDir {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let missing: Vec<ExtractFile> = ExtractFile::ALL
+        .into_iter()
+        .filter(|f| !dir.join(f.name()).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ExtractError::MissingFiles {
+            files: missing,
+            dir: dir.to_path_buf(),
+        });
+    }
+    let open = |file: ExtractFile| {
+        File::open(dir.join(file.name())).map_err(|source| ExtractError::Io { file, source })
+    };
+    read_readers(
+        open(ExtractFile::Sondage)?,
+        open(ExtractFile::Eval)?,
+        open(ExtractFile::Sirh)?,
+    )
+}
+
+/// Reads and joins the three extracts from any byte sources (files, an HTTP upload), in the
+/// order sondage, eval, sirh. Messages still name the files `extrait_sondage.csv`, etc.
+///
+/// The label column `a_quitte_l_entreprise` of the sondage extract is optional; columns that
+/// are not record fields are ignored. Surrounding spaces of every cell are trimmed, and a UTF-8
+/// byte-order mark is accepted.
+///
+/// # Errors
+/// The first problem found, files read in the order above: [`ExtractError::MissingColumns`],
+/// [`ExtractError::DuplicateColumn`], [`ExtractError::Malformed`] for a key or label that cannot
+/// be read, [`ExtractError::DuplicateId`], [`ExtractError::Csv`] for a file that is not
+/// well-formed UTF-8 CSV, [`ExtractError::Io`] when a source fails.
+pub fn read_readers(
+    sondage: impl Read,
+    eval: impl Read,
+    sirh: impl Read,
+) -> Result<Extracts, ExtractError> {
+    let tables = [
+        read_table(ExtractFile::Sondage, sondage)?,
+        read_table(ExtractFile::Eval, eval)?,
+        read_table(ExtractFile::Sirh, sirh)?,
+    ];
+    Ok(join::join(tables))
+}
+
+/// Where the columns this file needs sit in its header.
+struct Columns {
+    key: usize,
+    label: Option<usize>,
+    fields: Vec<(&'static str, usize)>,
+}
+
+impl Columns {
+    fn locate(file: ExtractFile, headers: &csv::StringRecord) -> Result<Self, ExtractError> {
+        let position = |name: &str| -> Result<Option<usize>, ExtractError> {
+            let mut found = headers.iter().enumerate().filter(|(_, h)| *h == name);
+            let first = found.next().map(|(i, _)| i);
+            if found.next().is_some() {
+                return Err(ExtractError::DuplicateColumn {
+                    file,
+                    column: name.to_owned(),
+                });
+            }
+            Ok(first)
+        };
+        let mut missing = Vec::new();
+        let key = position(file.key_column())?;
+        if key.is_none() {
+            missing.push(file.key_column().to_owned());
+        }
+        let mut fields = Vec::with_capacity(file.fields().len());
+        for &name in file.fields() {
+            match position(name)? {
+                Some(i) => fields.push((name, i)),
+                None => missing.push(name.to_owned()),
+            }
+        }
+        let label = match file {
+            ExtractFile::Sondage => position(LABEL_COLUMN)?,
+            _ => None,
+        };
+        match key {
+            Some(key) if missing.is_empty() => Ok(Columns { key, label, fields }),
+            _ => Err(ExtractError::MissingColumns {
+                file,
+                columns: missing,
+                found: headers.iter().map(str::to_owned).collect(),
+            }),
+        }
+    }
+}
+
+fn read_table(file: ExtractFile, input: impl Read) -> Result<Table, ExtractError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error(file, None, e))?
+        .clone();
+    let columns = Columns::locate(file, &headers)?;
+    let mut rows = BTreeMap::new();
+    let mut record = csv::StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| csv_error(file, Some(&headers), e))?
+    {
+        let line = record.position().map_or(0, csv::Position::line);
+        let cell = |i: usize| record.get(i).unwrap_or("");
+        let malformed = |column: &str, value: &str, reason: String| ExtractError::Malformed {
+            file,
+            line,
+            column: column.to_owned(),
+            value: value.to_owned(),
+            reason,
+        };
+        let key = cell(columns.key);
+        let id = parse_key(file, key).map_err(|r| malformed(file.key_column(), key, r))?;
+        let label = match columns.label {
+            Some(i) => Some(parse_label(cell(i)).map_err(|r| malformed(LABEL_COLUMN, cell(i), r))?),
+            None => None,
+        };
+        let fields = columns
+            .fields
+            .iter()
+            .map(|&(name, i)| (name, cell_value(cell(i))))
+            .collect();
+        match rows.entry(id) {
+            Entry::Occupied(first) => {
+                let first: &ParsedRow = first.get();
+                return Err(ExtractError::DuplicateId {
+                    file,
+                    column: file.key_column(),
+                    employee_id: id,
+                    first_line: first.line,
+                    line,
+                });
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(ParsedRow {
+                    line,
+                    fields,
+                    label,
+                });
+            }
+        }
+    }
+    Ok(Table { file, rows })
+}
+
+/// Normalises a key to the employee id: `000001` (sondage), `E_1` (eval), `1` (sirh).
+pub(super) fn parse_key(file: ExtractFile, raw: &str) -> Result<i64, String> {
+    let expected = match file {
+        ExtractFile::Sondage => "expected digits, like 000001",
+        ExtractFile::Eval => "expected E_ followed by digits, like E_1",
+        ExtractFile::Sirh => "expected a whole number, like 1",
+    };
+    if raw.is_empty() {
+        return Err(format!("the employee key is empty; {expected}"));
+    }
+    let digits = match file {
+        ExtractFile::Eval => raw.strip_prefix("E_").unwrap_or(""),
+        ExtractFile::Sondage | ExtractFile::Sirh => raw,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("not a valid employee key; {expected}"));
+    }
+    digits
+        .parse::<i64>()
+        .map_err(|_| "the number is too large for an employee key".to_owned())
+}
+
+fn parse_label(raw: &str) -> Result<bool, String> {
+    if raw.eq_ignore_ascii_case("oui") {
+        Ok(true)
+    } else if raw.eq_ignore_ascii_case("non") {
+        Ok(false)
+    } else {
+        Err("expected Oui or Non".to_owned())
+    }
+}
+
+/// A cell as the record validator sees it: a number when it reads as one, `null` when empty,
+/// else the text (`"11 %"` is the validator's to judge).
+pub(super) fn cell_value(cell: &str) -> Value {
+    if cell.is_empty() {
+        return Value::Null;
+    }
+    if let Ok(i) = cell.parse::<i64>() {
+        return Value::from(i);
+    }
+    // `f64::from_str` also reads "inf" and "NaN", which JSON cannot hold: those stay text.
+    match cell.parse::<f64>().ok().and_then(Number::from_f64) {
+        Some(n) => Value::Number(n),
+        None => Value::String(cell.to_owned()),
+    }
+}
+
+fn csv_error(
+    file: ExtractFile,
+    headers: Option<&csv::StringRecord>,
+    e: csv::Error,
+) -> ExtractError {
+    let fallback = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => ExtractError::Io { file, source },
+        csv::ErrorKind::Utf8 { pos, err } => {
+            let column = headers.and_then(|h| h.get(err.field())).map_or_else(
+                || format!("field {}", err.field() + 1),
+                |c| format!("column {c}"),
+            );
+            ExtractError::Csv {
+                file,
+                line: pos.map(|p| p.line()).or(headers.is_none().then_some(1)),
+                message: format!(
+                    "{column} is not UTF-8 text (the file may be in Latin-1 or Windows-1252); \
+                     export it as UTF-8"
+                ),
+            }
+        }
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => ExtractError::Csv {
+            file,
+            line: pos.map(|p| p.line()),
+            message: format!(
+                "this line has {len} values but the header has {expected_len}; look for a missing \
+                 or extra comma, or a comma inside a value that is not between double quotes"
+            ),
+        },
+        _ => ExtractError::Csv {
+            file,
+            line: None,
+            message: fallback,
+        },
+    }
+}

@@ -1,0 +1,105 @@
+//! Postgres storage: the pool, the schema migrations, and one function per query.
+//!
+//! This module owns every SQL statement of the service and the tables of contract section 4.
+//! It turns rows into statements and database failures into [`StorageError`]s that say whether
+//! a retry can help. It must not retry, back off, ack or log per row: those decisions belong
+//! to the worker and the HTTP handlers, which know what the row stands for.
+//!
+//! - [`migrate`](mod@migrate): embedded migrations, `ensure_database`, `migrate`,
+//! - [`write`]: `insert_batch` (the worker's one transaction per micro-batch), model versions,
+//!   batches,
+//! - [`read`]: batch progress and results, readiness, and the lookups tests need,
+//! - [`rows`]: the row types; [`error`]: [`StorageError`] and `is_transient`.
+//!
+//! Connection URLs may hold a password: nothing here formats a URL into a message or a log.
+
+pub mod error;
+pub mod migrate;
+pub mod read;
+pub mod rows;
+pub mod write;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
+
+pub use deadpool_postgres::{Client, Pool};
+pub use error::StorageError;
+pub use migrate::{ensure_database, migrate, Migration, MIGRATIONS};
+pub use read::{
+    batch_results, batch_status, count_predictions, count_rejected, find_prediction, ping,
+    recent_rejected,
+};
+pub use rows::{BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, Source};
+pub use write::{create_batch, insert_batch, record_model_version};
+
+/// How long opening a connection, waiting for a free one, or checking a returned one may
+/// take. Short on purpose: with the database down, callers get a transient error within this
+/// time and back off, instead of piling up behind a hung connect (`/ready` must answer fast).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Builds the connection pool. No connection is opened here: the first [`Pool::get`] opens
+/// one, so a service can start (and report not-ready) while the database is down.
+///
+/// `size` is the most connections held open; the worker needs one per concurrent batch
+/// writer, the HTTP side one per concurrent batch lookup. Connections are checked with
+/// [`RecyclingMethod::Fast`] (no query per checkout): a connection the server closed is
+/// noticed and replaced, and a failure on a half-dead one is transient.
+///
+/// # Errors
+///
+/// [`StorageError::InvalidUrl`] when `url` does not parse, [`StorageError::Build`] when the
+/// pool cannot be built.
+pub fn pool(url: &str, size: usize) -> Result<Pool, StorageError> {
+    let config = connect_config(url)?;
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(CONNECT_TIMEOUT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .build()
+        .map_err(StorageError::Build)
+}
+
+/// Parses a URL (or key=value string) and fills in what every connection of the service
+/// wants: the connect timeout and an application name visible in `pg_stat_activity`.
+pub(crate) fn connect_config(url: &str) -> Result<tokio_postgres::Config, StorageError> {
+    let mut config = tokio_postgres::Config::from_str(url).map_err(StorageError::InvalidUrl)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("turnover");
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_url_does_not_echo_the_password() {
+        let err = pool("postgres://u:s3cret@host:notaport/db", 2).expect_err("bad port");
+        assert!(matches!(err, StorageError::InvalidUrl(_)));
+        let chain = format!("{err} {:?}", err);
+        assert!(!chain.contains("s3cret"), "{chain}");
+    }
+
+    #[test]
+    fn source_round_trips() {
+        for s in [Source::Queue, Source::Http, Source::Batch] {
+            assert_eq!(s.as_str().parse::<Source>().ok(), Some(s));
+        }
+        assert!("mail".parse::<Source>().is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! The write path: one function per statement that changes data.
+//!
+//! Owns the SQL of every insert and upsert. It must not retry, sleep or log: a failure goes
+//! back to the caller as a [`StorageError`] whose `is_transient` tells it what to do.
+
+use deadpool_postgres::{Client, GenericClient};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{InsertOutcome, PredictionRow, RejectedRow, StorageError};
+
+// One statement per table for a whole batch: UNNEST turns the parallel arrays into rows, so a
+// batch of 256 costs one round trip and one plan instead of 256. The explicit casts fix the
+// parameter types, so the prepared statement is the same for every batch size.
+const INSERT_PREDICTIONS: &str = "\
+INSERT INTO predictions (request_id, employee_id, batch_id, source, model_version, prediction, \
+                         probability, risk_level, input, explanation, enqueued_at, scored_at)
+SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], \
+                     $6::smallint[], $7::float8[], $8::text[], $9::jsonb[], $10::jsonb[], \
+                     $11::timestamptz[], $12::timestamptz[])
+ON CONFLICT (request_id) DO NOTHING";
+
+// The conflict target names the partial unique index's predicate so Postgres can infer it.
+const INSERT_REJECTED: &str = "\
+INSERT INTO rejected_messages (request_id, reason, errors, payload, received_at)
+SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::timestamptz[])
+ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING";
+
+/// Stores a micro-batch: its predictions and its rejected messages, in one transaction.
+///
+/// Idempotent by `request_id`: rows already present (a redelivery after a crash between
+/// commit and ack) are skipped and counted in [`InsertOutcome::duplicates`]; rejected rows
+/// with a known `request_id` are skipped likewise. Either everything is committed or nothing
+/// is, so the caller acks the whole batch after `Ok` and none of it after `Err`.
+///
+/// # Errors
+///
+/// [`StorageError`] when the transaction fails; nothing was written. A transient error
+/// (connection lost, database restarting) may be retried as is; a permanent one (a CHECK
+/// violation: a prediction that is not 0/1, a probability outside 0..=1, an unknown risk
+/// level) fails the whole batch, and retrying its rows one by one isolates the culprit.
+pub async fn insert_batch(
+    client: &mut Client,
+    predictions: &[PredictionRow],
+    rejected: &[RejectedRow],
+) -> Result<InsertOutcome, StorageError> {
+    if predictions.is_empty() && rejected.is_empty() {
+        return Ok(InsertOutcome::default());
+    }
+    let tx = client.transaction().await?;
+    let mut outcome = InsertOutcome::default();
+    if !predictions.is_empty() {
+        let statement = tx.prepare_cached(INSERT_PREDICTIONS).await?;
+        let c = PredictionColumns::new(predictions);
+        outcome.inserted = tx
+            .execute(
+                &statement,
+                &[
+                    &c.request_id,
+                    &c.employee_id,
+                    &c.batch_id,
+                    &c.source,
+                    &c.model_version,
+                    &c.prediction,
+                    &c.probability,
+                    &c.risk_level,
+                    &c.input,
+                    &c.explanation,
+                    &c.enqueued_at,
+                    &c.scored_at,
+                ],
+            )
+            .await?;
+        outcome.duplicates = predictions.len() as u64 - outcome.inserted;
+    }
+    if !rejected.is_empty() {
+        let statement = tx.prepare_cached(INSERT_REJECTED).await?;
+        let request_id: Vec<Option<&str>> =
+            rejected.iter().map(|r| r.request_id.as_deref()).collect();
+        let reason: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
+        let errors: Vec<&serde_json::Value> = rejected.iter().map(|r| &r.errors).collect();
+        let payload: Vec<&[u8]> = rejected.iter().map(|r| r.payload.as_slice()).collect();
+        let received_at: Vec<OffsetDateTime> = rejected.iter().map(|r| r.received_at).collect();
+        outcome.rejected = tx
+            .execute(
+                &statement,
+                &[&request_id, &reason, &errors, &payload, &received_at],
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// The batch turned column-wise, borrowing from the rows (no copy of the JSON documents).
+struct PredictionColumns<'a> {
+    request_id: Vec<&'a str>,
+    employee_id: Vec<Option<i64>>,
+    batch_id: Vec<Option<Uuid>>,
+    source: Vec<&'static str>,
+    model_version: Vec<&'a str>,
+    prediction: Vec<i16>,
+    probability: Vec<f64>,
+    risk_level: Vec<&'static str>,
+    input: Vec<&'a serde_json::Value>,
+    explanation: Vec<Option<&'a serde_json::Value>>,
+    enqueued_at: Vec<Option<OffsetDateTime>>,
+    scored_at: Vec<OffsetDateTime>,
+}
+
+impl<'a> PredictionColumns<'a> {
+    fn new(rows: &'a [PredictionRow]) -> Self {
+        Self {
+            request_id: rows.iter().map(|r| r.request_id.as_str()).collect(),
+            employee_id: rows.iter().map(|r| r.employee_id).collect(),
+            batch_id: rows.iter().map(|r| r.batch_id).collect(),
+            source: rows.iter().map(|r| r.source.as_str()).collect(),
+            model_version: rows.iter().map(|r| r.model_version.as_str()).collect(),
+            prediction: rows.iter().map(|r| r.prediction).collect(),
+            probability: rows.iter().map(|r| r.probability).collect(),
+            risk_level: rows.iter().map(|r| r.risk_level).collect(),
+            input: rows.iter().map(|r| &r.input).collect(),
+            explanation: rows.iter().map(|r| r.explanation.as_ref()).collect(),
+            enqueued_at: rows.iter().map(|r| r.enqueued_at).collect(),
+            scored_at: rows.iter().map(|r| r.scored_at).collect(),
+        }
+    }
+}
+
+/// Records that a model bundle was loaded: inserts its row, or on a reload of a known version
+/// moves `loaded_at` to now and refreshes `sha256` and `metrics`. `loaded_at` therefore tells
+/// when a version was last (re)loaded, not when it was first seen.
+///
+/// # Errors
+///
+/// [`StorageError`] when the statement fails.
+pub async fn record_model_version(
+    client: &impl GenericClient,
+    version: &str,
+    sha256: &str,
+    metrics: &serde_json::Value,
+) -> Result<(), StorageError> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO model_versions (version, loaded_at, sha256, metrics) \
+             VALUES ($1, now(), $2, $3) \
+             ON CONFLICT (version) DO UPDATE \
+             SET loaded_at = now(), sha256 = EXCLUDED.sha256, metrics = EXCLUDED.metrics",
+        )
+        .await?;
+    client
+        .execute(&statement, &[&version, &sha256, metrics])
+        .await?;
+    Ok(())
+}
+
+/// Registers an HTTP batch of `total` employees, submitted now. Idempotent: registering the
+/// same `batch_id` again (a retry after a lost answer) changes nothing.
+///
+/// # Errors
+///
+/// [`StorageError::OutOfRange`] when `total` exceeds the column (`i32::MAX`), or another
+/// [`StorageError`] when the statement fails.
+pub async fn create_batch(
+    client: &impl GenericClient,
+    batch_id: Uuid,
+    total: u32,
+) -> Result<(), StorageError> {
+    let total = i32::try_from(total).map_err(|_| StorageError::OutOfRange {
+        column: "batches.total",
+        value: total.to_string(),
+    })?;
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO batches (batch_id, submitted_at, total) VALUES ($1, now(), $2) \
+             ON CONFLICT (batch_id) DO NOTHING",
+        )
+        .await?;
+    client.execute(&statement, &[&batch_id, &total]).await?;
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Hyper-parameters, one model fit, and their judgement by stratified k-fold cross-validation.
+
+use serde::Serialize;
+
+use super::rng::Rng;
+use super::split::Fold;
+use crate::features::COUNT;
+use crate::model::xgb::{Booster, DMatrix, XgbError};
+
+/// The parameters the search explores; everything else is fixed in [`Params::xgb`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Params {
+    pub max_depth: u32,
+    pub num_rounds: u32,
+    pub eta: f64,
+    pub subsample: f64,
+    pub colsample_bytree: f64,
+    pub min_child_weight: f64,
+    pub gamma: f64,
+    pub scale_pos_weight: f64,
+}
+
+impl Params {
+    /// A random point of the search space. Shallow trees and small steps are favoured: 1,176
+    /// rows do not support deep interactions.
+    pub fn sample(rng: &mut Rng) -> Self {
+        let round2 = |x: f64| (x * 100.0).round() / 100.0;
+        Params {
+            max_depth: 2 + rng.below(5) as u32,
+            num_rounds: 100 + 50 * rng.below(11) as u32,
+            eta: (10f64.powf(rng.uniform(-2.0, -0.7)) * 1000.0).round() / 1000.0,
+            subsample: round2(rng.uniform(0.6, 1.0)),
+            colsample_bytree: round2(rng.uniform(0.3, 1.0)),
+            min_child_weight: (1 + rng.below(10)) as f64,
+            gamma: round2(rng.uniform(0.0, 2.0)),
+            scale_pos_weight: [1.0, 2.0, 3.0, 4.0, 5.2][rng.below(5) as usize],
+        }
+    }
+
+    /// The libxgboost parameters, in a fixed order. One thread and a fixed seed make a fit
+    /// reproducible bit for bit.
+    pub fn xgb(&self, seed: u64) -> Vec<(&'static str, String)> {
+        vec![
+            ("objective", "binary:logistic".into()),
+            ("eval_metric", "logloss".into()),
+            ("tree_method", "hist".into()),
+            ("nthread", "1".into()),
+            ("seed", (seed % (1 << 31)).to_string()),
+            ("max_depth", self.max_depth.to_string()),
+            ("eta", self.eta.to_string()),
+            ("subsample", self.subsample.to_string()),
+            ("colsample_bytree", self.colsample_bytree.to_string()),
+            ("min_child_weight", self.min_child_weight.to_string()),
+            ("gamma", self.gamma.to_string()),
+            ("scale_pos_weight", self.scale_pos_weight.to_string()),
+        ]
+    }
+}
+
+/// Rows of features with their labels.
+pub struct Data<'a> {
+    pub x: &'a [f32],
+    pub y: &'a [bool],
+}
+
+impl Data<'_> {
+    fn take(&self, idx: &[usize]) -> (Vec<f32>, Vec<f32>) {
+        let mut x = Vec::with_capacity(idx.len() * COUNT);
+        for &i in idx {
+            x.extend_from_slice(&self.x[i * COUNT..(i + 1) * COUNT]);
+        }
+        (x, idx.iter().map(|&i| f32::from(u8::from(self.y[i]))).collect())
+    }
+}
+
+/// Fits a model on the rows `train` of `data`.
+///
+/// # Errors
+/// When libxgboost fails.
+pub fn fit(data: &Data, train: &[usize], params: &Params, seed: u64) -> Result<Booster, XgbError> {
+    let (x, y) = data.take(train);
+    let matrix = DMatrix::dense(&x, train.len(), Some(&y))?;
+    let booster = Booster::for_training(&matrix, &params.xgb(seed))?;
+    for round in 0..params.num_rounds {
+        booster.update(round as i32, &matrix)?;
+    }
+    Ok(booster)
+}
+
+/// Predicts the rows `rows` of `data`.
+///
+/// # Errors
+/// When libxgboost fails.
+pub fn predict(booster: &Booster, data: &Data, rows: &[usize]) -> Result<Vec<f32>, XgbError> {
+    let (x, _) = data.take(rows);
+    booster.predict(&x, rows.len())
+}
+
+/// Out-of-fold predictions: each row predicted by the model fitted on the other folds.
+/// `indices` maps fold positions to rows of `data`; the result follows `indices`' order.
+///
+/// # Errors
+/// When libxgboost fails.
+pub fn out_of_fold(
+    data: &Data,
+    indices: &[usize],
+    folds: &[Fold],
+    params: &Params,
+    seed: u64,
+    mut on_fold: impl FnMut(),
+) -> Result<Vec<f32>, XgbError> {
+    let mut oof = vec![0.0f32; indices.len()];
+    for (train, valid) in folds {
+        let to_rows = |pos: &[usize]| pos.iter().map(|&p| indices[p]).collect::<Vec<_>>();
+        let booster = fit(data, &to_rows(train), params, seed)?;
+        for (p, value) in valid.iter().zip(predict(&booster, data, &to_rows(valid))?) {
+            oof[*p] = value;
+        }
+        on_fold();
+    }
+    Ok(oof)
+}
