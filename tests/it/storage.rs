@@ -1,0 +1,350 @@
+//! Storage against the real Postgres: migrations, database creation, the idempotent batch
+//! write, rejected messages, HTTP batches.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use time::OffsetDateTime;
+use turnover::storage::{self, InsertOutcome, PredictionRow, RejectedRow, Source, MIGRATIONS};
+use uuid::Uuid;
+
+use crate::helpers::{database_exists, database_url, unique_db_name, DropDatabaseOnDrop, TestDb};
+
+fn prediction(request_id: &str, employee_id: Option<i64>, batch_id: Option<Uuid>) -> PredictionRow {
+    PredictionRow {
+        request_id: request_id.to_owned(),
+        employee_id,
+        batch_id,
+        source: if batch_id.is_some() {
+            Source::Batch
+        } else {
+            Source::Queue
+        },
+        model_version: "test-1".to_owned(),
+        prediction: 1,
+        probability: 0.8125,
+        risk_level: "High",
+        input: json!({"age": 41, "genre": "F", "poste": "Tech Lead"}),
+        explanation: Some(json!([{"field": "age", "contribution": -0.25}])),
+        enqueued_at: Some(OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("ts")),
+        // Postgres keeps microseconds; a whole second round-trips exactly.
+        scored_at: OffsetDateTime::from_unix_timestamp(1_700_000_001).expect("ts"),
+    }
+}
+
+fn rejected(request_id: Option<&str>, payload: &[u8]) -> RejectedRow {
+    RejectedRow {
+        request_id: request_id.map(str::to_owned),
+        reason: "validation".to_owned(),
+        errors: json!([{"field": "age", "message": "must be between 18 and 70", "value": 12}]),
+        payload: payload.to_vec(),
+        received_at: OffsetDateTime::from_unix_timestamp(1_700_000_002).expect("ts"),
+    }
+}
+
+async fn applied_versions(db: &TestDb) -> Vec<i32> {
+    db.client()
+        .await
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("schema_migrations")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn migrating_twice_is_a_no_op() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let again = storage::migrate(&mut client).await.expect("second migrate");
+    assert!(again.is_empty(), "{again:?}");
+    let all: Vec<i32> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(applied_versions(&db).await, all);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_apply_each_file_once() {
+    let db = TestDb::unmigrated().await;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let pool = db.pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = pool.get().await.expect("connection");
+            storage::migrate(&mut client).await
+        }));
+    }
+    let mut applied = Vec::new();
+    for task in tasks {
+        applied.extend(task.await.expect("join").expect("migrate"));
+    }
+    applied.sort();
+    let expected: Vec<String> = MIGRATIONS.iter().map(|m| m.file_stem()).collect();
+    assert_eq!(
+        applied, expected,
+        "every migration applied by exactly one starter"
+    );
+    assert_eq!(applied_versions(&db).await.len(), MIGRATIONS.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ensure_database_creates_a_missing_database_even_when_racing() {
+    let name = unique_db_name();
+    let _cleanup = DropDatabaseOnDrop(name.clone());
+    assert!(!database_exists(&name).await);
+    let url = database_url(&name);
+    let racers: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { storage::ensure_database(&url).await })
+        })
+        .collect();
+    for racer in racers {
+        racer.await.expect("join").expect("ensure_database");
+    }
+    assert!(database_exists(&name).await);
+    storage::ensure_database(&url)
+        .await
+        .expect("existing database is fine");
+}
+
+#[tokio::test]
+async fn a_changed_migration_is_refused() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    client
+        .execute(
+            "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+            &[],
+        )
+        .await
+        .expect("tamper");
+    let err = storage::migrate(&mut client)
+        .await
+        .expect_err("must refuse");
+    assert!(
+        matches!(
+            err,
+            storage::StorageError::ChecksumMismatch { version: 1, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn insert_batch_is_idempotent_by_request_id() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let rows: Vec<PredictionRow> = (0..300)
+        .map(|i| prediction(&format!("req-{i}"), Some(i), None))
+        .collect();
+
+    let first = storage::insert_batch(&mut client, &rows, &[])
+        .await
+        .expect("insert");
+    assert_eq!(
+        first,
+        InsertOutcome {
+            inserted: 300,
+            duplicates: 0,
+            rejected: 0
+        }
+    );
+    assert_eq!(
+        storage::count_predictions(&client).await.expect("count"),
+        300
+    );
+
+    // A redelivery of the whole batch: nothing new.
+    let again = storage::insert_batch(&mut client, &rows, &[])
+        .await
+        .expect("reinsert");
+    assert_eq!(
+        again,
+        InsertOutcome {
+            inserted: 0,
+            duplicates: 300,
+            rejected: 0
+        }
+    );
+
+    // Half old, half new, and one request_id twice within the batch.
+    let mut mixed: Vec<PredictionRow> = (150..450)
+        .map(|i| prediction(&format!("req-{i}"), Some(i), None))
+        .collect();
+    mixed.push(prediction("req-449", Some(449), None));
+    let third = storage::insert_batch(&mut client, &mixed, &[])
+        .await
+        .expect("mixed");
+    assert_eq!(
+        third,
+        InsertOutcome {
+            inserted: 150,
+            duplicates: 151,
+            rejected: 0
+        }
+    );
+    assert_eq!(
+        storage::count_predictions(&client).await.expect("count"),
+        450
+    );
+
+    let stored = storage::find_prediction(&client, "req-7")
+        .await
+        .expect("find");
+    assert_eq!(stored, Some(rows[7].clone()), "every column round-trips");
+}
+
+#[tokio::test]
+async fn rejected_rows_keep_their_exact_bytes_and_are_not_duplicated() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let not_utf8: &[u8] = &[0xff, 0xfe, 0x00, b'{', 0xc3, 0x28, b'}'];
+    let rows = vec![
+        rejected(Some("bad-1"), not_utf8),
+        rejected(None, b"not json"),
+        rejected(None, b"not json"),
+    ];
+    let good = [prediction("good-1", Some(1), None)];
+
+    let first = storage::insert_batch(&mut client, &good, &rows)
+        .await
+        .expect("insert");
+    assert_eq!(
+        first,
+        InsertOutcome {
+            inserted: 1,
+            duplicates: 0,
+            rejected: 3
+        }
+    );
+    let stored = storage::recent_rejected(&client, 10).await.expect("read");
+    assert_eq!(stored, rows, "payload bytes, errors and times round-trip");
+
+    // Redelivered: the one with a request_id is recognised; those without cannot be.
+    let again = storage::insert_batch(&mut client, &[], &rows[..1])
+        .await
+        .expect("again");
+    assert_eq!(again.rejected, 0);
+    assert_eq!(storage::count_rejected(&client).await.expect("count"), 3);
+}
+
+#[tokio::test]
+async fn a_bad_row_fails_the_whole_batch_permanently() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let mut bad = prediction("bad", None, None);
+    bad.risk_level = "Extreme";
+    let rows = [prediction("ok", None, None), bad];
+    let err = storage::insert_batch(&mut client, &rows, &[rejected(Some("r"), b"x")])
+        .await
+        .expect_err("check violation");
+    assert!(!err.is_transient(), "{err:?}");
+    assert_eq!(storage::count_predictions(&client).await.expect("count"), 0);
+    assert_eq!(storage::count_rejected(&client).await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn batch_status_counts_scored_rows_and_results_are_ordered() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    let batch = Uuid::new_v4();
+    assert_eq!(
+        storage::batch_status(&client, batch).await.expect("status"),
+        None
+    );
+
+    storage::create_batch(&client, batch, 3)
+        .await
+        .expect("create");
+    storage::create_batch(&client, batch, 3)
+        .await
+        .expect("create is idempotent");
+    let status = storage::batch_status(&client, batch)
+        .await
+        .expect("status")
+        .expect("some");
+    assert_eq!((status.total, status.done), (3, 0));
+
+    let rows = [
+        prediction("b-30", Some(30), Some(batch)),
+        prediction("b-10", Some(10), Some(batch)),
+        prediction("other", Some(20), None),
+    ];
+    storage::insert_batch(&mut client, &rows, &[])
+        .await
+        .expect("insert");
+    let status = storage::batch_status(&client, batch)
+        .await
+        .expect("status")
+        .expect("some");
+    assert_eq!((status.total, status.done), (3, 2));
+
+    let results = storage::batch_results(&client, batch)
+        .await
+        .expect("results");
+    let ids: Vec<Option<i64>> = results.iter().map(|r| r.employee_id).collect();
+    assert_eq!(ids, [Some(10), Some(30)]);
+    assert_eq!(results[0].risk_level, "High");
+    assert!((results[0].probability - 0.8125).abs() < f64::EPSILON);
+}
+
+#[tokio::test]
+async fn model_versions_are_upserted() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    storage::record_model_version(&client, "v1", "aa", &json!({"f1": 0.5}))
+        .await
+        .expect("first load");
+    let first: OffsetDateTime = client
+        .query_one(
+            "SELECT loaded_at FROM model_versions WHERE version = 'v1'",
+            &[],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    storage::record_model_version(&client, "v1", "bb", &json!({"f1": 0.6}))
+        .await
+        .expect("reload");
+    let row = client
+        .query_one(
+            "SELECT count(*) OVER (), loaded_at, sha256 FROM model_versions",
+            &[],
+        )
+        .await
+        .expect("row");
+    assert_eq!(row.get::<_, i64>(0), 1);
+    assert!(row.get::<_, OffsetDateTime>(1) >= first);
+    assert_eq!(row.get::<_, &str>(2), "bb");
+}
+
+#[tokio::test]
+async fn a_down_database_fails_fast_and_transiently() {
+    // Nothing listens on port 1.
+    let pool = storage::pool("postgres://postgres:secret@127.0.0.1:1/turnover", 2).expect("pool");
+    let started = Instant::now();
+    let err = pool
+        .get()
+        .await
+        .map(|_| ())
+        .map_err(storage::StorageError::from)
+        .expect_err("down");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.is_transient(), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("secret"));
+}
+
+#[tokio::test]
+async fn ping_answers() {
+    let db = TestDb::new().await;
+    storage::ping(&db.client().await).await.expect("ping");
+}
