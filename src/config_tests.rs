@@ -1,3 +1,5 @@
+#![allow(clippy::result_large_err)] // figment::Jail fixes the error type of its closures.
+
 use super::*;
 
 #[test]

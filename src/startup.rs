@@ -1,15 +1,173 @@
-//! Start-up: connect, load the model, bind the listener, then run until stopped.
+//! Start-up and shutdown: [`build`] connects, loads the model and binds the listener (port 0
+//! allowed), then [`App::run_until_stopped`] runs the worker and the sidecar until the given
+//! token is cancelled. Tests drive both with their own token and read the real port.
+
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::cli::{EnqueueArgs, ServeArgs};
-use crate::config::Settings;
+use crate::config::{redact_url, Settings};
+use crate::metrics::Metrics;
+use crate::model::{Bundle, Scorer};
+use crate::worker::{self, Context};
+use crate::{http, storage};
 
-pub fn serve(_settings: Settings, _args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("serve: not built yet")
+/// A built, not yet running, service.
+pub struct App {
+    pub ctx: Arc<Context>,
+    pub bundle: Arc<Bundle>,
+    listener: Option<TcpListener>,
+    run_worker: bool,
 }
-pub fn migrate(_settings: &Settings) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("migrate: not built yet")
+
+/// Loads the model, prepares the database (created if missing, migrated), and binds the HTTP
+/// listener unless `--no-http`.
+///
+/// # Errors
+/// A bad model bundle, an unreachable database at start-up, or a port that cannot be bound.
+pub async fn build(settings: Settings, args: &ServeArgs) -> anyhow::Result<App> {
+    let settings = Arc::new(settings);
+    let bundle = Arc::new(
+        Bundle::load(&settings.model.path)
+            .with_context(|| format!("cannot load the model bundle {}", settings.model.path.display()))?,
+    );
+    let scorer = Scorer::start(Arc::clone(&bundle), settings.worker.scoring_threads, settings.model.risk_cuts)?;
+    let metrics = Metrics::new();
+    metrics.model_info.with_label_values(&[&bundle.manifest.version]).set(1);
+
+    let db_url = &settings.postgres.url;
+    storage::ensure_database(db_url).await.with_context(|| format!("cannot prepare the database {}", redact_url(db_url)))?;
+    let pool = storage::pool(db_url, settings.postgres.pool_size)?;
+    {
+        let mut client = pool.get().await.with_context(|| format!("cannot connect to {}", redact_url(db_url)))?;
+        let applied = storage::migrate(&mut client).await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "database migrated");
+        }
+        storage::record_model_version(&client, &bundle.manifest.version, &bundle.sha256, &bundle.manifest.metrics).await?;
+        metrics.postgres_connected.set(1);
+    }
+
+    let listener = if args.no_http {
+        None
+    } else {
+        let addr = settings.http.addr;
+        Some(TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?)
+    };
+    let ctx = Arc::new(Context {
+        model_version: bundle.manifest.version.clone(),
+        settings,
+        scorer,
+        pool,
+        metrics,
+        hard_stop: CancellationToken::new(),
+    });
+    tracing::info!(model_version = %ctx.model_version, worker = !args.no_worker, http = ?listener.as_ref().and_then(|l| l.local_addr().ok()), "built");
+    Ok(App { ctx, bundle, listener, run_worker: !args.no_worker })
 }
-pub fn enqueue(_settings: &Settings, _args: EnqueueArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("enqueue: not built yet")
+
+impl App {
+    /// The address the sidecar listens on (the real port when configured with port 0).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops consuming, lets batches in hand finish
+    /// (at most `worker.shutdown_timeout_ms`), stops HTTP gracefully and returns.
+    ///
+    /// # Errors
+    /// When a task failed.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let tracker = TaskTracker::new();
+        let ctx = self.ctx;
+        if self.run_worker {
+            let (ctx, stop) = (Arc::clone(&ctx), shutdown.clone());
+            tracker.spawn(async move { worker::run(ctx, stop).await });
+        }
+        let http = match self.listener {
+            Some(listener) => Some(tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))),
+            None => None,
+        };
+        tracker.close();
+
+        shutdown.cancelled().await;
+        tracing::info!("shutting down");
+        let deadline = Duration::from_millis(ctx.settings.worker.shutdown_timeout_ms);
+        if tokio::time::timeout(deadline, tracker.wait()).await.is_err() {
+            tracing::warn!(deadline_ms = deadline.as_millis() as u64, "shutdown deadline passed; returning unfinished messages");
+            ctx.hard_stop.cancel();
+            tracker.wait().await;
+        }
+        if let Some(http) = http {
+            http.await.context("HTTP task")??;
+        }
+        ctx.pool.close();
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// `turnover serve`: build, run until SIGTERM or SIGINT.
+///
+/// # Errors
+/// Start-up failures and task failures, for a non-zero exit.
+pub fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let app = build(settings, &args).await?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(signal(shutdown.clone()));
+        app.run_until_stopped(shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `turnover migrate`.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let url = &settings.postgres.url;
+        storage::ensure_database(url).await.with_context(|| format!("cannot prepare the database {}", redact_url(url)))?;
+        let pool = storage::pool(url, 1)?;
+        let mut client = pool.get().await.with_context(|| format!("cannot connect to {}", redact_url(url)))?;
+        let applied = storage::migrate(&mut client).await?;
+        println!("{} migration(s) applied{}", applied.len(), if applied.is_empty() { " (up to date)".to_owned() } else { format!(": {}", applied.join(", ")) });
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `turnover enqueue`.
+///
+/// # Errors
+/// Unreadable input, an unreachable broker.
+pub fn enqueue(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(crate::enqueue::run(settings, args))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+async fn signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    shutdown.cancel();
 }

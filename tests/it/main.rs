@@ -5,5 +5,8 @@
 //! Postgres is found at `TURNOVER_TEST_POSTGRES_URL` (a server URL without a database path),
 //! default `postgres://postgres@127.0.0.1:5432`.
 
+mod app;
 mod helpers;
+mod proxy;
 mod storage;
+mod worker;

@@ -1,0 +1,231 @@
+//! One micro-batch's life after decoding: score in one call, store in one transaction, reply,
+//! then ack. The order is the delivery guarantee:
+//!
+//! - commit before ack: a crash before the commit loses nothing (the messages come back), and a
+//!   crash after it makes a redelivery that the `request_id` conflict rule turns into a no-op;
+//! - reply before ack: a crash between the two redelivers, re-replies (the caller drops an
+//!   unknown correlation id), so a waiting caller is never left without an answer;
+//! - a transient storage failure is retried here with capped backoff, messages unacked, so
+//!   nothing is redelivered (and no delivery count burnt) while Postgres is away.
+
+use std::time::{Duration, Instant};
+
+use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::job::{Job, Rejected, ReplyTo};
+use super::Context;
+use crate::model::scorer::Scored;
+use crate::queue::STATUS_HEADER;
+use crate::storage::{self, PredictionRow, StorageError};
+
+/// What became of a batch, for the caller's bookkeeping.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub scored: usize,
+    pub rejected: usize,
+    pub expired: usize,
+    /// Nacked with requeue: they come back (and, after the delivery limit, go to the dead queue).
+    pub failed: usize,
+}
+
+/// Scores, stores, replies and acks one batch of decoded deliveries from `channel`.
+///
+/// # Errors
+/// When the channel fails while replying or acking: the unacked messages return to the queue
+/// by themselves, and the caller reconnects.
+pub async fn process(
+    ctx: &Context,
+    channel: &Channel,
+    jobs: Vec<Job>,
+    rejected: Vec<Rejected>,
+    mut failed: Vec<u64>,
+    started: Instant,
+) -> Result<BatchOutcome, lapin::Error> {
+    let m = &ctx.metrics;
+    let total = jobs.len() + rejected.len() + failed.len();
+    m.batch_size.observe(total as f64);
+
+    let t = Instant::now();
+    let (jobs, scores, score_failed) = score(ctx, jobs).await;
+    failed.extend(score_failed);
+    m.stage("score", t.elapsed().as_secs_f64());
+
+    let now = OffsetDateTime::now_utc();
+    let rows: Vec<PredictionRow> = jobs.iter().zip(&scores).map(|(job, s)| prediction_row(ctx, job, s, now)).collect();
+    let rejected_rows: Vec<_> = rejected.iter().map(|r| r.row.clone()).collect();
+
+    let t = Instant::now();
+    if let Err(error) = store(ctx, &rows, &rejected_rows).await {
+        // Only reached on shutdown while Postgres is still away, or on a permanent error that
+        // no retry can fix: give every message back; the delivery limit bounds the loop.
+        tracing::error!(error.message = %error, batch.size = total, "batch not stored; messages returned to the queue");
+        let tags = jobs.iter().map(|j| j.tag).chain(rejected.iter().map(|r| r.tag)).chain(failed.iter().copied());
+        for tag in tags {
+            channel.basic_nack(tag, BasicNackOptions { requeue: true, multiple: false }).await?;
+        }
+        m.jobs.with_label_values(&["failed"]).inc_by(total as u64);
+        return Ok(BatchOutcome { failed: total, ..Default::default() });
+    }
+    m.stage("store", t.elapsed().as_secs_f64());
+
+    for (job, s) in jobs.iter().zip(&scores) {
+        if let Some(reply) = &job.reply {
+            publish_reply(channel, reply, 200, &reply_body(ctx, job, s)).await?;
+        }
+        let _span = tracing::info_span!("job", request_id = %job.request_id, model_version = %ctx.model_version).entered();
+        tracing::debug!(prediction = s.score.prediction, probability = s.score.probability, "scored");
+    }
+    for r in rejected.iter().filter(|r| !r.expired) {
+        if let Some(reply) = &r.reply {
+            let body = json!({"request_id": r.row.request_id, "detail": r.errors});
+            publish_reply(channel, reply, 422, &body).await?;
+        }
+        tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors = r.errors.len(), "message rejected");
+    }
+
+    ack(channel, &jobs, &rejected, &failed).await?;
+
+    let expired = rejected.iter().filter(|r| r.expired).count();
+    let outcome = BatchOutcome { scored: jobs.len(), rejected: rejected.len() - expired, expired, failed: failed.len() };
+    for (name, n) in [("scored", outcome.scored), ("rejected", outcome.rejected), ("expired", outcome.expired), ("failed", outcome.failed)] {
+        m.jobs.with_label_values(&[name]).inc_by(n as u64);
+    }
+    for s in &scores {
+        m.predictions.with_label_values(&[s.score.risk_level.as_str()]).inc();
+        m.probability.observe(s.score.probability);
+    }
+    let done = Instant::now();
+    for job in &jobs {
+        if let Some(at) = job.enqueued_at {
+            let waited = (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0);
+            m.stage("queue_wait", waited);
+        }
+        m.stage("total", (done - started).as_secs_f64());
+    }
+    Ok(outcome)
+}
+
+/// Scores the batch in one call. If that fails (it should not for valid records), each job is
+/// scored alone so one bad job fails alone; the failed ones come back as tags to nack.
+async fn score(ctx: &Context, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<u64>) {
+    let top_k = ctx.settings.model.explain_top_k;
+    let records: Vec<_> = jobs.iter().map(|j| &j.record).collect();
+    let explain: Vec<bool> = jobs.iter().map(|j| j.explain).collect();
+    match ctx.scorer.score(&records, &explain, top_k).await {
+        Ok(scores) => return (jobs, scores, Vec::new()),
+        Err(error) => tracing::error!(error.message = %error, batch.size = jobs.len(), "batch scoring failed; scoring one by one"),
+    }
+    let (mut ok, mut scores, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for job in jobs {
+        match ctx.scorer.score(&[&job.record], &[job.explain], top_k).await {
+            Ok(mut s) if s.len() == 1 => {
+                scores.push(s.remove(0));
+                ok.push(job);
+            }
+            other => {
+                tracing::error!(request_id = %job.request_id, error.message = ?other.err(), "scoring failed");
+                failed.push(job.tag);
+            }
+        }
+    }
+    (ok, scores, failed)
+}
+
+/// Writes the batch, retrying transient failures with capped backoff until it succeeds or the
+/// shutdown deadline passes.
+async fn store(ctx: &Context, rows: &[PredictionRow], rejected: &[storage::RejectedRow]) -> Result<(), StorageError> {
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let attempt = async {
+            let mut client = ctx.pool.get().await?;
+            storage::insert_batch(&mut client, rows, rejected).await
+        };
+        match attempt.await {
+            Ok(_) => {
+                ctx.metrics.postgres_connected.set(1);
+                return Ok(());
+            }
+            Err(error) if error.is_transient() && !ctx.hard_stop.is_cancelled() => {
+                ctx.metrics.postgres_connected.set(0);
+                tracing::warn!(error.message = %error, retry_in_ms = delay.as_millis() as u64, "cannot store the batch; retrying");
+                tokio::select! {
+                    () = ctx.hard_stop.cancelled() => {}
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn prediction_row(ctx: &Context, job: &Job, s: &Scored, now: OffsetDateTime) -> PredictionRow {
+    PredictionRow {
+        request_id: job.request_id.clone(),
+        employee_id: job.employee_id,
+        batch_id: job.batch_id,
+        source: job.source,
+        model_version: ctx.model_version.clone(),
+        prediction: i16::from(s.score.prediction),
+        probability: s.score.probability,
+        risk_level: s.score.risk_level.as_str(),
+        input: job.record.to_json(),
+        explanation: s.explanation.as_ref().map(|e| json!(e)),
+        enqueued_at: job.enqueued_at,
+        scored_at: now,
+    }
+}
+
+/// The reply to a scored request: the body of a 200 from `POST /predict`.
+pub fn reply_body(ctx: &Context, job: &Job, s: &Scored) -> serde_json::Value {
+    let mut body = json!({
+        "request_id": job.request_id,
+        "prediction": s.score.prediction,
+        "probability_0": 1.0 - s.score.probability,
+        "probability_1": s.score.probability,
+        "risk_level": s.score.risk_level.as_str(),
+        "model_version": ctx.model_version,
+    });
+    if let Some(e) = &s.explanation {
+        body["explanation"] = json!(e);
+    }
+    body
+}
+
+async fn publish_reply(channel: &Channel, to: &ReplyTo, status: u16, body: &serde_json::Value) -> Result<(), lapin::Error> {
+    let mut headers = FieldTable::default();
+    headers.insert(STATUS_HEADER.into(), AMQPValue::LongInt(i32::from(status)));
+    let mut properties = BasicProperties::default().with_content_type("application/json".into()).with_headers(headers);
+    if let Some(id) = &to.correlation_id {
+        properties = properties.with_correlation_id(id.as_str().into());
+    }
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    // Replies are not confirmed: a lost reply costs the caller a 504, never a result (the row
+    // is committed), and waiting for a confirm would put a round trip on every batch.
+    channel.basic_publish("".into(), to.queue.as_str().into(), BasicPublishOptions::default(), &bytes, properties).await?;
+    Ok(())
+}
+
+/// Acks what was handled. Every earlier delivery of this channel is settled before a batch
+/// starts, so when nothing failed one `multiple` ack up to the highest tag settles exactly
+/// this batch.
+async fn ack(channel: &Channel, jobs: &[Job], rejected: &[Rejected], failed: &[u64]) -> Result<(), lapin::Error> {
+    let done = jobs.iter().map(|j| j.tag).chain(rejected.iter().map(|r| r.tag));
+    if failed.is_empty() {
+        if let Some(max) = done.max() {
+            channel.basic_ack(max, BasicAckOptions { multiple: true }).await?;
+        }
+        return Ok(());
+    }
+    for tag in done {
+        channel.basic_ack(tag, BasicAckOptions { multiple: false }).await?;
+    }
+    for &tag in failed {
+        channel.basic_nack(tag, BasicNackOptions { requeue: true, multiple: false }).await?;
+    }
+    Ok(())
+}

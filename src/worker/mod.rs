@@ -1,0 +1,172 @@
+//! The worker pool: consumers on `turnover.requests` that gather deliveries into micro-batches
+//! and hand each batch to [`batch::process`].
+//!
+//! One connection, `worker.consumers` channels, each with its own prefetch and consumer. A
+//! batch closes at `worker.batch_size` deliveries or `worker.batch_wait_ms` after its first,
+//! whichever comes first. Within a channel, batches run one after another, which is what makes
+//! the `multiple` ack safe; across channels they overlap, so one batch scores while another
+//! writes. On connection loss everything is rebuilt from scratch with capped backoff.
+
+pub mod batch;
+pub mod job;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use futures_util::{FutureExt, StreamExt};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, Consumer};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::model::Scorer;
+use crate::queue::{self, now_ms, topology};
+use job::{Decoded, Job, Rejected};
+
+/// Why a consumer stopped before being asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error(transparent)]
+    Amqp(#[from] lapin::Error),
+    #[error("the broker ended the consumer (queue deleted or channel closed)")]
+    Ended,
+    #[error("a batch panicked; the channel is restarted to return its messages")]
+    Panicked,
+}
+
+/// What every consumer shares.
+pub struct Context {
+    pub settings: Arc<Settings>,
+    pub scorer: Scorer,
+    pub pool: Pool,
+    pub metrics: Metrics,
+    pub model_version: String,
+    /// Cancelled when the shutdown deadline has passed: stop retrying, give messages back.
+    pub hard_stop: CancellationToken,
+}
+
+/// Runs the consumers until `stop` is cancelled, reconnecting after any broker failure.
+/// On stop, each consumer finishes the batch in hand (commit, reply, ack) and returns.
+pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
+    let amqp = &ctx.settings.amqp;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let Some(connection) = queue::connect_with_backoff(&amqp.url, "turnover-worker", &stop).await else { return };
+        match consume(&ctx, &connection, &stop).await {
+            Ok(()) => {
+                let _ = connection.close(200, "shutdown".into()).await;
+                ctx.metrics.amqp_connected.set(0);
+                return;
+            }
+            Err(error) => {
+                ctx.metrics.amqp_connected.set(0);
+                tracing::warn!(error.message = %error, retry_in_ms = delay.as_millis() as u64, "lost RabbitMQ; reconnecting");
+                let _ = connection.close(320, "reconnecting".into()).await;
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Declares the topology, starts the consumers and waits for them. `Ok` on a clean stop.
+async fn consume(ctx: &Arc<Context>, connection: &Connection, stop: &CancellationToken) -> Result<(), ConsumerError> {
+    let amqp = &ctx.settings.amqp;
+    let setup = connection.create_channel().await?;
+    topology::declare(&setup, amqp).await?;
+    let _ = setup.close(200, "declared".into()).await;
+
+    let mut consumers = JoinSet::new();
+    for i in 0..ctx.settings.worker.consumers {
+        let channel = connection.create_channel().await?;
+        // Re-applied on every (re)connect: prefetch is per channel and lost with it.
+        channel.basic_qos(amqp.prefetch, BasicQosOptions::default()).await?;
+        let consumer = channel
+            .basic_consume(amqp.queue.as_str().into(), format!("turnover-worker-{i}").into(), BasicConsumeOptions::default(), FieldTable::default())
+            .await?;
+        let (ctx, stop) = (Arc::clone(ctx), stop.clone());
+        consumers.spawn(async move { consume_loop(&ctx, &channel, consumer, &stop).await });
+    }
+    ctx.metrics.amqp_connected.set(1);
+    tracing::info!(queue = %amqp.queue, consumers = ctx.settings.worker.consumers, prefetch = amqp.prefetch, "consuming");
+
+    let mut result = Ok(());
+    while let Some(joined) = consumers.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                // One consumer's channel died: the others are restarted with it, on a fresh
+                // connection, rather than limping on with fewer consumers.
+                if result.is_ok() {
+                    result = Err(error);
+                }
+                consumers.abort_all();
+            }
+            Err(join) if join.is_cancelled() => {}
+            Err(join) => tracing::error!(error.message = %join, "consumer task panicked"),
+        }
+    }
+    result
+}
+
+/// Gathers batches and processes them until stopped or the channel fails.
+async fn consume_loop(ctx: &Context, channel: &lapin::Channel, mut consumer: Consumer, stop: &CancellationToken) -> Result<(), ConsumerError> {
+    let size = ctx.settings.worker.batch_size;
+    let wait = Duration::from_millis(ctx.settings.worker.batch_wait_ms);
+    loop {
+        let first = tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            next = consumer.next() => next,
+        };
+        let started = Instant::now();
+        let mut deliveries = match first {
+            Some(delivery) => vec![delivery?],
+            None => return Err(ConsumerError::Ended),
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        while deliveries.len() < size {
+            match tokio::time::timeout_at(deadline, consumer.next()).await {
+                Ok(Some(delivery)) => deliveries.push(delivery?),
+                Ok(None) | Err(_) => break,
+            }
+        }
+
+        let t = Instant::now();
+        let now = now_ms();
+        let (mut jobs, mut rejected, mut failed) = (Vec::<Job>::new(), Vec::<Rejected>::new(), Vec::new());
+        for d in &deliveries {
+            // A panic while decoding one message fails that message only.
+            match std::panic::catch_unwind(AssertUnwindSafe(|| job::decode(d.delivery_tag, &d.data, &d.properties, now))) {
+                Ok(Decoded::Job(j)) => jobs.push(*j),
+                Ok(Decoded::Rejected(r)) => rejected.push(*r),
+                Err(_) => {
+                    tracing::error!(delivery_tag = d.delivery_tag, "panic while decoding a message");
+                    failed.push(d.delivery_tag);
+                }
+            }
+        }
+        ctx.metrics.stage("validate", t.elapsed().as_secs_f64());
+        drop(deliveries);
+
+        let processed = AssertUnwindSafe(batch::process(ctx, channel, jobs, rejected, failed, started)).catch_unwind().await;
+        match processed {
+            Ok(result) => {
+                result?;
+            }
+            Err(_) => {
+                // Unacked messages come back when the channel closes; restarting the channel
+                // is the only way to settle them without knowing which step panicked.
+                tracing::error!("panic while processing a batch; restarting the channel");
+                return Err(ConsumerError::Panicked);
+            }
+        }
+    }
+}
