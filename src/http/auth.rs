@@ -1,0 +1,119 @@
+//! API keys and rate limits, as middleware on the scoring routes only (`/health`, `/ready`,
+//! `/metrics` and `/openapi.json` stay open for probes and scrapers).
+//!
+//! Keys are compared in constant time (`subtle`), against every configured key, so neither the
+//! position of a mismatch nor which key matched shows in the timing. Keys are never logged,
+//! and the rate limiter stores a hash of the key, not the key.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::{Choice, ConstantTimeEq};
+
+use super::errors::ApiError;
+use crate::model::bundle::sha256_hex;
+
+/// The header carrying the key.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Whether `given` is one of `keys`, in time independent of where they differ.
+pub fn key_matches(keys: &[String], given: &[u8]) -> bool {
+    keys.iter().fold(Choice::from(0), |found, key| found | key.as_bytes().ct_eq(given)).into()
+}
+
+/// Rejects a request without a valid `X-API-Key` when keys are configured (401).
+pub async fn require_key(State(state): State<super::State>, request: Request, next: Next) -> Response {
+    let keys = &state.ctx.settings.auth.api_keys;
+    if keys.is_empty() {
+        return next.run(request).await;
+    }
+    let given = request.headers().get(API_KEY_HEADER).map(|v| v.as_bytes());
+    if given.is_some_and(|g| key_matches(keys, g)) {
+        next.run(request).await
+    } else {
+        ApiError::unauthorized().into_response()
+    }
+}
+
+/// A fixed one-minute window per client: simple, and a burst at a window's edge (at most twice
+/// the limit over a minute) is acceptable for protecting the broker from one noisy client.
+pub struct RateLimiter {
+    limit: u32,
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    pub fn new(limit_per_minute: u32) -> Self {
+        RateLimiter { limit: limit_per_minute.max(1), windows: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts one request of `client`; `Err(seconds)` to wait when over the limit.
+    pub fn check(&self, client: &str, now: Instant) -> Result<(), u64> {
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Forget clients whose window has passed, so the map stays as small as the set of
+        // clients seen in the last minute.
+        if windows.len() > 10_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let (start, count) = windows.entry(client.to_owned()).or_insert((now, 0));
+        if now.duration_since(*start) >= WINDOW {
+            (*start, *count) = (now, 0);
+        }
+        if *count >= self.limit {
+            let left = WINDOW.saturating_sub(now.duration_since(*start));
+            return Err(left.as_secs_f64().ceil().max(1.0) as u64);
+        }
+        *count += 1;
+        Ok(())
+    }
+}
+
+/// 429 with `Retry-After` over `http.rate_limit_per_minute`, per API key, or per client
+/// address when no key is sent.
+pub async fn rate_limit(State(state): State<super::State>, request: Request, next: Next) -> Response {
+    let Some(limiter) = &state.limiter else { return next.run(request).await };
+    let client = match request.headers().get(API_KEY_HEADER) {
+        Some(key) => format!("key:{}", &sha256_hex(key.as_bytes())[..32]),
+        None => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
+            None => "ip:unknown".to_owned(),
+        },
+    };
+    match limiter.check(&client, Instant::now()) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after) => ApiError::rate_limited(retry_after, limiter.limit).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_exactly() {
+        let keys = vec!["alpha".to_owned(), "beta".to_owned()];
+        assert!(key_matches(&keys, b"beta"));
+        assert!(!key_matches(&keys, b"bet"));
+        assert!(!key_matches(&keys, b"betaa"));
+        assert!(!key_matches(&[], b""));
+    }
+
+    #[test]
+    fn the_window_limits_then_resets() {
+        let limiter = RateLimiter::new(2);
+        let t = Instant::now();
+        assert!(limiter.check("a", t).is_ok());
+        assert!(limiter.check("a", t).is_ok());
+        let wait = limiter.check("a", t + Duration::from_secs(10)).unwrap_err();
+        assert_eq!(wait, 50);
+        assert!(limiter.check("b", t).is_ok(), "clients are counted apart");
+        assert!(limiter.check("a", t + WINDOW).is_ok());
+    }
+}

@@ -1,0 +1,203 @@
+//! `POST /predict/batch` (the three CSV extracts in, one queued request per employee) and
+//! `GET /batches/{batch_id}` (progress, then results and summary).
+//!
+//! The extracts are checked whole before anything is published (all-or-nothing, as
+//! `turnover score`): a bad cell is a 422 naming file, line and column, and nothing is queued.
+//! Publishing uses pipelined confirms on a channel of its own, so a 202 means every employee
+//! is safely in the queue. Progress is read back from `predictions`: no state lives here.
+
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::errors::ApiError;
+use super::openapi::{BatchUpload, ErrorBody, SummaryDoc};
+use crate::extracts::{read_readers, validate_rows};
+use crate::model::RiskLevel;
+use crate::offline::Summary;
+use crate::queue::publisher::{Outgoing, Publisher};
+use crate::storage;
+use crate::worker::job::{BATCH_HEADER, SOURCE_HEADER};
+
+/// The multipart parts, in the order the extracts are read.
+pub const PARTS: [&str; 3] = ["sondage_file", "eval_file", "sirh_file"];
+
+/// Publishes in flight at once: enough to keep the broker busy, bounded for memory.
+const IN_FLIGHT: usize = 1000;
+
+/// A batch accepted for scoring.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchAccepted {
+    pub batch_id: uuid::Uuid,
+    pub total_employees: u64,
+    /// `/batches/<batch_id>`.
+    pub status_url: String,
+}
+
+/// A batch: `running` with progress, or `complete` with every score and the summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchView {
+    pub batch_id: uuid::Uuid,
+    /// `running` or `complete`.
+    pub status: &'static str,
+    pub total_employees: u64,
+    /// Employees scored so far.
+    pub completed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predictions: Option<Vec<BatchScore>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<SummaryDoc>)]
+    pub summary: Option<Summary>,
+}
+
+/// One employee's score in a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchScore {
+    pub employee_id: Option<i64>,
+    pub prediction: i16,
+    pub probability_stay: f64,
+    pub probability_leave: f64,
+    #[schema(example = "Low")]
+    pub risk_level: &'static str,
+}
+
+/// Scores the employees of three CSV extracts, asynchronously.
+#[utoipa::path(post, path = "/predict/batch", tag = "scoring",
+    request_body(content = BatchUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Every employee is queued", body = BatchAccepted),
+        (status = 400, description = "Not multipart, or a part is missing (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 413, description = "Larger than http.max_upload_bytes", body = ErrorBody),
+        (status = 422, description = "A bad extract: file, line, column and value", body = ErrorBody),
+        (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
+        (status = 503, description = "RabbitMQ or Postgres unreachable", body = ErrorBody),
+    ),
+    security((), ("api_key" = [])))]
+pub async fn submit(
+    State(state): State<super::State>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<BatchAccepted>), ApiError> {
+    let limit = state.ctx.settings.http.max_upload_bytes;
+    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if length.is_some_and(|n| n > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    let mut multipart = multipart.map_err(|e| ApiError::bad_request(format!("{}; send multipart/form-data with parts {}", e.body_text(), PARTS.join(", "))))?;
+    let mut files: [Option<Vec<u8>>; 3] = [None, None, None];
+    let upload_error = |e: MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request(format!("cannot read the upload: {}", e.body_text()))
+        }
+    };
+    while let Some(field) = multipart.next_field().await.map_err(upload_error)? {
+        let slot = field.name().and_then(|n| PARTS.iter().position(|p| *p == n));
+        let bytes = field.bytes().await.map_err(upload_error)?;
+        if let Some(i) = slot {
+            files[i] = Some(bytes.to_vec());
+        }
+    }
+    let missing: Vec<&str> = PARTS.iter().zip(&files).filter(|(_, f)| f.is_none()).map(|(p, _)| *p).collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad_request(format!("missing part{} {}", if missing.len() > 1 { "s" } else { "" }, missing.join(", "))));
+    }
+    let [Some(sondage), Some(eval), Some(sirh)] = files else { return Err(ApiError::internal("parts checked above")) };
+
+    // CSV parsing and validation of thousands of rows is CPU work: off the async threads.
+    let parsed = tokio::task::spawn_blocking(move || -> Result<_, crate::extracts::ExtractError> {
+        let extracts = read_readers(&sondage[..], &eval[..], &sirh[..])?;
+        let rows: Vec<(i64, serde_json::Value)> = validate_rows(&extracts)?.into_iter().map(|(row, record)| (row.employee_id, record.to_json())).collect();
+        Ok((rows, (!extracts.orphans.is_empty()).then(|| extracts.orphans.to_string())))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("reading the extracts failed: {e}")))?;
+    let (rows, orphans) = parsed.map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    if let Some(orphans) = orphans {
+        // As `turnover score`: employees missing from a file cannot be scored, the rest can.
+        tracing::warn!(orphans = %orphans, "batch: employees not in all three extracts are skipped");
+    }
+    if rows.is_empty() {
+        return Err(ApiError::unprocessable("the extracts hold no employee present in all three files"));
+    }
+    let total = rows.len();
+
+    let connection = state.rpc.connection().ok_or_else(|| ApiError::unavailable("RabbitMQ is unreachable; retry later"))?;
+    let batch_id = uuid::Uuid::new_v4();
+    {
+        let client = state.ctx.pool.get().await.map_err(storage::StorageError::from)?;
+        storage::create_batch(&client, batch_id, u32::try_from(total).unwrap_or(u32::MAX)).await?;
+    }
+    let amqp = &state.ctx.settings.amqp;
+    let batch = batch_id.to_string();
+    let messages = rows.into_iter().map(|(employee_id, record)| Outgoing {
+        body: serde_json::to_vec(&json!({"request_id": format!("{batch}:{employee_id}"), "employee_id": employee_id, "employee": record}))
+            .unwrap_or_default(),
+        headers: vec![(SOURCE_HEADER.to_owned(), "batch".to_owned()), (BATCH_HEADER.to_owned(), batch.clone())],
+        ..Default::default()
+    });
+    let published = async {
+        let publisher = Publisher::new(&connection, &amqp.exchange, &amqp.routing_key).await?;
+        publisher.publish_all(messages, IN_FLIGHT, None, |_| {}).await
+    };
+    match published.await {
+        Ok(report) if report.all_confirmed(total as u64) => {}
+        Ok(report) => {
+            tracing::error!(batch_id = %batch_id, ?report, total, "batch only partly accepted by the broker");
+            return Err(ApiError::unavailable(format!("the broker accepted {} of {total} employees; submit again", report.confirmed)));
+        }
+        Err(error) => {
+            tracing::error!(batch_id = %batch_id, error.message = %error, "batch publishing failed");
+            return Err(ApiError::unavailable("RabbitMQ failed while queueing the batch; submit again"));
+        }
+    }
+    tracing::info!(batch_id = %batch_id, total_employees = total, "batch queued");
+    let accepted = BatchAccepted { batch_id, total_employees: total as u64, status_url: format!("/batches/{batch_id}") };
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// A batch's progress, then its results.
+#[utoipa::path(get, path = "/batches/{batch_id}", tag = "scoring",
+    params(("batch_id" = String, Path, description = "The id returned by POST /predict/batch")),
+    responses(
+        (status = 200, description = "Running (with progress) or complete (with results)", body = BatchView),
+        (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 404, description = "No such batch", body = ErrorBody),
+        (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Postgres unreachable", body = ErrorBody),
+    ),
+    security((), ("api_key" = [])))]
+pub async fn status(State(state): State<super::State>, Path(batch_id): Path<String>) -> Result<Json<BatchView>, ApiError> {
+    let not_found = || ApiError::not_found(format!("no batch {batch_id}"));
+    let id: uuid::Uuid = batch_id.parse().map_err(|_| not_found())?;
+    let client = state.ctx.pool.get().await.map_err(storage::StorageError::from)?;
+    let progress = storage::batch_status(&client, id).await?.ok_or_else(not_found)?;
+    let mut view = BatchView { batch_id: id, status: "running", total_employees: progress.total, completed: progress.done, predictions: None, summary: None };
+    if progress.done < progress.total {
+        return Ok(Json(view));
+    }
+    let rows = storage::batch_results(&client, id).await?;
+    let mut summary = Summary::default();
+    let scores = rows
+        .into_iter()
+        .map(|r| {
+            let risk = match r.risk_level {
+                "High" => RiskLevel::High,
+                "Medium" => RiskLevel::Medium,
+                _ => RiskLevel::Low,
+            };
+            summary.add(u8::try_from(r.prediction).unwrap_or(0), risk);
+            BatchScore { employee_id: r.employee_id, prediction: r.prediction, probability_stay: 1.0 - r.probability, probability_leave: r.probability, risk_level: r.risk_level }
+        })
+        .collect();
+    view.status = "complete";
+    view.predictions = Some(scores);
+    view.summary = Some(summary);
+    Ok(Json(view))
+}

@@ -1,0 +1,96 @@
+//! Error responses: every failure is a JSON body `{"detail": ...}` with the status code the
+//! contract gives, never an HTML page or an empty 500.
+//!
+//! `detail` is the validation list of contract section 1 where there is one (400 for a body
+//! that is not a JSON object, 422 for a record that breaks rules), a sentence otherwise.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::record::FieldError;
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: Value,
+    /// Seconds, for a 429.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, detail: impl Into<Value>) -> Self {
+        ApiError { status, detail: detail.into(), retry_after: None }
+    }
+
+    /// 400 with a sentence.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message.into())
+    }
+
+    /// 400 with a validation list (a body that is not a JSON object).
+    pub fn malformed(errors: Vec<FieldError>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, json!(errors))
+    }
+
+    /// 422 with the record's validation list.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, json!(errors))
+    }
+
+    /// 422 with a sentence (a bad CSV extract: file, line, column).
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message.into())
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "missing or invalid X-API-Key header")
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message.into())
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the upload is larger than the limit of {limit} bytes"))
+    }
+
+    pub fn rate_limited(retry_after: u64, limit: u32) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, format!("rate limit of {limit} requests per minute exceeded; retry in {retry_after} s"));
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message.into())
+    }
+
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GATEWAY_TIMEOUT, message.into())
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({"detail": self.detail}))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// A database failure seen by a handler: logged once here, 503 to the client (it is
+/// transient from the client's point of view: retry later).
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(error: crate::storage::StorageError) -> Self {
+        tracing::error!(error.message = %error, error.cause = ?std::error::Error::source(&error).map(ToString::to_string), "database request failed");
+        ApiError::unavailable("the database is unavailable; retry later")
+    }
+}

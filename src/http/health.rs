@@ -1,0 +1,159 @@
+//! `/health` (liveness), `/ready` (readiness: broker, database, a consumer), `/metrics`, and
+//! the background poller of `turnover_queue_depth`.
+//!
+//! Queue depth is polled on an interval rather than per scrape: a passive declare per scrape
+//! would put broker round trips on every Prometheus poll, from every replica.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
+
+use crate::queue::rpc::RpcClient;
+use crate::queue::topology;
+use crate::storage;
+use crate::worker::Context;
+
+/// How long one readiness check may take: a probe must answer fast even when a dependency hangs.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "healthy")]
+    pub status: &'static str,
+    pub model_loaded: bool,
+    #[schema(example = "xgboost")]
+    pub model_type: &'static str,
+    pub model_version: String,
+    /// The service's version.
+    pub version: &'static str,
+}
+
+/// Readiness, with each dependency's state (`ok` or what is wrong).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// `ready` or `not ready`.
+    pub status: &'static str,
+    pub checks: ReadyChecks,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadyChecks {
+    pub rabbitmq: String,
+    pub postgres: String,
+    /// Whether the request queue has a consumer (a worker somewhere).
+    pub consumers: String,
+}
+
+/// The process is up and the model is loaded.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
+pub async fn health(State(state): State<super::State>) -> Json<Health> {
+    Json(Health {
+        status: "healthy",
+        model_loaded: true,
+        model_type: "xgboost",
+        model_version: state.ctx.model_version.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Ready to score: RabbitMQ connected, Postgres answers, the request queue has a consumer.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses(
+    (status = 200, description = "Ready", body = Ready),
+    (status = 503, description = "Not ready; `checks` names what is not", body = Ready),
+))]
+pub async fn ready(State(state): State<super::State>) -> (StatusCode, Json<Ready>) {
+    let (rabbitmq, consumers) = check_broker(&state.ctx, &state.rpc).await;
+    let postgres = check_postgres(&state.ctx).await;
+    let m = &state.ctx.metrics;
+    m.amqp_connected.set(i64::from(rabbitmq.is_ok()));
+    m.postgres_connected.set(i64::from(postgres.is_ok()));
+    let all = rabbitmq.is_ok() && postgres.is_ok() && consumers.is_ok();
+    let text = |r: Result<(), String>| r.err().unwrap_or_else(|| "ok".to_owned());
+    let body = Ready {
+        status: if all { "ready" } else { "not ready" },
+        checks: ReadyChecks { rabbitmq: text(rabbitmq), postgres: text(postgres), consumers: text(consumers) },
+    };
+    (if all { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}
+
+async fn check_broker(ctx: &Context, rpc: &RpcClient) -> (Result<(), String>, Result<(), String>) {
+    let Some(connection) = rpc.connection() else {
+        return (Err("unreachable".into()), Err("unknown: RabbitMQ is unreachable".into()));
+    };
+    let queue = &ctx.settings.amqp.queue;
+    // A channel of its own: a passive declare that fails closes its channel.
+    let probe = async {
+        let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
+        let depth = topology::depth(&channel, queue).await;
+        let _ = channel.close(200, "probed".into()).await;
+        depth.map_err(|e| format!("queue {queue}: {e}"))
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
+        Ok(Ok((_, consumers))) if consumers > 0 => (Ok(()), Ok(())),
+        Ok(Ok(_)) => (Ok(()), Err(format!("no consumer on {queue}"))),
+        Ok(Err(e)) => (Ok(()), Err(e)),
+        Err(_) => (Err("no answer within 2 s".into()), Err("unknown".into())),
+    }
+}
+
+async fn check_postgres(ctx: &Context) -> Result<(), String> {
+    let round_trip = async {
+        let client = ctx.pool.get().await.map_err(|e| e.to_string())?;
+        storage::ping(&client).await.map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, round_trip).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("unreachable: {e}")),
+        Err(_) => Err("no answer within 2 s".into()),
+    }
+}
+
+/// Prometheus text format (contract section 6).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String),
+))]
+pub async fn metrics(State(state): State<super::State>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.ctx.metrics.render())
+}
+
+/// Sets `turnover_queue_depth{queue}` for the request and dead-letter queues every
+/// `metrics.queue_depth_interval_ms`, on a channel of its own, until `stop`.
+pub async fn poll_queue_depth(ctx: Arc<Context>, rpc: RpcClient, stop: CancellationToken) {
+    let amqp = &ctx.settings.amqp;
+    let mut tick = tokio::time::interval(Duration::from_millis(ctx.settings.metrics.queue_depth_interval_ms.max(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut channel: Option<lapin::Channel> = None;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if channel.as_ref().is_none_or(|c| !c.status().connected()) {
+            channel = match rpc.connection() {
+                Some(connection) => connection.create_channel().await.ok(),
+                None => None,
+            };
+        }
+        let Some(ch) = &channel else { continue };
+        for queue in [&amqp.queue, &amqp.dead_letter_queue] {
+            match topology::depth(ch, queue).await {
+                Ok((ready, _)) => ctx.metrics.queue_depth.with_label_values(&[queue.as_str()]).set(i64::from(ready)),
+                Err(error) => {
+                    tracing::debug!(queue = %queue, error.message = %error, "cannot read the queue depth");
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(ch) = channel {
+        let _ = ch.close(200, "stopping".into()).await;
+    }
+}

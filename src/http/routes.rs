@@ -1,0 +1,61 @@
+//! The route table and the router built from it.
+//!
+//! One table drives both the router and [`routes`], which a test compares with the OpenAPI
+//! document: a route added here without its annotation fails that test.
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+
+use super::errors::ApiError;
+use super::{auth, batch, health, log, openapi, predict, State};
+
+/// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
+const PREDICT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Whether a route needs the API key (and counts against the rate limit).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Open,
+    Protected,
+}
+
+fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRouter<State>)> {
+    use Access::{Open, Protected};
+    vec![
+        (Method::GET, "/health", Open, get(health::health)),
+        (Method::GET, "/ready", Open, get(health::ready)),
+        (Method::GET, "/metrics", Open, get(health::metrics)),
+        (Method::GET, "/openapi.json", Open, get(openapi::openapi_json)),
+        (Method::POST, "/predict", Protected, post(predict::predict).layer(DefaultBodyLimit::max(PREDICT_BODY_LIMIT))),
+        (Method::POST, "/predict/batch", Protected, post(batch::submit).layer(DefaultBodyLimit::max(max_upload_bytes))),
+        (Method::GET, "/batches/{batch_id}", Protected, get(batch::status)),
+    ]
+}
+
+/// Every route as (method, path template), as the router serves them.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table(0).into_iter().map(|(method, path, _, _)| (method, path)).collect()
+}
+
+/// The application: routes, auth and rate limits on the protected ones, the per-request log
+/// and metrics on all.
+pub fn router(state: State) -> Router {
+    let (mut open, mut protected) = (Router::new(), Router::new());
+    for (_, path, access, handler) in table(state.ctx.settings.http.max_upload_bytes) {
+        match access {
+            Access::Open => open = open.route(path, handler),
+            Access::Protected => protected = protected.route(path, handler),
+        }
+    }
+    // The last layer added runs first: the key is checked before the request is counted.
+    let protected = protected
+        .route_layer(from_fn_with_state(state.clone(), auth::rate_limit))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_key));
+    open.merge(protected)
+        .fallback(|uri: Uri| async move { ApiError::not_found(format!("no route {}", uri.path())) })
+        .layer(from_fn_with_state(state.clone(), log::observe))
+        .with_state(state)
+}

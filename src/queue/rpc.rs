@@ -1,0 +1,261 @@
+//! The direct reply-to client behind `POST /predict`: publish a request with
+//! `reply_to = amq.rabbitmq.reply-to` and a fresh `correlation_id`, await the worker's reply.
+//!
+//! One long-lived connection and ONE channel, used both to consume `amq.rabbitmq.reply-to` and
+//! to publish: RabbitMQ delivers direct replies only to the channel that published the request,
+//! and only if that channel consumes the pseudo-queue (no-ack) before publishing. A map from
+//! correlation id to a waiting oneshot routes each reply to its caller; a reply with an unknown
+//! id (its caller timed out, or a worker re-replied after a redelivery) is dropped.
+//!
+//! The client reconnects in the background with capped backoff. While it has no channel,
+//! [`RpcClient::call`] fails at once with [`RpcError::Unavailable`] (HTTP 503) rather than
+//! making callers wait for a broker that may not come back. When the channel is lost, every
+//! waiting caller is failed too: their replies would go to a channel that no longer exists.
+//!
+//! It must not decide what a reply means: the HTTP handler maps its status header.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, Consumer};
+use prometheus::IntGauge;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::{connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER, STATUS_HEADER};
+use crate::config::Amqp;
+
+/// RabbitMQ's pseudo-queue for direct replies.
+pub const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
+
+/// Why a call got no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// No connection to the broker, or it was lost while waiting.
+    #[error("RabbitMQ is unreachable")]
+    Unavailable,
+    /// The broker took the connection but refused the message (nacked, or no queue bound).
+    #[error("RabbitMQ refused the request: {0}")]
+    Refused(&'static str),
+    /// No reply within the deadline.
+    #[error("no reply within {0} ms")]
+    Timeout(u64),
+}
+
+/// A worker's reply: the HTTP status it stands for (`x-status`) and the JSON body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// The live connection and its one channel.
+#[derive(Clone)]
+struct Link {
+    connection: Arc<Connection>,
+    channel: Channel,
+}
+
+type Pending = HashMap<String, oneshot::Sender<Reply>>;
+
+struct Inner {
+    amqp: Amqp,
+    link: RwLock<Option<Link>>,
+    pending: Mutex<Pending>,
+    connected: IntGauge,
+}
+
+/// A cheap handle on the shared client.
+#[derive(Clone)]
+pub struct RpcClient {
+    inner: Arc<Inner>,
+}
+
+/// Removes a caller's map entry however the call ends (reply, deadline, or the HTTP request
+/// being dropped), so the map never holds callers that have gone.
+struct PendingGuard<'a> {
+    pending: &'a Mutex<Pending>,
+    id: String,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(self.pending).remove(&self.id);
+    }
+}
+
+fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
+    // The map holds no invariant a panicking holder could break: keep using it.
+    pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl RpcClient {
+    /// A client with no connection yet; [`RpcClient::run`] connects it. `connected` is set to
+    /// 1 while the channel is up.
+    pub fn new(amqp: Amqp, connected: IntGauge) -> Self {
+        RpcClient { inner: Arc::new(Inner { amqp, link: RwLock::new(None), pending: Mutex::new(HashMap::new()), connected }) }
+    }
+
+    /// The broker connection, while up: for batch publishing and readiness probes. Never
+    /// declare passively on this client's own channel: a 404 would close it.
+    pub fn connection(&self) -> Option<Arc<Connection>> {
+        self.link().map(|l| l.connection)
+    }
+
+    fn link(&self) -> Option<Link> {
+        let link = self.inner.link.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        link.filter(|l| l.connection.status().connected() && l.channel.status().connected())
+    }
+
+    fn set_link(&self, link: Option<Link>) {
+        self.inner.connected.set(i64::from(link.is_some()));
+        *self.inner.link.write().unwrap_or_else(std::sync::PoisonError::into_inner) = link;
+    }
+
+    /// Keeps the connection up until `stop` is cancelled: connect (capped backoff), declare the
+    /// topology (idempotent; the sidecar may run without a worker, and publishing to a missing
+    /// exchange would close the channel), consume direct replies, route them.
+    pub async fn run(self, stop: CancellationToken) {
+        let url = self.inner.amqp.url.clone();
+        loop {
+            let Some(connection) = connect_with_backoff(&url, "turnover-http", &stop).await else { return };
+            let connection = Arc::new(connection);
+            match self.attach(&connection).await {
+                Ok((channel, consumer)) => {
+                    self.set_link(Some(Link { connection: Arc::clone(&connection), channel }));
+                    tracing::info!("direct reply-to client connected");
+                    self.dispatch(&connection, consumer, &stop).await;
+                    self.set_link(None);
+                    // Their replies would come to the channel just lost: fail them now (503).
+                    lock(&self.inner.pending).clear();
+                }
+                Err(error) => tracing::warn!(error.message = %error, "cannot open the reply channel"),
+            }
+            let _ = connection.close(200, "closing".into()).await;
+            if stop.is_cancelled() {
+                return;
+            }
+            tracing::warn!("direct reply-to client disconnected; reconnecting");
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    async fn attach(&self, connection: &Connection) -> Result<(Channel, Consumer), lapin::Error> {
+        let setup = connection.create_channel().await?;
+        topology::declare(&setup, &self.inner.amqp).await?;
+        let _ = setup.close(200, "declared".into()).await;
+
+        let channel = connection.create_channel().await?;
+        // Confirms tell a request the broker took from one it dropped (503 now, not 504 later).
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        // Consuming must start before the first publish with this reply_to, on this channel.
+        let consumer = channel
+            .basic_consume(DIRECT_REPLY_TO.into(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+            .await?;
+        Ok((channel, consumer))
+    }
+
+    /// Routes replies to their callers until the consumer ends or the connection drops.
+    async fn dispatch(&self, connection: &Connection, mut consumer: Consumer, stop: &CancellationToken) {
+        // A safety net: the consumer stream ends on a channel error, and this also notices a
+        // connection that died without one.
+        let mut check = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let delivery = tokio::select! {
+                () = stop.cancelled() => return,
+                _ = check.tick() => {
+                    if connection.status().connected() { continue } else { return }
+                }
+                next = consumer.next() => next,
+            };
+            let delivery = match delivery {
+                Some(Ok(delivery)) => delivery,
+                Some(Err(error)) => {
+                    tracing::warn!(error.message = %error, "reply consumer failed");
+                    return;
+                }
+                None => return,
+            };
+            let Some(id) = delivery.properties.correlation_id().as_ref().map(|c| c.as_str().to_owned()) else { continue };
+            let waiting = lock(&self.inner.pending).remove(&id);
+            match waiting {
+                Some(tx) => {
+                    let status = header_u64(delivery.properties.headers().as_ref(), STATUS_HEADER).and_then(|s| u16::try_from(s).ok());
+                    let _ = tx.send(Reply { status: status.unwrap_or(200), body: delivery.data });
+                }
+                None => tracing::debug!(correlation_id = %id, "reply for a caller that has gone; dropped"),
+            }
+        }
+    }
+
+    /// Publishes `body` to the request exchange with `headers` (strings), and waits for the
+    /// reply at most `timeout`, which is also the message's `expiration`: a request nobody
+    /// waits for any more is not scored.
+    ///
+    /// # Errors
+    /// [`RpcError::Unavailable`] without a broker (or when it is lost while waiting),
+    /// [`RpcError::Refused`] when the broker nacks or cannot route it, [`RpcError::Timeout`].
+    pub async fn call(&self, body: &[u8], headers: &[(&str, &str)], timeout: Duration) -> Result<Reply, RpcError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timeout_ms = timeout.as_millis() as u64;
+        let link = self.link().ok_or(RpcError::Unavailable)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.pending).insert(id.clone(), tx);
+        let _guard = PendingGuard { pending: &self.inner.pending, id: id.clone() };
+
+        let mut table = FieldTable::default();
+        table.insert(ENQUEUED_AT_HEADER.into(), AMQPValue::LongLongInt(now_ms() as i64));
+        for (name, value) in headers {
+            table.insert((*name).into(), AMQPValue::LongString((*value).into()));
+        }
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2)
+            .with_timestamp(now_ms() / 1000)
+            .with_reply_to(DIRECT_REPLY_TO.into())
+            .with_correlation_id(id.as_str().into())
+            .with_expiration(timeout_ms.to_string().into())
+            .with_headers(table);
+        let amqp = &self.inner.amqp;
+        let publish = async {
+            let confirm = link
+                .channel
+                .basic_publish(
+                    amqp.exchange.as_str().into(),
+                    amqp.routing_key.as_str().into(),
+                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    body,
+                    properties,
+                )
+                .await?;
+            confirm.await
+        };
+        match tokio::time::timeout_at(deadline, publish).await {
+            Err(_) => return Err(RpcError::Timeout(timeout_ms)),
+            Ok(Err(error)) => {
+                tracing::warn!(error.message = %error, "cannot publish a request");
+                return Err(RpcError::Unavailable);
+            }
+            Ok(Ok(confirmation)) if confirmation.is_nack() => return Err(RpcError::Refused("nacked")),
+            // Published `mandatory`: a message no queue took comes back with the confirm.
+            Ok(Ok(confirmation)) => {
+                if confirmation.take_message().is_some() {
+                    return Err(RpcError::Refused("no queue bound"));
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(RpcError::Unavailable),
+            Err(_) => Err(RpcError::Timeout(timeout_ms)),
+        }
+    }
+}
