@@ -25,11 +25,19 @@ const WINDOW: Duration = Duration::from_secs(60);
 
 /// Whether `given` is one of `keys`, in time independent of where they differ.
 pub fn key_matches(keys: &[String], given: &[u8]) -> bool {
-    keys.iter().fold(Choice::from(0), |found, key| found | key.as_bytes().ct_eq(given)).into()
+    keys.iter()
+        .fold(Choice::from(0), |found, key| {
+            found | key.as_bytes().ct_eq(given)
+        })
+        .into()
 }
 
 /// Rejects a request without a valid `X-API-Key` when keys are configured (401).
-pub async fn require_key(State(state): State<super::State>, request: Request, next: Next) -> Response {
+pub async fn require_key(
+    State(state): State<super::State>,
+    request: Request,
+    next: Next,
+) -> Response {
     let keys = &state.ctx.settings.auth.api_keys;
     if keys.is_empty() {
         return next.run(request).await;
@@ -51,12 +59,18 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(limit_per_minute: u32) -> Self {
-        RateLimiter { limit: limit_per_minute.max(1), windows: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            limit: limit_per_minute.max(1),
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts one request of `client`; `Err(seconds)` to wait when over the limit.
     pub fn check(&self, client: &str, now: Instant) -> Result<(), u64> {
-        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Forget clients whose window has passed, so the map stays as small as the set of
         // clients seen in the last minute.
         if windows.len() > 10_000 {
@@ -77,8 +91,14 @@ impl RateLimiter {
 
 /// 429 with `Retry-After` over `http.rate_limit_per_minute`, per API key, or per client
 /// address when no key is sent.
-pub async fn rate_limit(State(state): State<super::State>, request: Request, next: Next) -> Response {
-    let Some(limiter) = &state.limiter else { return next.run(request).await };
+pub async fn rate_limit(
+    State(state): State<super::State>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(limiter) = &state.limiter else {
+        return next.run(request).await;
+    };
     let client = match request.headers().get(API_KEY_HEADER) {
         Some(key) => format!("key:{}", &sha256_hex(key.as_bytes())[..32]),
         None => match request.extensions().get::<ConnectInfo<SocketAddr>>() {

@@ -84,11 +84,19 @@ pub async fn submit(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<BatchAccepted>), ApiError> {
     let limit = state.ctx.settings.http.max_upload_bytes;
-    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if length.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
-    let mut multipart = multipart.map_err(|e| ApiError::bad_request(format!("{}; send multipart/form-data with parts {}", e.body_text(), PARTS.join(", "))))?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; send multipart/form-data with parts {}",
+            e.body_text(),
+            PARTS.join(", ")
+        ))
+    })?;
     let mut files: [Option<Vec<u8>>; 3] = [None, None, None];
     let upload_error = |e: MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -98,40 +106,70 @@ pub async fn submit(
         }
     };
     while let Some(field) = multipart.next_field().await.map_err(upload_error)? {
-        let slot = field.name().and_then(|n| PARTS.iter().position(|p| *p == n));
+        let slot = field
+            .name()
+            .and_then(|n| PARTS.iter().position(|p| *p == n));
         let bytes = field.bytes().await.map_err(upload_error)?;
         if let Some(i) = slot {
             files[i] = Some(bytes.to_vec());
         }
     }
-    let missing: Vec<&str> = PARTS.iter().zip(&files).filter(|(_, f)| f.is_none()).map(|(p, _)| *p).collect();
+    let missing: Vec<&str> = PARTS
+        .iter()
+        .zip(&files)
+        .filter(|(_, f)| f.is_none())
+        .map(|(p, _)| *p)
+        .collect();
     if !missing.is_empty() {
-        return Err(ApiError::bad_request(format!("missing part{} {}", if missing.len() > 1 { "s" } else { "" }, missing.join(", "))));
+        return Err(ApiError::bad_request(format!(
+            "missing part{} {}",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        )));
     }
-    let [Some(sondage), Some(eval), Some(sirh)] = files else { return Err(ApiError::internal("parts checked above")) };
+    let [Some(sondage), Some(eval), Some(sirh)] = files else {
+        return Err(ApiError::internal("parts checked above"));
+    };
 
     // CSV parsing and validation of thousands of rows is CPU work: off the async threads.
-    let parsed = tokio::task::spawn_blocking(move || -> Result<_, crate::extracts::ExtractError> {
-        let extracts = read_readers(&sondage[..], &eval[..], &sirh[..])?;
-        let rows: Vec<(i64, serde_json::Value)> = validate_rows(&extracts)?.into_iter().map(|(row, record)| (row.employee_id, record.to_json())).collect();
-        Ok((rows, (!extracts.orphans.is_empty()).then(|| extracts.orphans.to_string())))
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("reading the extracts failed: {e}")))?;
+    let parsed =
+        tokio::task::spawn_blocking(move || -> Result<_, crate::extracts::ExtractError> {
+            let extracts = read_readers(&sondage[..], &eval[..], &sirh[..])?;
+            let rows: Vec<(i64, serde_json::Value)> = validate_rows(&extracts)?
+                .into_iter()
+                .map(|(row, record)| (row.employee_id, record.to_json()))
+                .collect();
+            Ok((
+                rows,
+                (!extracts.orphans.is_empty()).then(|| extracts.orphans.to_string()),
+            ))
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the extracts failed: {e}")))?;
     let (rows, orphans) = parsed.map_err(|e| ApiError::unprocessable(e.to_string()))?;
     if let Some(orphans) = orphans {
         // As `turnover score`: employees missing from a file cannot be scored, the rest can.
         tracing::warn!(orphans = %orphans, "batch: employees not in all three extracts are skipped");
     }
     if rows.is_empty() {
-        return Err(ApiError::unprocessable("the extracts hold no employee present in all three files"));
+        return Err(ApiError::unprocessable(
+            "the extracts hold no employee present in all three files",
+        ));
     }
     let total = rows.len();
 
-    let connection = state.rpc.connection().ok_or_else(|| ApiError::unavailable("RabbitMQ is unreachable; retry later"))?;
+    let connection = state
+        .rpc
+        .connection()
+        .ok_or_else(|| ApiError::unavailable("RabbitMQ is unreachable; retry later"))?;
     let batch_id = uuid::Uuid::new_v4();
     {
-        let client = state.ctx.pool.get().await.map_err(storage::StorageError::from)?;
+        let client = state
+            .ctx
+            .pool
+            .get()
+            .await
+            .map_err(storage::StorageError::from)?;
         storage::create_batch(&client, batch_id, u32::try_from(total).unwrap_or(u32::MAX)).await?;
     }
     let amqp = &state.ctx.settings.amqp;
@@ -144,21 +182,32 @@ pub async fn submit(
     });
     let published = async {
         let publisher = Publisher::new(&connection, &amqp.exchange, &amqp.routing_key).await?;
-        publisher.publish_all(messages, IN_FLIGHT, None, |_| {}).await
+        publisher
+            .publish_all(messages, IN_FLIGHT, None, |_| {})
+            .await
     };
     match published.await {
         Ok(report) if report.all_confirmed(total as u64) => {}
         Ok(report) => {
             tracing::error!(batch_id = %batch_id, ?report, total, "batch only partly accepted by the broker");
-            return Err(ApiError::unavailable(format!("the broker accepted {} of {total} employees; submit again", report.confirmed)));
+            return Err(ApiError::unavailable(format!(
+                "the broker accepted {} of {total} employees; submit again",
+                report.confirmed
+            )));
         }
         Err(error) => {
             tracing::error!(batch_id = %batch_id, error.message = %error, "batch publishing failed");
-            return Err(ApiError::unavailable("RabbitMQ failed while queueing the batch; submit again"));
+            return Err(ApiError::unavailable(
+                "RabbitMQ failed while queueing the batch; submit again",
+            ));
         }
     }
     tracing::info!(batch_id = %batch_id, total_employees = total, "batch queued");
-    let accepted = BatchAccepted { batch_id, total_employees: total as u64, status_url: format!("/batches/{batch_id}") };
+    let accepted = BatchAccepted {
+        batch_id,
+        total_employees: total as u64,
+        status_url: format!("/batches/{batch_id}"),
+    };
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
@@ -173,12 +222,29 @@ pub async fn submit(
         (status = 503, description = "Postgres unreachable", body = ErrorBody),
     ),
     security((), ("api_key" = [])))]
-pub async fn status(State(state): State<super::State>, Path(batch_id): Path<String>) -> Result<Json<BatchView>, ApiError> {
+pub async fn status(
+    State(state): State<super::State>,
+    Path(batch_id): Path<String>,
+) -> Result<Json<BatchView>, ApiError> {
     let not_found = || ApiError::not_found(format!("no batch {batch_id}"));
     let id: uuid::Uuid = batch_id.parse().map_err(|_| not_found())?;
-    let client = state.ctx.pool.get().await.map_err(storage::StorageError::from)?;
-    let progress = storage::batch_status(&client, id).await?.ok_or_else(not_found)?;
-    let mut view = BatchView { batch_id: id, status: "running", total_employees: progress.total, completed: progress.done, predictions: None, summary: None };
+    let client = state
+        .ctx
+        .pool
+        .get()
+        .await
+        .map_err(storage::StorageError::from)?;
+    let progress = storage::batch_status(&client, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let mut view = BatchView {
+        batch_id: id,
+        status: "running",
+        total_employees: progress.total,
+        completed: progress.done,
+        predictions: None,
+        summary: None,
+    };
     if progress.done < progress.total {
         return Ok(Json(view));
     }
@@ -193,7 +259,13 @@ pub async fn status(State(state): State<super::State>, Path(batch_id): Path<Stri
                 _ => RiskLevel::Low,
             };
             summary.add(u8::try_from(r.prediction).unwrap_or(0), risk);
-            BatchScore { employee_id: r.employee_id, prediction: r.prediction, probability_stay: 1.0 - r.probability, probability_leave: r.probability, risk_level: r.risk_level }
+            BatchScore {
+                employee_id: r.employee_id,
+                prediction: r.prediction,
+                probability_stay: 1.0 - r.probability,
+                probability_leave: r.probability,
+                risk_level: r.risk_level,
+            }
         })
         .collect();
     view.status = "complete";

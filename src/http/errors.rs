@@ -22,7 +22,11 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, detail: impl Into<Value>) -> Self {
-        ApiError { status, detail: detail.into(), retry_after: None }
+        ApiError {
+            status,
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
 
     /// 400 with a sentence.
@@ -46,7 +50,10 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "missing or invalid X-API-Key header")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or invalid X-API-Key header",
+        )
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -54,11 +61,17 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the upload is larger than the limit of {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the upload is larger than the limit of {limit} bytes"),
+        )
     }
 
     pub fn rate_limited(retry_after: u64, limit: u32) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, format!("rate limit of {limit} requests per minute exceeded; retry in {retry_after} s"));
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("rate limit of {limit} requests per minute exceeded; retry in {retry_after} s"),
+        );
         e.retry_after = Some(retry_after);
         e
     }
@@ -80,7 +93,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({"detail": self.detail}))).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

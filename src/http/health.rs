@@ -79,19 +79,36 @@ pub async fn ready(State(state): State<super::State>) -> (StatusCode, Json<Ready
     let text = |r: Result<(), String>| r.err().unwrap_or_else(|| "ok".to_owned());
     let body = Ready {
         status: if all { "ready" } else { "not ready" },
-        checks: ReadyChecks { rabbitmq: text(rabbitmq), postgres: text(postgres), consumers: text(consumers) },
+        checks: ReadyChecks {
+            rabbitmq: text(rabbitmq),
+            postgres: text(postgres),
+            consumers: text(consumers),
+        },
     };
-    (if all { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+    (
+        if all {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
 }
 
 async fn check_broker(ctx: &Context, rpc: &RpcClient) -> (Result<(), String>, Result<(), String>) {
     let Some(connection) = rpc.connection() else {
-        return (Err("unreachable".into()), Err("unknown: RabbitMQ is unreachable".into()));
+        return (
+            Err("unreachable".into()),
+            Err("unknown: RabbitMQ is unreachable".into()),
+        );
     };
     let queue = &ctx.settings.amqp.queue;
     // A channel of its own: a passive declare that fails closes its channel.
     let probe = async {
-        let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| e.to_string())?;
         let depth = topology::depth(&channel, queue).await;
         let _ = channel.close(200, "probed".into()).await;
         depth.map_err(|e| format!("queue {queue}: {e}"))
@@ -121,14 +138,22 @@ async fn check_postgres(ctx: &Context) -> Result<(), String> {
     (status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String),
 ))]
 pub async fn metrics(State(state): State<super::State>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.ctx.metrics.render())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.ctx.metrics.render(),
+    )
 }
 
 /// Sets `turnover_queue_depth{queue}` for the request and dead-letter queues every
 /// `metrics.queue_depth_interval_ms`, on a channel of its own, until `stop`.
 pub async fn poll_queue_depth(ctx: Arc<Context>, rpc: RpcClient, stop: CancellationToken) {
     let amqp = &ctx.settings.amqp;
-    let mut tick = tokio::time::interval(Duration::from_millis(ctx.settings.metrics.queue_depth_interval_ms.max(100)));
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        ctx.settings.metrics.queue_depth_interval_ms.max(100),
+    ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut channel: Option<lapin::Channel> = None;
     loop {
@@ -145,7 +170,11 @@ pub async fn poll_queue_depth(ctx: Arc<Context>, rpc: RpcClient, stop: Cancellat
         let Some(ch) = &channel else { continue };
         for queue in [&amqp.queue, &amqp.dead_letter_queue] {
             match topology::depth(ch, queue).await {
-                Ok((ready, _)) => ctx.metrics.queue_depth.with_label_values(&[queue.as_str()]).set(i64::from(ready)),
+                Ok((ready, _)) => ctx
+                    .metrics
+                    .queue_depth
+                    .with_label_values(&[queue.as_str()])
+                    .set(i64::from(ready)),
                 Err(error) => {
                     tracing::debug!(queue = %queue, error.message = %error, "cannot read the queue depth");
                     break;

@@ -25,7 +25,11 @@ pub struct LogFields {
 /// The middleware.
 pub async fn observe(State(state): State<super::State>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let sent_id = request
@@ -37,22 +41,50 @@ pub async fn observe(State(state): State<super::State>, request: Request, next: 
 
     let mut response = next.run(request).await;
 
-    let fields = response.extensions_mut().remove::<LogFields>().unwrap_or_default();
-    let request_id = fields.request_id.or(sent_id).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let fields = response
+        .extensions_mut()
+        .remove::<LogFields>()
+        .unwrap_or_default();
+    let request_id = fields
+        .request_id
+        .or(sent_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let m = &state.ctx.metrics;
-    m.http_requests.with_label_values(&[route.as_str(), &status.to_string()]).inc();
-    m.http_duration.with_label_values(&[route.as_str()]).observe(elapsed.as_secs_f64());
+    m.http_requests
+        .with_label_values(&[route.as_str(), &status.to_string()])
+        .inc();
+    m.http_duration
+        .with_label_values(&[route.as_str()])
+        .observe(elapsed.as_secs_f64());
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     match (fields.prediction, fields.probability) {
         (Some(prediction), Some(probability)) => {
-            tracing::info!(method, path, route, status, duration_ms, request_id, prediction, probability, "request");
+            tracing::info!(
+                method,
+                path,
+                route,
+                status,
+                duration_ms,
+                request_id,
+                prediction,
+                probability,
+                "request"
+            );
         }
-        _ => tracing::info!(method, path, route, status, duration_ms, request_id, "request"),
+        _ => tracing::info!(
+            method,
+            path,
+            route,
+            status,
+            duration_ms,
+            request_id,
+            "request"
+        ),
     }
     response
 }

@@ -44,7 +44,11 @@ pub type State = Arc<AppState>;
 
 impl AppState {
     pub fn new(ctx: Arc<Context>, rpc: RpcClient) -> State {
-        let limiter = ctx.settings.http.rate_limit_per_minute.map(auth::RateLimiter::new);
+        let limiter = ctx
+            .settings
+            .http
+            .rate_limit_per_minute
+            .map(auth::RateLimiter::new);
         Arc::new(AppState { ctx, rpc, limiter })
     }
 }
@@ -54,18 +58,32 @@ impl AppState {
 ///
 /// # Errors
 /// When the server fails.
-pub async fn serve(listener: TcpListener, ctx: Arc<Context>, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let rpc = RpcClient::new(ctx.settings.amqp.clone(), ctx.metrics.amqp_connected.clone());
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let rpc = RpcClient::new(
+        ctx.settings.amqp.clone(),
+        ctx.metrics.amqp_connected.clone(),
+    );
     // Not the shutdown token: in-flight calls still need their replies while HTTP drains.
     let rpc_stop = CancellationToken::new();
     let rpc_task = tokio::spawn(rpc.clone().run(rpc_stop.clone()));
-    let poller = tokio::spawn(health::poll_queue_depth(Arc::clone(&ctx), rpc.clone(), rpc_stop.clone()));
+    let poller = tokio::spawn(health::poll_queue_depth(
+        Arc::clone(&ctx),
+        rpc.clone(),
+        rpc_stop.clone(),
+    ));
 
     let app = router(AppState::new(ctx, rpc));
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("HTTP server");
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+    .context("HTTP server");
     rpc_stop.cancel();
     let _ = tokio::join!(rpc_task, poller);
     served

@@ -36,7 +36,10 @@ struct ApiKeyScheme;
 impl Modify for ApiKeyScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
     }
 }
 
@@ -107,7 +110,10 @@ pub struct PredictRequest;
 
 impl PartialSchema for PredictRequest {
     fn schema() -> RefOr<Schema> {
-        OneOfBuilder::new().item(EmployeeRecord::schema()).item(PredictEnvelope::schema()).into()
+        OneOfBuilder::new()
+            .item(EmployeeRecord::schema())
+            .item(PredictEnvelope::schema())
+            .into()
     }
 }
 impl ToSchema for PredictRequest {}
@@ -141,7 +147,9 @@ pub struct EmployeeRecord;
 
 impl PartialSchema for EmployeeRecord {
     fn schema() -> RefOr<Schema> {
-        let mut object = ObjectBuilder::new().schema_type(Type::Object).additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
         for field in FIELDS {
             let (schema, required): (Schema, bool) = match field.kind {
                 Kind::Int { min, max, default } => (
@@ -182,7 +190,11 @@ mod tests {
     fn the_record_schema_lists_every_field() {
         let json = serde_json::to_value(EmployeeRecord::schema()).unwrap();
         assert_eq!(json["properties"].as_object().unwrap().len(), 30);
-        assert_eq!(json["required"].as_array().unwrap().len(), 28, "two fields have defaults");
+        assert_eq!(
+            json["required"].as_array().unwrap().len(),
+            28,
+            "two fields have defaults"
+        );
         assert_eq!(json["properties"]["age"]["minimum"], 18.0);
     }
 }

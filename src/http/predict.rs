@@ -34,16 +34,25 @@ use crate::worker::job::SOURCE_HEADER;
         (status = 504, description = "No reply within http.predict_timeout_ms", body = ErrorBody),
     ),
     security((), ("api_key" = [])))]
-pub async fn predict(State(state): State<super::State>, RawQuery(query): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub async fn predict(
+    State(state): State<super::State>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let query_explain = explain_param(query.as_deref())?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed(DecodeError::NotJson(e.to_string()).errors()))?;
-    let Value::Object(map) = value else { return Err(ApiError::malformed(DecodeError::NotAnObject.errors())) };
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::malformed(DecodeError::NotJson(e.to_string()).errors()))?;
+    let Value::Object(map) = value else {
+        return Err(ApiError::malformed(DecodeError::NotAnObject.errors()));
+    };
     let request = envelope::from_object(map).map_err(|e| match e {
         DecodeError::Invalid(errors) => ApiError::invalid(errors),
         other => ApiError::malformed(other.errors()),
     })?;
 
-    let request_id = request.request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = request
+        .request_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut message = json!({
         "request_id": request_id,
         "employee": request.record.to_json(),
@@ -55,13 +64,24 @@ pub async fn predict(State(state): State<super::State>, RawQuery(query): RawQuer
     let bytes = serde_json::to_vec(&message).map_err(|e| ApiError::internal(e.to_string()))?;
     let timeout = Duration::from_millis(state.ctx.settings.http.predict_timeout_ms);
 
-    let log = LogFields { request_id: Some(request_id.clone()), ..Default::default() };
-    let reply = match state.rpc.call(&bytes, &[(SOURCE_HEADER, "http")], timeout).await {
+    let log = LogFields {
+        request_id: Some(request_id.clone()),
+        ..Default::default()
+    };
+    let reply = match state
+        .rpc
+        .call(&bytes, &[(SOURCE_HEADER, "http")], timeout)
+        .await
+    {
         Ok(reply) => reply,
         Err(error) => {
             let e = match error {
-                RpcError::Unavailable | RpcError::Refused(_) => ApiError::unavailable(format!("{error}; retry later")),
-                RpcError::Timeout(ms) => ApiError::timeout(format!("no score within {ms} ms; is a worker consuming the request queue?")),
+                RpcError::Unavailable | RpcError::Refused(_) => {
+                    ApiError::unavailable(format!("{error}; retry later"))
+                }
+                RpcError::Timeout(ms) => ApiError::timeout(format!(
+                    "no score within {ms} ms; is a worker consuming the request queue?"
+                )),
             };
             return Ok(with_log(e.into_response(), log));
         }
@@ -70,17 +90,25 @@ pub async fn predict(State(state): State<super::State>, RawQuery(query): RawQuer
     let response = match (reply.status, parsed) {
         (200, Some(score)) => {
             let log = LogFields {
-                prediction: score["prediction"].as_u64().and_then(|p| u8::try_from(p).ok()),
+                prediction: score["prediction"]
+                    .as_u64()
+                    .and_then(|p| u8::try_from(p).ok()),
                 probability: score["probability_1"].as_f64(),
                 ..log
             };
             with_log(json_response(StatusCode::OK, reply.body), log)
         }
         // The worker's verdict on a record the edge accepted: `{"request_id", "detail": [...]}`.
-        (422, Some(_)) => with_log(json_response(StatusCode::UNPROCESSABLE_ENTITY, reply.body), log),
+        (422, Some(_)) => with_log(
+            json_response(StatusCode::UNPROCESSABLE_ENTITY, reply.body),
+            log,
+        ),
         (status, _) => {
             tracing::error!(request_id = %request_id, reply.status = status, "unexpected reply from the worker");
-            with_log(ApiError::internal("the worker sent an unexpected reply").into_response(), log)
+            with_log(
+                ApiError::internal("the worker sent an unexpected reply").into_response(),
+                log,
+            )
         }
     };
     Ok(response)
@@ -106,7 +134,11 @@ fn explain_param(query: Option<&str>) -> Result<bool, ApiError> {
         explain = match value {
             "true" | "1" => true,
             "false" | "0" => false,
-            other => return Err(ApiError::bad_request(format!("query parameter explain must be true or false, got {other:?}"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter explain must be true or false, got {other:?}"
+                )))
+            }
         };
     }
     Ok(explain)

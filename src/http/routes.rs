@@ -28,16 +28,39 @@ fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRo
         (Method::GET, "/health", Open, get(health::health)),
         (Method::GET, "/ready", Open, get(health::ready)),
         (Method::GET, "/metrics", Open, get(health::metrics)),
-        (Method::GET, "/openapi.json", Open, get(openapi::openapi_json)),
-        (Method::POST, "/predict", Protected, post(predict::predict).layer(DefaultBodyLimit::max(PREDICT_BODY_LIMIT))),
-        (Method::POST, "/predict/batch", Protected, post(batch::submit).layer(DefaultBodyLimit::max(max_upload_bytes))),
-        (Method::GET, "/batches/{batch_id}", Protected, get(batch::status)),
+        (
+            Method::GET,
+            "/openapi.json",
+            Open,
+            get(openapi::openapi_json),
+        ),
+        (
+            Method::POST,
+            "/predict",
+            Protected,
+            post(predict::predict).layer(DefaultBodyLimit::max(PREDICT_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/predict/batch",
+            Protected,
+            post(batch::submit).layer(DefaultBodyLimit::max(max_upload_bytes)),
+        ),
+        (
+            Method::GET,
+            "/batches/{batch_id}",
+            Protected,
+            get(batch::status),
+        ),
     ]
 }
 
 /// Every route as (method, path template), as the router serves them.
 pub fn routes() -> Vec<(Method, &'static str)> {
-    table(0).into_iter().map(|(method, path, _, _)| (method, path)).collect()
+    table(0)
+        .into_iter()
+        .map(|(method, path, _, _)| (method, path))
+        .collect()
 }
 
 /// The application: routes, auth and rate limits on the protected ones, the per-request log

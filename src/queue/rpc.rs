@@ -14,8 +14,7 @@
 //!
 //! It must not decide what a reply means: the HTTP handler maps its status header.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -23,11 +22,15 @@ use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOpti
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, Consumer};
 use prometheus::IntGauge;
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::{connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER, STATUS_HEADER};
+use super::{
+    connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER, STATUS_HEADER,
+};
 use crate::config::Amqp;
+use pending::Pending;
+
+mod pending;
 
 /// RabbitMQ's pseudo-queue for direct replies.
 pub const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
@@ -60,12 +63,10 @@ struct Link {
     channel: Channel,
 }
 
-type Pending = HashMap<String, oneshot::Sender<Reply>>;
-
 struct Inner {
     amqp: Amqp,
     link: RwLock<Option<Link>>,
-    pending: Mutex<Pending>,
+    pending: Pending,
     connected: IntGauge,
 }
 
@@ -75,29 +76,18 @@ pub struct RpcClient {
     inner: Arc<Inner>,
 }
 
-/// Removes a caller's map entry however the call ends (reply, deadline, or the HTTP request
-/// being dropped), so the map never holds callers that have gone.
-struct PendingGuard<'a> {
-    pending: &'a Mutex<Pending>,
-    id: String,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        lock(self.pending).remove(&self.id);
-    }
-}
-
-fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
-    // The map holds no invariant a panicking holder could break: keep using it.
-    pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl RpcClient {
     /// A client with no connection yet; [`RpcClient::run`] connects it. `connected` is set to
     /// 1 while the channel is up.
     pub fn new(amqp: Amqp, connected: IntGauge) -> Self {
-        RpcClient { inner: Arc::new(Inner { amqp, link: RwLock::new(None), pending: Mutex::new(HashMap::new()), connected }) }
+        RpcClient {
+            inner: Arc::new(Inner {
+                amqp,
+                link: RwLock::new(None),
+                pending: Pending::default(),
+                connected,
+            }),
+        }
     }
 
     /// The broker connection, while up: for batch publishing and readiness probes. Never
@@ -107,13 +97,22 @@ impl RpcClient {
     }
 
     fn link(&self) -> Option<Link> {
-        let link = self.inner.link.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let link = self
+            .inner
+            .link
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         link.filter(|l| l.connection.status().connected() && l.channel.status().connected())
     }
 
     fn set_link(&self, link: Option<Link>) {
         self.inner.connected.set(i64::from(link.is_some()));
-        *self.inner.link.write().unwrap_or_else(std::sync::PoisonError::into_inner) = link;
+        *self
+            .inner
+            .link
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = link;
     }
 
     /// Keeps the connection up until `stop` is cancelled: connect (capped backoff), declare the
@@ -122,18 +121,25 @@ impl RpcClient {
     pub async fn run(self, stop: CancellationToken) {
         let url = self.inner.amqp.url.clone();
         loop {
-            let Some(connection) = connect_with_backoff(&url, "turnover-http", &stop).await else { return };
+            let Some(connection) = connect_with_backoff(&url, "turnover-http", &stop).await else {
+                return;
+            };
             let connection = Arc::new(connection);
             match self.attach(&connection).await {
                 Ok((channel, consumer)) => {
-                    self.set_link(Some(Link { connection: Arc::clone(&connection), channel }));
+                    self.set_link(Some(Link {
+                        connection: Arc::clone(&connection),
+                        channel,
+                    }));
                     tracing::info!("direct reply-to client connected");
                     self.dispatch(&connection, consumer, &stop).await;
                     self.set_link(None);
                     // Their replies would come to the channel just lost: fail them now (503).
-                    lock(&self.inner.pending).clear();
+                    self.inner.pending.fail_all();
                 }
-                Err(error) => tracing::warn!(error.message = %error, "cannot open the reply channel"),
+                Err(error) => {
+                    tracing::warn!(error.message = %error, "cannot open the reply channel")
+                }
             }
             let _ = connection.close(200, "closing".into()).await;
             if stop.is_cancelled() {
@@ -154,16 +160,31 @@ impl RpcClient {
 
         let channel = connection.create_channel().await?;
         // Confirms tell a request the broker took from one it dropped (503 now, not 504 later).
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         // Consuming must start before the first publish with this reply_to, on this channel.
         let consumer = channel
-            .basic_consume(DIRECT_REPLY_TO.into(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+            .basic_consume(
+                DIRECT_REPLY_TO.into(),
+                "".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await?;
         Ok((channel, consumer))
     }
 
     /// Routes replies to their callers until the consumer ends or the connection drops.
-    async fn dispatch(&self, connection: &Connection, mut consumer: Consumer, stop: &CancellationToken) {
+    async fn dispatch(
+        &self,
+        connection: &Connection,
+        mut consumer: Consumer,
+        stop: &CancellationToken,
+    ) {
         // A safety net: the consumer stream ends on a channel error, and this also notices a
         // connection that died without one.
         let mut check = tokio::time::interval(Duration::from_secs(1));
@@ -183,14 +204,22 @@ impl RpcClient {
                 }
                 None => return,
             };
-            let Some(id) = delivery.properties.correlation_id().as_ref().map(|c| c.as_str().to_owned()) else { continue };
-            let waiting = lock(&self.inner.pending).remove(&id);
-            match waiting {
-                Some(tx) => {
-                    let status = header_u64(delivery.properties.headers().as_ref(), STATUS_HEADER).and_then(|s| u16::try_from(s).ok());
-                    let _ = tx.send(Reply { status: status.unwrap_or(200), body: delivery.data });
-                }
-                None => tracing::debug!(correlation_id = %id, "reply for a caller that has gone; dropped"),
+            let Some(id) = delivery
+                .properties
+                .correlation_id()
+                .as_ref()
+                .map(|c| c.as_str().to_owned())
+            else {
+                continue;
+            };
+            let headers = delivery.properties.headers().as_ref();
+            let status = header_u64(headers, STATUS_HEADER).and_then(|s| u16::try_from(s).ok());
+            let reply = Reply {
+                status: status.unwrap_or(200),
+                body: delivery.data,
+            };
+            if !self.inner.pending.settle(&id, reply) {
+                tracing::debug!(correlation_id = %id, "reply for a caller that has gone; dropped");
             }
         }
     }
@@ -202,17 +231,23 @@ impl RpcClient {
     /// # Errors
     /// [`RpcError::Unavailable`] without a broker (or when it is lost while waiting),
     /// [`RpcError::Refused`] when the broker nacks or cannot route it, [`RpcError::Timeout`].
-    pub async fn call(&self, body: &[u8], headers: &[(&str, &str)], timeout: Duration) -> Result<Reply, RpcError> {
+    pub async fn call(
+        &self,
+        body: &[u8],
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Reply, RpcError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let timeout_ms = timeout.as_millis() as u64;
         let link = self.link().ok_or(RpcError::Unavailable)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let (tx, rx) = oneshot::channel();
-        lock(&self.inner.pending).insert(id.clone(), tx);
-        let _guard = PendingGuard { pending: &self.inner.pending, id: id.clone() };
+        let (_waiting, rx) = self.inner.pending.wait(id.clone());
 
         let mut table = FieldTable::default();
-        table.insert(ENQUEUED_AT_HEADER.into(), AMQPValue::LongLongInt(now_ms() as i64));
+        table.insert(
+            ENQUEUED_AT_HEADER.into(),
+            AMQPValue::LongLongInt(now_ms() as i64),
+        );
         for (name, value) in headers {
             table.insert((*name).into(), AMQPValue::LongString((*value).into()));
         }
@@ -231,7 +266,10 @@ impl RpcClient {
                 .basic_publish(
                     amqp.exchange.as_str().into(),
                     amqp.routing_key.as_str().into(),
-                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
                     body,
                     properties,
                 )
@@ -244,7 +282,9 @@ impl RpcClient {
                 tracing::warn!(error.message = %error, "cannot publish a request");
                 return Err(RpcError::Unavailable);
             }
-            Ok(Ok(confirmation)) if confirmation.is_nack() => return Err(RpcError::Refused("nacked")),
+            Ok(Ok(confirmation)) if confirmation.is_nack() => {
+                return Err(RpcError::Refused("nacked"))
+            }
             // Published `mandatory`: a message no queue took comes back with the confirm.
             Ok(Ok(confirmation)) => {
                 if confirmation.take_message().is_some() {
