@@ -7,6 +7,7 @@
 
 mod app;
 mod helpers;
+mod http;
 mod proxy;
 mod storage;
 mod worker;
