@@ -91,10 +91,7 @@ impl App {
             let (ctx, stop) = (Arc::clone(&ctx), shutdown.clone());
             tracker.spawn(async move { worker::run(ctx, stop).await });
         }
-        let http = match self.listener {
-            Some(listener) => Some(tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))),
-            None => None,
-        };
+        let http = self.listener.map(|listener| tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone())));
         tracker.close();
 
         shutdown.cancelled().await;

@@ -459,3 +459,39 @@ async fn metrics_move_with_requests_and_ready_is_green_with_a_worker() {
     }
     app.finish().await;
 }
+
+#[tokio::test]
+async fn ready_turns_503_while_postgres_is_unreachable_and_back_to_200() {
+    use crate::helpers::TestDb;
+    use crate::proxy::Proxy;
+
+    let db = TestDb::new().await;
+    let proxy = Proxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], 5432))).await;
+    let mut settings = crate::app::test_settings(&db);
+    settings.postgres.url = db.url.replace("127.0.0.1:5432", &proxy.addr.to_string());
+    let app = TestApp::start(db, settings, ServeArgs::default()).await;
+    let client = reqwest::Client::new();
+    let ready = |app: &TestApp| {
+        let (client, url) = (client.clone(), app.url("/ready"));
+        async move {
+            let response = client.get(url).send().await.expect("reachable");
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    wait_until("ready", Duration::from_secs(10), || async { (ready(&app).await.0 == StatusCode::OK).then_some(()) }).await;
+
+    proxy.down();
+    let body = wait_until("not ready without Postgres", Duration::from_secs(10), || async {
+        let (status, body) = ready(&app).await;
+        (status == StatusCode::SERVICE_UNAVAILABLE).then_some(body)
+    })
+    .await;
+    assert!(body.to_string().contains("postgres"), "names what is down: {body}");
+    let health = client.get(app.url("/health")).send().await.expect("reachable");
+    assert_eq!(health.status(), StatusCode::OK, "liveness does not depend on Postgres");
+
+    proxy.up();
+    wait_until("ready again", Duration::from_secs(15), || async { (ready(&app).await.0 == StatusCode::OK).then_some(()) }).await;
+    app.finish().await;
+}
