@@ -12,11 +12,24 @@ pub fn table(t: &Trained) -> String {
     let h = &t.holdout;
     let cv = &t.cv;
     let mut out = String::new();
-    let _ = writeln!(out, "model {}  threshold {:.4}", t.manifest.version, t.manifest.threshold);
-    let _ = writeln!(out, "{:<12} {:>10} {:>20} {:>10}", "metric", "holdout", "repeated cv (±sd)", "old API");
+    let _ = writeln!(
+        out,
+        "model {}  threshold {:.4}",
+        t.manifest.version, t.manifest.threshold
+    );
+    let _ = writeln!(
+        out,
+        "{:<12} {:>10} {:>20} {:>10}",
+        "metric", "holdout", "repeated cv (±sd)", "old API"
+    );
     let rows = [
         ("f1", h.f1, Some((cv.f1_mean, cv.f1_sd)), Some(OLD_API.0)),
-        ("roc_auc", h.roc_auc, Some((cv.roc_auc_mean, cv.roc_auc_sd)), Some(OLD_API.1)),
+        (
+            "roc_auc",
+            h.roc_auc,
+            Some((cv.roc_auc_mean, cv.roc_auc_sd)),
+            Some(OLD_API.1),
+        ),
         ("pr_auc", h.pr_auc, None, None),
         ("precision", h.precision, None, None),
         ("recall", h.recall, None, None),
@@ -28,7 +41,10 @@ pub fn table(t: &Trained) -> String {
         let _ = writeln!(out, "{name:<12} {holdout:>10.3} {cv:>20} {old:>10}");
     }
     let [[tn, fp], [fn_, tp]] = h.confusion_matrix;
-    let _ = writeln!(out, "confusion (holdout): tn {tn}  fp {fp}  fn {fn_}  tp {tp}");
+    let _ = writeln!(
+        out,
+        "confusion (holdout): tn {tn}  fp {fp}  fn {fn_}  tp {tp}"
+    );
     let _ = writeln!(
         out,
         "cv: {} x {}-fold on the 80%; search best out-of-fold ROC AUC {:.4}",

@@ -7,6 +7,11 @@ use super::split::Fold;
 use crate::features::COUNT;
 use crate::model::xgb::{Booster, DMatrix, XgbError};
 
+/// Rounds between two points of a cross-validation curve.
+pub const STEP: u32 = 50;
+/// The most rounds a search point may run.
+pub const MAX_ROUNDS: u32 = 2000;
+
 /// The parameters the search explores; everything else is fixed in [`Params::xgb`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Params {
@@ -18,21 +23,27 @@ pub struct Params {
     pub min_child_weight: f64,
     pub gamma: f64,
     pub scale_pos_weight: f64,
+    pub reg_lambda: f64,
 }
 
 impl Params {
     /// A random point of the search space. Shallow trees and small steps are favoured: 1,176
-    /// rows do not support deep interactions.
+    /// rows do not support deep interactions. `num_rounds` is only the ceiling here: the
+    /// cross-validation curve picks the number of rounds (see [`cv_curve`]).
     pub fn sample(rng: &mut Rng) -> Self {
         let round2 = |x: f64| (x * 100.0).round() / 100.0;
+        let eta = (10f64.powf(rng.uniform(-2.0, -0.8)) * 1000.0).round() / 1000.0;
         Params {
-            max_depth: 2 + rng.below(5) as u32,
-            num_rounds: 100 + 50 * rng.below(11) as u32,
-            eta: (10f64.powf(rng.uniform(-2.0, -0.7)) * 1000.0).round() / 1000.0,
-            subsample: round2(rng.uniform(0.6, 1.0)),
-            colsample_bytree: round2(rng.uniform(0.3, 1.0)),
+            max_depth: 1 + rng.below(3) as u32,
+            // Enough rounds for a total step (eta x rounds) of 60, in checkpoints of STEP.
+            num_rounds: ((60.0 / eta / f64::from(STEP)).ceil() as u32 * STEP)
+                .clamp(4 * STEP, MAX_ROUNDS),
+            eta,
+            subsample: round2(rng.uniform(0.5, 1.0)),
+            colsample_bytree: round2(rng.uniform(0.2, 0.9)),
             min_child_weight: (1 + rng.below(10)) as f64,
-            gamma: round2(rng.uniform(0.0, 2.0)),
+            gamma: round2(rng.uniform(0.0, 1.0)),
+            reg_lambda: round2(10f64.powf(rng.uniform(0.0, 1.5))),
             scale_pos_weight: [1.0, 2.0, 3.0, 4.0, 5.2][rng.below(5) as usize],
         }
     }
@@ -53,6 +64,7 @@ impl Params {
             ("min_child_weight", self.min_child_weight.to_string()),
             ("gamma", self.gamma.to_string()),
             ("scale_pos_weight", self.scale_pos_weight.to_string()),
+            ("lambda", self.reg_lambda.to_string()),
         ]
     }
 }
@@ -69,7 +81,12 @@ impl Data<'_> {
         for &i in idx {
             x.extend_from_slice(&self.x[i * COUNT..(i + 1) * COUNT]);
         }
-        (x, idx.iter().map(|&i| f32::from(u8::from(self.y[i]))).collect())
+        (
+            x,
+            idx.iter()
+                .map(|&i| f32::from(u8::from(self.y[i])))
+                .collect(),
+        )
     }
 }
 
@@ -96,27 +113,40 @@ pub fn predict(booster: &Booster, data: &Data, rows: &[usize]) -> Result<Vec<f32
     booster.predict(&x, rows.len())
 }
 
-/// Out-of-fold predictions: each row predicted by the model fitted on the other folds.
-/// `indices` maps fold positions to rows of `data`; the result follows `indices`' order.
+/// Out-of-fold predictions after every [`STEP`] rounds, up to `params.num_rounds`: one
+/// boosting run per fold gives the whole curve, which is how the number of rounds is chosen by
+/// cross-validation (early stopping without a stopping rule tuned on a single fold).
+/// `curve[c]` holds the predictions after `(c + 1) * STEP` rounds, in `indices`' order.
 ///
 /// # Errors
 /// When libxgboost fails.
-pub fn out_of_fold(
+pub fn cv_curve(
     data: &Data,
     indices: &[usize],
     folds: &[Fold],
     params: &Params,
     seed: u64,
     mut on_fold: impl FnMut(),
-) -> Result<Vec<f32>, XgbError> {
-    let mut oof = vec![0.0f32; indices.len()];
+) -> Result<Vec<Vec<f32>>, XgbError> {
+    let points = (params.num_rounds / STEP).max(1) as usize;
+    let mut curve = vec![vec![0.0f32; indices.len()]; points];
     for (train, valid) in folds {
         let to_rows = |pos: &[usize]| pos.iter().map(|&p| indices[p]).collect::<Vec<_>>();
-        let booster = fit(data, &to_rows(train), params, seed)?;
-        for (p, value) in valid.iter().zip(predict(&booster, data, &to_rows(valid))?) {
-            oof[*p] = value;
+        let (x, y) = data.take(&to_rows(train));
+        let matrix = DMatrix::dense(&x, train.len(), Some(&y))?;
+        let booster = Booster::for_training(&matrix, &params.xgb(seed))?;
+        let (valid_x, _) = data.take(&to_rows(valid));
+        let mut round = 0;
+        for oof in curve.iter_mut() {
+            for _ in 0..STEP {
+                booster.update(round, &matrix)?;
+                round += 1;
+            }
+            for (p, value) in valid.iter().zip(booster.predict(&valid_x, valid.len())?) {
+                oof[*p] = value;
+            }
         }
         on_fold();
     }
-    Ok(oof)
+    Ok(curve)
 }
