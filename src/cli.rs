@@ -6,7 +6,18 @@ use clap::{Args, Parser, Subcommand};
 
 /// Scores employee-turnover risk: RabbitMQ requests in, XGBoost scores, Postgres rows out.
 #[derive(Debug, Parser)]
-#[command(name = "turnover", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "turnover",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Settings: defaults, then turnover.toml (or --config / TURNOVER_CONFIG), then TURNOVER_* \
+                  variables such as TURNOVER_AMQP__URL or TURNOVER_POSTGRES__URL (docs/operations.md).\n\n\
+                  Examples:\n  turnover serve\n  turnover train --data ../shared/data\n  \
+                  turnover score --data ../shared/data --out scores.csv --explain\n  \
+                  turnover enqueue --jsonl requests.jsonl --rate 500"
+)]
 pub struct Cli {
     /// Configuration file (TOML); default `TURNOVER_CONFIG`, else `turnover.toml` if present.
     #[arg(long, global = true, value_name = "FILE")]
