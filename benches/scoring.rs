@@ -11,12 +11,16 @@ fn bodies(n: usize) -> Vec<Vec<u8>> {
     sample::many(1, n)
         .into_iter()
         .enumerate()
-        .map(|(i, r)| serde_json::to_vec(&serde_json::json!({"request_id": format!("b-{i}"), "employee": r})).expect("json"))
+        .map(|(i, r)| {
+            serde_json::to_vec(&serde_json::json!({"request_id": format!("b-{i}"), "employee": r}))
+                .expect("json")
+        })
         .collect()
 }
 
 fn pipeline(c: &mut Criterion) {
-    let bundle = Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/turnover")).expect("the committed bundle");
+    let bundle = Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/turnover"))
+        .expect("the committed bundle");
     let model = Model::new(&bundle, None).expect("model");
     let mut group = c.benchmark_group("decode_validate_features_score");
     for n in [1usize, 64, 1470] {
@@ -24,7 +28,10 @@ fn pipeline(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {
             b.iter(|| {
-                let requests: Vec<_> = input.iter().map(|body| decode_request(body).expect("valid")).collect();
+                let requests: Vec<_> = input
+                    .iter()
+                    .map(|body| decode_request(body).expect("valid"))
+                    .collect();
                 let records: Vec<_> = requests.iter().map(|r| &r.record).collect();
                 model.score(&records).expect("scored")
             });

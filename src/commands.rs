@@ -19,7 +19,8 @@ use crate::{extracts, offline, telemetry, train};
 /// Whatever stopped the command, with its context, for `main` to print.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Serve(Default::default()));
-    let settings = || Settings::load(cli.config.as_deref()).context("cannot load the configuration");
+    let settings =
+        || Settings::load(cli.config.as_deref()).context("cannot load the configuration");
     match command {
         Command::Train(args) => train_cmd(args),
         Command::Score(args) => score_cmd(args, settings()?),
@@ -54,13 +55,20 @@ fn train_cmd(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let trained = train::train(&options)?;
     print!("{}", train::report::table(&trained));
-    println!("wrote {} in {:.1} s", options.out.display(), started.elapsed().as_secs_f64());
+    println!(
+        "wrote {} in {:.1} s",
+        options.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn score_cmd(args: ScoreArgs, settings: Settings) -> anyhow::Result<ExitCode> {
     let path = args.model.unwrap_or(settings.model.path);
-    let bundle = Arc::new(Bundle::load(&path).with_context(|| format!("cannot load the model bundle {}", path.display()))?);
+    let bundle = Arc::new(
+        Bundle::load(&path)
+            .with_context(|| format!("cannot load the model bundle {}", path.display()))?,
+    );
     let model = Model::new(&bundle, settings.model.risk_cuts)?;
     let extracts = extracts::read_dir(&args.data)?;
     if !extracts.orphans.is_empty() {
@@ -71,7 +79,9 @@ fn score_cmd(args: ScoreArgs, settings: Settings) -> anyhow::Result<ExitCode> {
     match &args.out {
         None => offline::write_csv(std::io::stdout().lock(), &scores)?,
         Some(out) => {
-            let file = BufWriter::new(File::create(out).with_context(|| format!("cannot create {}", out.display()))?);
+            let file = BufWriter::new(
+                File::create(out).with_context(|| format!("cannot create {}", out.display()))?,
+            );
             match out.extension().and_then(|e| e.to_str()) {
                 Some("jsonl" | "json" | "ndjson") => offline::write_jsonl(file, &scores)?,
                 _ => offline::write_csv(file, &scores)?,

@@ -145,8 +145,17 @@ impl Default for Settings {
                 dead_letter_queue: "turnover.dead".into(),
                 prefetch: 512,
             },
-            postgres: Postgres { url: "postgres://postgres@127.0.0.1:5432/turnover".into(), pool_size: 8 },
-            worker: Worker { consumers: 2, batch_size: 256, batch_wait_ms: 5, scoring_threads: 1, shutdown_timeout_ms: 10_000 },
+            postgres: Postgres {
+                url: "postgres://postgres@127.0.0.1:5432/turnover".into(),
+                pool_size: 8,
+            },
+            worker: Worker {
+                consumers: 2,
+                batch_size: 256,
+                batch_wait_ms: 5,
+                scoring_threads: 1,
+                shutdown_timeout_ms: 10_000,
+            },
             http: Http {
                 addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
                 predict_timeout_ms: 5000,
@@ -154,12 +163,22 @@ impl Default for Settings {
                 max_upload_bytes: 20 * 1024 * 1024,
             },
             auth: Auth::default(),
-            model: ModelSettings { path: "models/turnover".into(), explain_top_k: 5, risk_cuts: None },
+            model: ModelSettings {
+                path: "models/turnover".into(),
+                explain_top_k: 5,
+                risk_cuts: None,
+            },
             log: Log {
-                format: if std::io::IsTerminal::is_terminal(&std::io::stderr()) { LogFormat::Pretty } else { LogFormat::Json },
+                format: if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    LogFormat::Pretty
+                } else {
+                    LogFormat::Json
+                },
                 level: "info".into(),
             },
-            metrics: Metrics { queue_depth_interval_ms: 5000 },
+            metrics: Metrics {
+                queue_depth_interval_ms: 5000,
+            },
         }
     }
 }
@@ -185,7 +204,11 @@ fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
         Keys::One(s) => s.split(',').map(str::to_owned).collect(),
         Keys::Many(v) => v,
     };
-    Ok(keys.into_iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
+    Ok(keys
+        .into_iter()
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .collect())
 }
 
 /// A configuration problem, naming the key.
@@ -222,7 +245,12 @@ impl Settings {
     /// # Errors
     /// The first inconsistent key.
     pub fn check(&self) -> Result<(), ConfigError> {
-        let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.to_owned() });
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
         if self.worker.batch_size == 0 {
             return invalid("worker.batch_size", "must be at least 1");
         }
@@ -233,7 +261,10 @@ impl Settings {
             return invalid("worker.scoring_threads", "must be at least 1");
         }
         if usize::from(self.amqp.prefetch) < self.worker.batch_size {
-            return invalid("amqp.prefetch", "must be at least worker.batch_size, or batches can never fill");
+            return invalid(
+                "amqp.prefetch",
+                "must be at least worker.batch_size, or batches can never fill",
+            );
         }
         if self.postgres.pool_size == 0 {
             return invalid("postgres.pool_size", "must be at least 1");
@@ -242,20 +273,37 @@ impl Settings {
             return invalid("http.predict_timeout_ms", "must be at least 1");
         }
         if self.http.rate_limit_per_minute == Some(0) {
-            return invalid("http.rate_limit_per_minute", "must be at least 1 (leave unset for no limit)");
+            return invalid(
+                "http.rate_limit_per_minute",
+                "must be at least 1 (leave unset for no limit)",
+            );
         }
         if let Some([low, high]) = self.model.risk_cuts {
             if !(0.0 <= low && low <= high && high <= 1.0) {
-                return invalid("model.risk_cuts", "must be two increasing probabilities, like [0.3, 0.7]");
+                return invalid(
+                    "model.risk_cuts",
+                    "must be two increasing probabilities, like [0.3, 0.7]",
+                );
             }
         }
-        for (key, url) in [("amqp.url", &self.amqp.url), ("postgres.url", &self.postgres.url)] {
+        for (key, url) in [
+            ("amqp.url", &self.amqp.url),
+            ("postgres.url", &self.postgres.url),
+        ] {
             if !url.contains("://") {
                 return invalid(key, "must be a URL (scheme://host...)");
             }
         }
-        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
-            return invalid("log.level", "must be a level (error, warn, info, debug, trace) or a filter");
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return invalid(
+                "log.level",
+                "must be a level (error, warn, info, debug, trace) or a filter",
+            );
         }
         Ok(())
     }
@@ -263,7 +311,9 @@ impl Settings {
 
 /// The URL with any password replaced by `***`, for logs and errors.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "<unparsable url>".into() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<unparsable url>".into();
+    };
     let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
     let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {

@@ -9,7 +9,10 @@ fn defaults_serve_this_machine() {
         assert_eq!(s.amqp.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
         assert_eq!(s.amqp.queue, "turnover.requests");
         assert_eq!(s.amqp.dead_letter_queue, "turnover.dead");
-        assert_eq!(s.postgres.url, "postgres://postgres@127.0.0.1:5432/turnover");
+        assert_eq!(
+            s.postgres.url,
+            "postgres://postgres@127.0.0.1:5432/turnover"
+        );
         assert_eq!(s.http.addr.to_string(), "0.0.0.0:8080");
         assert_eq!(s.http.predict_timeout_ms, 5000);
         assert_eq!(s.http.rate_limit_per_minute, None);
@@ -22,7 +25,10 @@ fn defaults_serve_this_machine() {
 #[test]
 fn file_then_environment_override_defaults() {
     figment::Jail::expect_with(|jail| {
-        jail.create_file("custom.toml", "[amqp]\nqueue = \"from-file\"\nprefetch = 600\n[http]\npredict_timeout_ms = 100\n")?;
+        jail.create_file(
+            "custom.toml",
+            "[amqp]\nqueue = \"from-file\"\nprefetch = 600\n[http]\npredict_timeout_ms = 100\n",
+        )?;
         jail.set_env("TURNOVER_CONFIG", "custom.toml");
         jail.set_env("TURNOVER_HTTP__PREDICT_TIMEOUT_MS", "250");
         jail.set_env("TURNOVER_AUTH__API_KEYS", "k1, k2,,");
@@ -30,7 +36,10 @@ fn file_then_environment_override_defaults() {
         let s = Settings::load(None).expect("loads");
         assert_eq!(s.amqp.queue, "from-file");
         assert_eq!(s.amqp.prefetch, 600);
-        assert_eq!(s.http.predict_timeout_ms, 250, "environment wins over the file");
+        assert_eq!(
+            s.http.predict_timeout_ms, 250,
+            "environment wins over the file"
+        );
         assert_eq!(s.auth.api_keys, ["k1", "k2"]);
         assert_eq!(s.http.rate_limit_per_minute, Some(60));
         Ok(())
@@ -42,7 +51,10 @@ fn a_bad_value_names_its_key() {
     figment::Jail::expect_with(|jail| {
         jail.set_env("TURNOVER_HTTP__PREDICT_TIMEOUT_MS", "soon");
         let message = Settings::load(None).unwrap_err().to_string();
-        assert!(message.to_lowercase().contains("predict_timeout_ms"), "{message}");
+        assert!(
+            message.to_lowercase().contains("predict_timeout_ms"),
+            "{message}"
+        );
         Ok(())
     });
     figment::Jail::expect_with(|jail| {
@@ -54,16 +66,27 @@ fn a_bad_value_names_its_key() {
     figment::Jail::expect_with(|jail| {
         jail.create_file("turnover.toml", "[amqp]\nqueu = \"typo\"\n")?;
         let message = Settings::load(None).unwrap_err().to_string();
-        assert!(message.contains("queu"), "unknown keys are refused: {message}");
+        assert!(
+            message.contains("queu"),
+            "unknown keys are refused: {message}"
+        );
         Ok(())
     });
 }
 
 #[test]
 fn passwords_are_redacted() {
-    assert_eq!(redact_url("amqp://guest:s3cret@host:5672/%2f"), "amqp://guest:***@host:5672/%2f");
-    assert_eq!(redact_url("postgres://postgres@127.0.0.1:5432/turnover"), "postgres://postgres@127.0.0.1:5432/turnover");
+    assert_eq!(
+        redact_url("amqp://guest:s3cret@host:5672/%2f"),
+        "amqp://guest:***@host:5672/%2f"
+    );
+    assert_eq!(
+        redact_url("postgres://postgres@127.0.0.1:5432/turnover"),
+        "postgres://postgres@127.0.0.1:5432/turnover"
+    );
     assert_eq!(redact_url("postgres://u:p@h"), "postgres://u:***@h");
-    let auth = Auth { api_keys: vec!["topsecret".into()] };
+    let auth = Auth {
+        api_keys: vec!["topsecret".into()],
+    };
     assert!(!format!("{auth:?}").contains("topsecret"));
 }

@@ -29,29 +29,51 @@ pub async fn run(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitC
         .await
         .with_context(|| format!("cannot connect to RabbitMQ at {}", redact_url(&amqp.url)))?;
     let channel = connection.create_channel().await?;
-    topology::declare(&channel, amqp).await.context("cannot declare the queues")?;
+    topology::declare(&channel, amqp)
+        .await
+        .context("cannot declare the queues")?;
     let publisher = Publisher::new(&connection, &amqp.exchange, &amqp.routing_key).await?;
 
     let total = bodies.len() as u64;
-    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} confirmed, {per_sec}, ~{eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let messages = bodies.into_iter().map(|body| Outgoing { body, ..Default::default() });
-    let report = publisher.publish_all(messages, args.in_flight, args.rate, |r| bar.set_position(r.confirmed + r.returned + r.nacked)).await?;
+    let messages = bodies.into_iter().map(|body| Outgoing {
+        body,
+        ..Default::default()
+    });
+    let report = publisher
+        .publish_all(messages, args.in_flight, args.rate, |r| {
+            bar.set_position(r.confirmed + r.returned + r.nacked)
+        })
+        .await?;
     bar.finish_and_clear();
     let _ = connection.close(200, "done".into()).await;
-    println!("{total} published: {} confirmed, {} returned, {} nacked", report.confirmed, report.returned, report.nacked);
-    Ok(if report.all_confirmed(total) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "{total} published: {} confirmed, {} returned, {} nacked",
+        report.confirmed, report.returned, report.nacked
+    );
+    Ok(if report.all_confirmed(total) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Each non-empty line as it is, with `"explain": true` merged into envelopes when asked.
 fn jsonl_bodies(path: &std::path::Path, explain: bool) -> anyhow::Result<Vec<Vec<u8>>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut bodies = Vec::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{} line {}: cannot read", path.display(), n + 1))?;
+        let line =
+            line.with_context(|| format!("{} line {}: cannot read", path.display(), n + 1))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -59,8 +81,13 @@ fn jsonl_bodies(path: &std::path::Path, explain: bool) -> anyhow::Result<Vec<Vec
             bodies.push(line.into_bytes());
             continue;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(&line).with_context(|| format!("{} line {}: not JSON, cannot add explain", path.display(), n + 1))?;
+        let value: serde_json::Value = serde_json::from_str(&line).with_context(|| {
+            format!(
+                "{} line {}: not JSON, cannot add explain",
+                path.display(),
+                n + 1
+            )
+        })?;
         let envelope = if value.get("employee").is_some() {
             let mut v = value;
             v["explain"] = json!(true);
@@ -84,7 +111,8 @@ fn extract_bodies(dir: &std::path::Path, explain: bool) -> anyhow::Result<Vec<Ve
         .rows
         .iter()
         .map(|row| {
-            let body = json!({"employee_id": row.employee_id, "employee": row.record, "explain": explain});
+            let body =
+                json!({"employee_id": row.employee_id, "employee": row.record, "explain": explain});
             serde_json::to_vec(&body).unwrap_or_default()
         })
         .collect())

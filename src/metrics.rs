@@ -4,8 +4,8 @@
 //! only records and renders; the polling of queue depth lives with the queue code.
 
 use prometheus::{
-    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the service exports.
@@ -49,42 +49,76 @@ impl Metrics {
         // the database is retried, and both ends must be visible.
         let latency = exponential_buckets(0.0001, 2.0, 18).expect("static buckets");
         let m = Metrics {
-            jobs: IntCounterVec::new(Opts::new("turnover_jobs_total", "Messages handled, by outcome"), &["outcome"])
-                .expect("static"),
+            jobs: IntCounterVec::new(
+                Opts::new("turnover_jobs_total", "Messages handled, by outcome"),
+                &["outcome"],
+            )
+            .expect("static"),
             job_duration: HistogramVec::new(
-                HistogramOpts::new("turnover_job_duration_seconds", "Time per job, by stage").buckets(latency.clone()),
+                HistogramOpts::new("turnover_job_duration_seconds", "Time per job, by stage")
+                    .buckets(latency.clone()),
                 &["stage"],
             )
             .expect("static"),
             batch_size: Histogram::with_opts(
-                HistogramOpts::new("turnover_batch_size", "Messages per micro-batch")
-                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0]),
+                HistogramOpts::new("turnover_batch_size", "Messages per micro-batch").buckets(
+                    vec![
+                        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+                    ],
+                ),
             )
             .expect("static"),
-            predictions: IntCounterVec::new(Opts::new("turnover_predictions_total", "Scores, by risk level"), &["risk_level"])
-                .expect("static"),
+            predictions: IntCounterVec::new(
+                Opts::new("turnover_predictions_total", "Scores, by risk level"),
+                &["risk_level"],
+            )
+            .expect("static"),
             // Tenths, with 0.5 for the share-of-leavers drift alert.
             probability: Histogram::with_opts(
-                HistogramOpts::new("turnover_prediction_probability", "Probability of leaving, for drift")
-                    .buckets((1..=10).map(|i| f64::from(i) / 10.0).collect()),
+                HistogramOpts::new(
+                    "turnover_prediction_probability",
+                    "Probability of leaving, for drift",
+                )
+                .buckets((1..=10).map(|i| f64::from(i) / 10.0).collect()),
             )
             .expect("static"),
             http_requests: IntCounterVec::new(
-                Opts::new("turnover_http_requests_total", "HTTP requests, by route and status"),
+                Opts::new(
+                    "turnover_http_requests_total",
+                    "HTTP requests, by route and status",
+                ),
                 &["route", "status"],
             )
             .expect("static"),
             http_duration: HistogramVec::new(
-                HistogramOpts::new("turnover_http_request_duration_seconds", "HTTP request time, by route").buckets(latency),
+                HistogramOpts::new(
+                    "turnover_http_request_duration_seconds",
+                    "HTTP request time, by route",
+                )
+                .buckets(latency),
                 &["route"],
             )
             .expect("static"),
-            model_info: IntGaugeVec::new(Opts::new("turnover_model_info", "The model bundle being served (1)"), &["version"])
-                .expect("static"),
-            amqp_connected: IntGauge::new("turnover_amqp_connected", "1 when connected to RabbitMQ").expect("static"),
-            postgres_connected: IntGauge::new("turnover_postgres_connected", "1 when Postgres answers").expect("static"),
-            queue_depth: IntGaugeVec::new(Opts::new("turnover_queue_depth", "Messages ready in a queue (polled)"), &["queue"])
-                .expect("static"),
+            model_info: IntGaugeVec::new(
+                Opts::new("turnover_model_info", "The model bundle being served (1)"),
+                &["version"],
+            )
+            .expect("static"),
+            amqp_connected: IntGauge::new(
+                "turnover_amqp_connected",
+                "1 when connected to RabbitMQ",
+            )
+            .expect("static"),
+            postgres_connected: IntGauge::new(
+                "turnover_postgres_connected",
+                "1 when Postgres answers",
+            )
+            .expect("static"),
+            queue_depth: IntGaugeVec::new(
+                Opts::new("turnover_queue_depth", "Messages ready in a queue (polled)"),
+                &["queue"],
+            )
+            .expect("static"),
             registry,
         };
         let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
@@ -128,7 +162,9 @@ impl Metrics {
 
     /// Records a stage's duration.
     pub fn stage(&self, stage: &str, seconds: f64) {
-        self.job_duration.with_label_values(&[stage]).observe(seconds);
+        self.job_duration
+            .with_label_values(&[stage])
+            .observe(seconds);
     }
 }
 
@@ -143,10 +179,16 @@ mod tests {
         m.stage("total", 0.002);
         m.batch_size.observe(3.0);
         m.probability.observe(0.42);
-        m.http_requests.with_label_values(&["/predict", "200"]).inc();
-        m.http_duration.with_label_values(&["/predict"]).observe(0.001);
+        m.http_requests
+            .with_label_values(&["/predict", "200"])
+            .inc();
+        m.http_duration
+            .with_label_values(&["/predict"])
+            .observe(0.001);
         m.model_info.with_label_values(&["xgb-1"]).set(1);
-        m.queue_depth.with_label_values(&["turnover.requests"]).set(0);
+        m.queue_depth
+            .with_label_values(&["turnover.requests"])
+            .set(0);
         let text = m.render();
         for name in [
             "turnover_jobs_total{outcome=\"scored\"} 1",

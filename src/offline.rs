@@ -47,7 +47,11 @@ pub struct Summary {
 impl Summary {
     /// Adds one score given its class and risk band.
     pub fn add(&mut self, prediction: u8, risk: RiskLevel) {
-        *if prediction == 1 { &mut self.total_leave } else { &mut self.total_stay } += 1;
+        *if prediction == 1 {
+            &mut self.total_leave
+        } else {
+            &mut self.total_stay
+        } += 1;
         *match risk {
             RiskLevel::High => &mut self.high_risk_count,
             RiskLevel::Medium => &mut self.medium_risk_count,
@@ -88,7 +92,11 @@ pub enum ScoreError {
 ///
 /// # Errors
 /// An invalid record (with its file, line and column) or a libxgboost failure.
-pub fn score_extracts(model: &Model, extracts: &Extracts, explain: Option<usize>) -> Result<(Vec<EmployeeScore>, Summary), ScoreError> {
+pub fn score_extracts(
+    model: &Model,
+    extracts: &Extracts,
+    explain: Option<usize>,
+) -> Result<(Vec<EmployeeScore>, Summary), ScoreError> {
     let rows = extracts::validate_rows(extracts)?;
     let records: Vec<_> = rows.iter().map(|(_, r)| r).collect();
     let scores = model.score(&records)?;
@@ -117,7 +125,13 @@ pub fn score_extracts(model: &Model, extracts: &Extracts, explain: Option<usize>
 pub fn write_csv(out: impl Write, scores: &[EmployeeScore]) -> Result<(), ScoreError> {
     let mut w = csv::Writer::from_writer(out);
     let explain = scores.iter().any(|s| s.explanation.is_some());
-    let mut header = vec!["employee_id", "prediction", "probability_stay", "probability_leave", "risk_level"];
+    let mut header = vec![
+        "employee_id",
+        "prediction",
+        "probability_stay",
+        "probability_leave",
+        "risk_level",
+    ];
     if explain {
         header.push("top_factors");
     }
@@ -131,7 +145,11 @@ pub fn write_csv(out: impl Write, scores: &[EmployeeScore]) -> Result<(), ScoreE
             s.risk_level.as_str().to_owned(),
         ];
         if explain {
-            let factors = s.explanation.iter().flatten().map(|c| format!("{}:{:+.4}", c.field, c.contribution));
+            let factors = s
+                .explanation
+                .iter()
+                .flatten()
+                .map(|c| format!("{}:{:+.4}", c.field, c.contribution));
             line.push(factors.collect::<Vec<_>>().join(";"));
         }
         w.write_record(&line)?;

@@ -34,24 +34,44 @@ pub struct App {
 /// A bad model bundle, an unreachable database at start-up, or a port that cannot be bound.
 pub async fn build(settings: Settings, args: &ServeArgs) -> anyhow::Result<App> {
     let settings = Arc::new(settings);
-    let bundle = Arc::new(
-        Bundle::load(&settings.model.path)
-            .with_context(|| format!("cannot load the model bundle {}", settings.model.path.display()))?,
-    );
-    let scorer = Scorer::start(Arc::clone(&bundle), settings.worker.scoring_threads, settings.model.risk_cuts)?;
+    let bundle = Arc::new(Bundle::load(&settings.model.path).with_context(|| {
+        format!(
+            "cannot load the model bundle {}",
+            settings.model.path.display()
+        )
+    })?);
+    let scorer = Scorer::start(
+        Arc::clone(&bundle),
+        settings.worker.scoring_threads,
+        settings.model.risk_cuts,
+    )?;
     let metrics = Metrics::new();
-    metrics.model_info.with_label_values(&[&bundle.manifest.version]).set(1);
+    metrics
+        .model_info
+        .with_label_values(&[&bundle.manifest.version])
+        .set(1);
 
     let db_url = &settings.postgres.url;
-    storage::ensure_database(db_url).await.with_context(|| format!("cannot prepare the database {}", redact_url(db_url)))?;
+    storage::ensure_database(db_url)
+        .await
+        .with_context(|| format!("cannot prepare the database {}", redact_url(db_url)))?;
     let pool = storage::pool(db_url, settings.postgres.pool_size)?;
     {
-        let mut client = pool.get().await.with_context(|| format!("cannot connect to {}", redact_url(db_url)))?;
+        let mut client = pool
+            .get()
+            .await
+            .with_context(|| format!("cannot connect to {}", redact_url(db_url)))?;
         let applied = storage::migrate(&mut client).await?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");
         }
-        storage::record_model_version(&client, &bundle.manifest.version, &bundle.sha256, &bundle.manifest.metrics).await?;
+        storage::record_model_version(
+            &client,
+            &bundle.manifest.version,
+            &bundle.sha256,
+            &bundle.manifest.metrics,
+        )
+        .await?;
         metrics.postgres_connected.set(1);
     }
 
@@ -59,7 +79,11 @@ pub async fn build(settings: Settings, args: &ServeArgs) -> anyhow::Result<App> 
         None
     } else {
         let addr = settings.http.addr;
-        Some(TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?)
+        Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        )
     };
     let ctx = Arc::new(Context {
         model_version: bundle.manifest.version.clone(),
@@ -70,7 +94,12 @@ pub async fn build(settings: Settings, args: &ServeArgs) -> anyhow::Result<App> 
         hard_stop: CancellationToken::new(),
     });
     tracing::info!(model_version = %ctx.model_version, worker = !args.no_worker, http = ?listener.as_ref().and_then(|l| l.local_addr().ok()), "built");
-    Ok(App { ctx, bundle, listener, run_worker: !args.no_worker })
+    Ok(App {
+        ctx,
+        bundle,
+        listener,
+        run_worker: !args.no_worker,
+    })
 }
 
 impl App {
@@ -91,14 +120,22 @@ impl App {
             let (ctx, stop) = (Arc::clone(&ctx), shutdown.clone());
             tracker.spawn(async move { worker::run(ctx, stop).await });
         }
-        let http = self.listener.map(|listener| tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone())));
+        let http = self.listener.map(|listener| {
+            tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))
+        });
         tracker.close();
 
         shutdown.cancelled().await;
         tracing::info!("shutting down");
         let deadline = Duration::from_millis(ctx.settings.worker.shutdown_timeout_ms);
-        if tokio::time::timeout(deadline, tracker.wait()).await.is_err() {
-            tracing::warn!(deadline_ms = deadline.as_millis() as u64, "shutdown deadline passed; returning unfinished messages");
+        if tokio::time::timeout(deadline, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                "shutdown deadline passed; returning unfinished messages"
+            );
             ctx.hard_stop.cancel();
             tracker.wait().await;
         }
@@ -132,11 +169,24 @@ pub fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
 pub fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let url = &settings.postgres.url;
-        storage::ensure_database(url).await.with_context(|| format!("cannot prepare the database {}", redact_url(url)))?;
+        storage::ensure_database(url)
+            .await
+            .with_context(|| format!("cannot prepare the database {}", redact_url(url)))?;
         let pool = storage::pool(url, 1)?;
-        let mut client = pool.get().await.with_context(|| format!("cannot connect to {}", redact_url(url)))?;
+        let mut client = pool
+            .get()
+            .await
+            .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
         let applied = storage::migrate(&mut client).await?;
-        println!("{} migration(s) applied{}", applied.len(), if applied.is_empty() { " (up to date)".to_owned() } else { format!(": {}", applied.join(", ")) });
+        println!(
+            "{} migration(s) applied{}",
+            applied.len(),
+            if applied.is_empty() {
+                " (up to date)".to_owned()
+            } else {
+                format!(": {}", applied.join(", "))
+            }
+        );
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -150,7 +200,10 @@ pub fn enqueue(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitCod
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 async fn signal(shutdown: CancellationToken) {

@@ -36,13 +36,18 @@ pub fn now_ms() -> u64 {
 /// # Errors
 /// When the broker is unreachable or refuses the credentials.
 pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
-    let properties = ConnectionProperties::default().with_client_property("connection_name".into(), name.into());
+    let properties =
+        ConnectionProperties::default().with_client_property("connection_name".into(), name.into());
     Connection::connect(url, properties).await
 }
 
 /// Connects, retrying with capped exponential backoff (100 ms doubling to 5 s) until it
 /// succeeds or `stop` is cancelled (then `None`).
-pub async fn connect_with_backoff(url: &str, name: &str, stop: &CancellationToken) -> Option<Connection> {
+pub async fn connect_with_backoff(
+    url: &str,
+    name: &str,
+    stop: &CancellationToken,
+) -> Option<Connection> {
     let mut delay = Duration::from_millis(100);
     loop {
         match connect(url, name).await {

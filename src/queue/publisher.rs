@@ -49,10 +49,20 @@ impl Publisher {
     ///
     /// # Errors
     /// When the channel cannot be opened.
-    pub async fn new(connection: &Connection, exchange: &str, routing_key: &str) -> Result<Self, lapin::Error> {
+    pub async fn new(
+        connection: &Connection,
+        exchange: &str,
+        routing_key: &str,
+    ) -> Result<Self, lapin::Error> {
         let channel = connection.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Publisher { channel, exchange: exchange.to_owned(), routing_key: routing_key.to_owned() })
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Publisher {
+            channel,
+            exchange: exchange.to_owned(),
+            routing_key: routing_key.to_owned(),
+        })
     }
 
     /// Publishes one message; the returned future resolves when the broker confirms it.
@@ -61,9 +71,15 @@ impl Publisher {
     /// When the channel is closed.
     pub async fn send(&self, message: &Outgoing) -> Result<PublisherConfirm, lapin::Error> {
         let mut headers = FieldTable::default();
-        headers.insert(ENQUEUED_AT_HEADER.into(), AMQPValue::LongLongInt(now_ms() as i64));
+        headers.insert(
+            ENQUEUED_AT_HEADER.into(),
+            AMQPValue::LongLongInt(now_ms() as i64),
+        );
         for (name, value) in &message.headers {
-            headers.insert(name.as_str().into(), AMQPValue::LongString(value.as_str().into()));
+            headers.insert(
+                name.as_str().into(),
+                AMQPValue::LongString(value.as_str().into()),
+            );
         }
         let mut properties = BasicProperties::default()
             .with_content_type("application/json".into())
@@ -80,7 +96,10 @@ impl Publisher {
             .basic_publish(
                 self.exchange.as_str().into(),
                 self.routing_key.as_str().into(),
-                BasicPublishOptions { mandatory: true, ..Default::default() },
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
                 &message.body,
                 properties,
             )
@@ -124,7 +143,10 @@ impl Publisher {
     }
 }
 
-fn tally(report: &mut PublishReport, confirm: Result<Confirmation, lapin::Error>) -> Result<(), lapin::Error> {
+fn tally(
+    report: &mut PublishReport,
+    confirm: Result<Confirmation, lapin::Error>,
+) -> Result<(), lapin::Error> {
     let confirmation = confirm?;
     if confirmation.is_nack() {
         report.nacked += 1;

@@ -13,16 +13,43 @@ use crate::config::{Amqp, QueueType};
 /// # Errors
 /// When the broker refuses a declaration, e.g. a queue that exists with other arguments.
 pub async fn declare(channel: &Channel, amqp: &Amqp) -> Result<(), lapin::Error> {
-    let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
-    channel.exchange_declare(amqp.exchange.as_str().into(), ExchangeKind::Direct, durable, FieldTable::default()).await?;
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
     channel
-        .exchange_declare(amqp.dead_letter_exchange.as_str().into(), ExchangeKind::Fanout, durable, FieldTable::default())
+        .exchange_declare(
+            amqp.exchange.as_str().into(),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            amqp.dead_letter_exchange.as_str().into(),
+            ExchangeKind::Fanout,
+            durable,
+            FieldTable::default(),
+        )
         .await?;
 
-    let queue_options = QueueDeclareOptions { durable: true, ..Default::default() };
+    let queue_options = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
     let mut dead_args = FieldTable::default();
-    dead_args.insert("x-queue-type".into(), AMQPValue::LongString(queue_type(amqp.queue_type).into()));
-    channel.queue_declare(amqp.dead_letter_queue.as_str().into(), queue_options, dead_args).await?;
+    dead_args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString(queue_type(amqp.queue_type).into()),
+    );
+    channel
+        .queue_declare(
+            amqp.dead_letter_queue.as_str().into(),
+            queue_options,
+            dead_args,
+        )
+        .await?;
     channel
         .queue_bind(
             amqp.dead_letter_queue.as_str().into(),
@@ -33,7 +60,13 @@ pub async fn declare(channel: &Channel, amqp: &Amqp) -> Result<(), lapin::Error>
         )
         .await?;
 
-    channel.queue_declare(amqp.queue.as_str().into(), queue_options, request_queue_args(amqp)).await?;
+    channel
+        .queue_declare(
+            amqp.queue.as_str().into(),
+            queue_options,
+            request_queue_args(amqp),
+        )
+        .await?;
     channel
         .queue_bind(
             amqp.queue.as_str().into(),
@@ -49,10 +82,19 @@ pub async fn declare(channel: &Channel, amqp: &Amqp) -> Result<(), lapin::Error>
 /// message redelivered more than `delivery_limit` times: a poison message cannot loop forever.
 pub fn request_queue_args(amqp: &Amqp) -> FieldTable {
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), AMQPValue::LongString(queue_type(amqp.queue_type).into()));
-    args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(amqp.dead_letter_exchange.as_str().into()));
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString(queue_type(amqp.queue_type).into()),
+    );
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(amqp.dead_letter_exchange.as_str().into()),
+    );
     if amqp.queue_type == QueueType::Quorum {
-        args.insert("x-delivery-limit".into(), AMQPValue::LongInt(amqp.delivery_limit as i32));
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongInt(amqp.delivery_limit as i32),
+        );
     }
     args
 }
@@ -70,7 +112,14 @@ fn queue_type(t: QueueType) -> &'static str {
 /// When the queue does not exist or the channel is closed.
 pub async fn depth(channel: &Channel, queue: &str) -> Result<(u32, u32), lapin::Error> {
     let q = channel
-        .queue_declare(queue.into(), QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await?;
     Ok((q.message_count(), q.consumer_count()))
 }

@@ -55,7 +55,11 @@ pub async fn process(
     m.stage("score", t.elapsed().as_secs_f64());
 
     let now = OffsetDateTime::now_utc();
-    let rows: Vec<PredictionRow> = jobs.iter().zip(&scores).map(|(job, s)| prediction_row(ctx, job, s, now)).collect();
+    let rows: Vec<PredictionRow> = jobs
+        .iter()
+        .zip(&scores)
+        .map(|(job, s)| prediction_row(ctx, job, s, now))
+        .collect();
     let rejected_rows: Vec<_> = rejected.iter().map(|r| r.row.clone()).collect();
 
     let t = Instant::now();
@@ -63,12 +67,27 @@ pub async fn process(
         // Only reached on shutdown while Postgres is still away, or on a permanent error that
         // no retry can fix: give every message back; the delivery limit bounds the loop.
         tracing::error!(error.message = %error, batch.size = total, "batch not stored; messages returned to the queue");
-        let tags = jobs.iter().map(|j| j.tag).chain(rejected.iter().map(|r| r.tag)).chain(failed.iter().copied());
+        let tags = jobs
+            .iter()
+            .map(|j| j.tag)
+            .chain(rejected.iter().map(|r| r.tag))
+            .chain(failed.iter().copied());
         for tag in tags {
-            channel.basic_nack(tag, BasicNackOptions { requeue: true, multiple: false }).await?;
+            channel
+                .basic_nack(
+                    tag,
+                    BasicNackOptions {
+                        requeue: true,
+                        multiple: false,
+                    },
+                )
+                .await?;
         }
         m.jobs.with_label_values(&["failed"]).inc_by(total as u64);
-        return Ok(BatchOutcome { failed: total, ..Default::default() });
+        return Ok(BatchOutcome {
+            failed: total,
+            ..Default::default()
+        });
     }
     m.stage("store", t.elapsed().as_secs_f64());
 
@@ -77,7 +96,11 @@ pub async fn process(
             publish_reply(channel, reply, 200, &reply_body(ctx, job, s)).await?;
         }
         let _span = tracing::info_span!("job", request_id = %job.request_id, model_version = %ctx.model_version).entered();
-        tracing::debug!(prediction = s.score.prediction, probability = s.score.probability, "scored");
+        tracing::debug!(
+            prediction = s.score.prediction,
+            probability = s.score.probability,
+            "scored"
+        );
     }
     for r in rejected.iter().filter(|r| !r.expired) {
         if let Some(reply) = &r.reply {
@@ -90,12 +113,24 @@ pub async fn process(
     ack(channel, &jobs, &rejected, &failed).await?;
 
     let expired = rejected.iter().filter(|r| r.expired).count();
-    let outcome = BatchOutcome { scored: jobs.len(), rejected: rejected.len() - expired, expired, failed: failed.len() };
-    for (name, n) in [("scored", outcome.scored), ("rejected", outcome.rejected), ("expired", outcome.expired), ("failed", outcome.failed)] {
+    let outcome = BatchOutcome {
+        scored: jobs.len(),
+        rejected: rejected.len() - expired,
+        expired,
+        failed: failed.len(),
+    };
+    for (name, n) in [
+        ("scored", outcome.scored),
+        ("rejected", outcome.rejected),
+        ("expired", outcome.expired),
+        ("failed", outcome.failed),
+    ] {
         m.jobs.with_label_values(&[name]).inc_by(n as u64);
     }
     for s in &scores {
-        m.predictions.with_label_values(&[s.score.risk_level.as_str()]).inc();
+        m.predictions
+            .with_label_values(&[s.score.risk_level.as_str()])
+            .inc();
         m.probability.observe(s.score.probability);
     }
     let done = Instant::now();
@@ -117,11 +152,17 @@ async fn score(ctx: &Context, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<u64
     let explain: Vec<bool> = jobs.iter().map(|j| j.explain).collect();
     match ctx.scorer.score(&records, &explain, top_k).await {
         Ok(scores) => return (jobs, scores, Vec::new()),
-        Err(error) => tracing::error!(error.message = %error, batch.size = jobs.len(), "batch scoring failed; scoring one by one"),
+        Err(error) => {
+            tracing::error!(error.message = %error, batch.size = jobs.len(), "batch scoring failed; scoring one by one")
+        }
     }
     let (mut ok, mut scores, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for job in jobs {
-        match ctx.scorer.score(&[&job.record], &[job.explain], top_k).await {
+        match ctx
+            .scorer
+            .score(&[&job.record], &[job.explain], top_k)
+            .await
+        {
             Ok(mut s) if s.len() == 1 => {
                 scores.push(s.remove(0));
                 ok.push(job);
@@ -137,7 +178,11 @@ async fn score(ctx: &Context, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<u64
 
 /// Writes the batch, retrying transient failures with capped backoff until it succeeds or the
 /// shutdown deadline passes.
-async fn store(ctx: &Context, rows: &[PredictionRow], rejected: &[storage::RejectedRow]) -> Result<(), StorageError> {
+async fn store(
+    ctx: &Context,
+    rows: &[PredictionRow],
+    rejected: &[storage::RejectedRow],
+) -> Result<(), StorageError> {
     let mut delay = Duration::from_millis(50);
     loop {
         let attempt = async {
@@ -196,36 +241,71 @@ pub fn reply_body(ctx: &Context, job: &Job, s: &Scored) -> serde_json::Value {
     body
 }
 
-async fn publish_reply(channel: &Channel, to: &ReplyTo, status: u16, body: &serde_json::Value) -> Result<(), lapin::Error> {
+async fn publish_reply(
+    channel: &Channel,
+    to: &ReplyTo,
+    status: u16,
+    body: &serde_json::Value,
+) -> Result<(), lapin::Error> {
     let mut headers = FieldTable::default();
     headers.insert(STATUS_HEADER.into(), AMQPValue::LongInt(i32::from(status)));
-    let mut properties = BasicProperties::default().with_content_type("application/json".into()).with_headers(headers);
+    let mut properties = BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_headers(headers);
     if let Some(id) = &to.correlation_id {
         properties = properties.with_correlation_id(id.as_str().into());
     }
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     // Replies are not confirmed: a lost reply costs the caller a 504, never a result (the row
     // is committed), and waiting for a confirm would put a round trip on every batch.
-    channel.basic_publish("".into(), to.queue.as_str().into(), BasicPublishOptions::default(), &bytes, properties).await?;
+    channel
+        .basic_publish(
+            "".into(),
+            to.queue.as_str().into(),
+            BasicPublishOptions::default(),
+            &bytes,
+            properties,
+        )
+        .await?;
     Ok(())
 }
 
 /// Acks what was handled. Every earlier delivery of this channel is settled before a batch
 /// starts, so when nothing failed one `multiple` ack up to the highest tag settles exactly
 /// this batch.
-async fn ack(channel: &Channel, jobs: &[Job], rejected: &[Rejected], failed: &[u64]) -> Result<(), lapin::Error> {
-    let done = jobs.iter().map(|j| j.tag).chain(rejected.iter().map(|r| r.tag));
+async fn ack(
+    channel: &Channel,
+    jobs: &[Job],
+    rejected: &[Rejected],
+    failed: &[u64],
+) -> Result<(), lapin::Error> {
+    let done = jobs
+        .iter()
+        .map(|j| j.tag)
+        .chain(rejected.iter().map(|r| r.tag));
     if failed.is_empty() {
         if let Some(max) = done.max() {
-            channel.basic_ack(max, BasicAckOptions { multiple: true }).await?;
+            channel
+                .basic_ack(max, BasicAckOptions { multiple: true })
+                .await?;
         }
         return Ok(());
     }
     for tag in done {
-        channel.basic_ack(tag, BasicAckOptions { multiple: false }).await?;
+        channel
+            .basic_ack(tag, BasicAckOptions { multiple: false })
+            .await?;
     }
     for &tag in failed {
-        channel.basic_nack(tag, BasicNackOptions { requeue: true, multiple: false }).await?;
+        channel
+            .basic_nack(
+                tag,
+                BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                },
+            )
+            .await?;
     }
     Ok(())
 }

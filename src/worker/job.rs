@@ -61,17 +61,28 @@ pub enum Decoded {
 /// Decodes one delivery. `now_ms` is the current time (milliseconds since the epoch).
 pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) -> Decoded {
     let headers = properties.headers().as_ref();
-    let reply = properties.reply_to().as_ref().filter(|q| !q.as_str().is_empty()).map(|q| ReplyTo {
-        queue: q.as_str().to_owned(),
-        correlation_id: properties.correlation_id().as_ref().map(|c| c.as_str().to_owned()),
-    });
-    let enqueued_ms = header_u64(headers, ENQUEUED_AT_HEADER).or_else(|| properties.timestamp().map(|s| s * 1000));
+    let reply = properties
+        .reply_to()
+        .as_ref()
+        .filter(|q| !q.as_str().is_empty())
+        .map(|q| ReplyTo {
+            queue: q.as_str().to_owned(),
+            correlation_id: properties
+                .correlation_id()
+                .as_ref()
+                .map(|c| c.as_str().to_owned()),
+        });
+    let enqueued_ms = header_u64(headers, ENQUEUED_AT_HEADER)
+        .or_else(|| properties.timestamp().map(|s| s * 1000));
     let fallback_id = || {
-        envelope_request_id(body).or_else(|| properties
-            .message_id()
-            .as_ref()
-            .map(|m| m.as_str().to_owned())
-            .filter(|m| !m.is_empty()))
+        envelope_request_id(body)
+            .or_else(|| {
+                properties
+                    .message_id()
+                    .as_ref()
+                    .map(|m| m.as_str().to_owned())
+                    .filter(|m| !m.is_empty())
+            })
             // Same bytes, same id: a redelivery (or a duplicate publish) maps to the same row.
             .unwrap_or_else(|| format!("sha256:{}", &sha256_hex(body)[..32]))
     };
@@ -91,10 +102,17 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
         }))
     };
 
-    let expiration = properties.expiration().as_ref().and_then(|e| e.as_str().parse::<u64>().ok());
+    let expiration = properties
+        .expiration()
+        .as_ref()
+        .and_then(|e| e.as_str().parse::<u64>().ok());
     if let (Some(ttl), Some(at)) = (expiration, enqueued_ms) {
         if now_ms > at.saturating_add(ttl) {
-            let error = FieldError::new("expiration", format!("expired {} ms before it could be scored", now_ms - at - ttl), json!(ttl));
+            let error = FieldError::new(
+                "expiration",
+                format!("expired {} ms before it could be scored", now_ms - at - ttl),
+                json!(ttl),
+            );
             return reject(fallback_id(), "expired", vec![error], true);
         }
     }
@@ -117,7 +135,9 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
         source,
         explain: request.explain,
         record: request.record,
-        enqueued_at: enqueued_ms.and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()),
+        enqueued_at: enqueued_ms.and_then(|ms| {
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+        }),
         reply,
     }))
 }
@@ -126,11 +146,20 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
 /// by the id its producer knows). Only on the rejection path: it parses the body again.
 fn envelope_request_id(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value.get("request_id")?.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+    value
+        .get("request_id")?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn header_str(properties: &BasicProperties, name: &str) -> Option<String> {
-    match properties.headers().as_ref()?.inner().get(&ShortString::from(name))? {
+    match properties
+        .headers()
+        .as_ref()?
+        .inner()
+        .get(&ShortString::from(name))?
+    {
         AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
         AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
         _ => None,

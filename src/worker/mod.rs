@@ -56,7 +56,11 @@ pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
     let amqp = &ctx.settings.amqp;
     let mut delay = Duration::from_millis(100);
     loop {
-        let Some(connection) = queue::connect_with_backoff(&amqp.url, "turnover-worker", &stop).await else { return };
+        let Some(connection) =
+            queue::connect_with_backoff(&amqp.url, "turnover-worker", &stop).await
+        else {
+            return;
+        };
         match consume(&ctx, &connection, &stop).await {
             Ok(()) => {
                 let _ = connection.close(200, "shutdown".into()).await;
@@ -78,7 +82,11 @@ pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
 }
 
 /// Declares the topology, starts the consumers and waits for them. `Ok` on a clean stop.
-async fn consume(ctx: &Arc<Context>, connection: &Connection, stop: &CancellationToken) -> Result<(), ConsumerError> {
+async fn consume(
+    ctx: &Arc<Context>,
+    connection: &Connection,
+    stop: &CancellationToken,
+) -> Result<(), ConsumerError> {
     let amqp = &ctx.settings.amqp;
     let setup = connection.create_channel().await?;
     topology::declare(&setup, amqp).await?;
@@ -88,9 +96,16 @@ async fn consume(ctx: &Arc<Context>, connection: &Connection, stop: &Cancellatio
     for i in 0..ctx.settings.worker.consumers {
         let channel = connection.create_channel().await?;
         // Re-applied on every (re)connect: prefetch is per channel and lost with it.
-        channel.basic_qos(amqp.prefetch, BasicQosOptions::default()).await?;
+        channel
+            .basic_qos(amqp.prefetch, BasicQosOptions::default())
+            .await?;
         let consumer = channel
-            .basic_consume(amqp.queue.as_str().into(), format!("turnover-worker-{i}").into(), BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                amqp.queue.as_str().into(),
+                format!("turnover-worker-{i}").into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
         let (ctx, stop) = (Arc::clone(ctx), stop.clone());
         consumers.spawn(async move { consume_loop(&ctx, &channel, consumer, &stop).await });
@@ -118,7 +133,12 @@ async fn consume(ctx: &Arc<Context>, connection: &Connection, stop: &Cancellatio
 }
 
 /// Gathers batches and processes them until stopped or the channel fails.
-async fn consume_loop(ctx: &Context, channel: &lapin::Channel, mut consumer: Consumer, stop: &CancellationToken) -> Result<(), ConsumerError> {
+async fn consume_loop(
+    ctx: &Context,
+    channel: &lapin::Channel,
+    mut consumer: Consumer,
+    stop: &CancellationToken,
+) -> Result<(), ConsumerError> {
     let size = ctx.settings.worker.batch_size;
     let wait = Duration::from_millis(ctx.settings.worker.batch_wait_ms);
     loop {
@@ -141,14 +161,20 @@ async fn consume_loop(ctx: &Context, channel: &lapin::Channel, mut consumer: Con
 
         let t = Instant::now();
         let now = now_ms();
-        let (mut jobs, mut rejected, mut failed) = (Vec::<Job>::new(), Vec::<Rejected>::new(), Vec::new());
+        let (mut jobs, mut rejected, mut failed) =
+            (Vec::<Job>::new(), Vec::<Rejected>::new(), Vec::new());
         for d in &deliveries {
             // A panic while decoding one message fails that message only.
-            match std::panic::catch_unwind(AssertUnwindSafe(|| job::decode(d.delivery_tag, &d.data, &d.properties, now))) {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| {
+                job::decode(d.delivery_tag, &d.data, &d.properties, now)
+            })) {
                 Ok(Decoded::Job(j)) => jobs.push(*j),
                 Ok(Decoded::Rejected(r)) => rejected.push(*r),
                 Err(_) => {
-                    tracing::error!(delivery_tag = d.delivery_tag, "panic while decoding a message");
+                    tracing::error!(
+                        delivery_tag = d.delivery_tag,
+                        "panic while decoding a message"
+                    );
                     failed.push(d.delivery_tag);
                 }
             }
@@ -156,7 +182,11 @@ async fn consume_loop(ctx: &Context, channel: &lapin::Channel, mut consumer: Con
         ctx.metrics.stage("validate", t.elapsed().as_secs_f64());
         drop(deliveries);
 
-        let processed = AssertUnwindSafe(batch::process(ctx, channel, jobs, rejected, failed, started)).catch_unwind().await;
+        let processed = AssertUnwindSafe(batch::process(
+            ctx, channel, jobs, rejected, failed, started,
+        ))
+        .catch_unwind()
+        .await;
         match processed {
             Ok(result) => {
                 result?;

@@ -68,11 +68,19 @@ impl TestApp {
     /// Starts a service on an existing database and settings (e.g. a second worker).
     pub async fn start(db: TestDb, settings: Settings, args: ServeArgs) -> Self {
         turnover::telemetry::init(LogFormat::Pretty, "warn");
-        let app = startup::build(settings.clone(), &args).await.expect("the app builds");
+        let app = startup::build(settings.clone(), &args)
+            .await
+            .expect("the app builds");
         let addr = app.http_addr();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        let this = TestApp { db, settings, addr, shutdown, task: Some(task) };
+        let this = TestApp {
+            db,
+            settings,
+            addr,
+            shutdown,
+            task: Some(task),
+        };
         if !args.no_worker {
             this.wait_for_consumer().await;
         }
@@ -86,16 +94,25 @@ impl TestApp {
 
     /// Waits until the request queue has a consumer (the worker is ready).
     pub async fn wait_for_consumer(&self) {
-        let connection = queue::connect(&self.settings.amqp.url, "test-probe").await.expect("broker");
-        wait_until("a consumer on the request queue", Duration::from_secs(10), || {
-            let queue = self.settings.amqp.queue.clone();
-            let connection = &connection;
-            // A fresh channel per look: a passive declare of a missing queue closes its channel.
-            async move {
-                let channel = connection.create_channel().await.ok()?;
-                topology::depth(&channel, &queue).await.ok().filter(|(_, consumers)| *consumers > 0)
-            }
-        })
+        let connection = queue::connect(&self.settings.amqp.url, "test-probe")
+            .await
+            .expect("broker");
+        wait_until(
+            "a consumer on the request queue",
+            Duration::from_secs(10),
+            || {
+                let queue = self.settings.amqp.queue.clone();
+                let connection = &connection;
+                // A fresh channel per look: a passive declare of a missing queue closes its channel.
+                async move {
+                    let channel = connection.create_channel().await.ok()?;
+                    topology::depth(&channel, &queue)
+                        .await
+                        .ok()
+                        .filter(|(_, consumers)| *consumers > 0)
+                }
+            },
+        )
         .await;
         let _ = connection.close(200, "".into()).await;
     }
@@ -103,38 +120,55 @@ impl TestApp {
     /// Publishes bodies with confirms, as a producer would.
     pub async fn publish(&self, bodies: impl IntoIterator<Item = Outgoing>) -> PublishReport {
         let amqp = &self.settings.amqp;
-        let connection = queue::connect(&amqp.url, "test-producer").await.expect("broker");
+        let connection = queue::connect(&amqp.url, "test-producer")
+            .await
+            .expect("broker");
         let setup = connection.create_channel().await.expect("channel");
         topology::declare(&setup, amqp).await.expect("topology");
-        let publisher = Publisher::new(&connection, &amqp.exchange, &amqp.routing_key).await.expect("publisher");
-        let report = publisher.publish_all(bodies, 500, None, |_| {}).await.expect("published");
+        let publisher = Publisher::new(&connection, &amqp.exchange, &amqp.routing_key)
+            .await
+            .expect("publisher");
+        let report = publisher
+            .publish_all(bodies, 500, None, |_| {})
+            .await
+            .expect("published");
         let _ = connection.close(200, "".into()).await;
         report
     }
 
     /// Rows in `predictions`.
     pub async fn predictions(&self) -> u64 {
-        turnover::storage::count_predictions(&self.db.client().await).await.expect("count")
+        turnover::storage::count_predictions(&self.db.client().await)
+            .await
+            .expect("count")
     }
 
     /// Rows in `rejected_messages`.
     pub async fn rejected(&self) -> u64 {
-        turnover::storage::count_rejected(&self.db.client().await).await.expect("count")
+        turnover::storage::count_rejected(&self.db.client().await)
+            .await
+            .expect("count")
     }
 
     /// Waits until `predictions` holds `n` rows (at most 20 s).
     pub async fn wait_for_predictions(&self, n: u64) {
-        wait_until(&format!("{n} prediction rows"), Duration::from_secs(20), || async move {
-            (self.predictions().await >= n).then_some(())
-        })
+        wait_until(
+            &format!("{n} prediction rows"),
+            Duration::from_secs(20),
+            || async move { (self.predictions().await >= n).then_some(()) },
+        )
         .await;
     }
 
     /// Messages ready and consumers on a queue.
     pub async fn queue_state(&self, queue: &str) -> (u32, u32) {
-        let connection = queue::connect(&self.settings.amqp.url, "test-probe").await.expect("broker");
+        let connection = queue::connect(&self.settings.amqp.url, "test-probe")
+            .await
+            .expect("broker");
         let channel = connection.create_channel().await.expect("channel");
-        let state = topology::depth(&channel, queue).await.expect("queue exists");
+        let state = topology::depth(&channel, queue)
+            .await
+            .expect("queue exists");
         let _ = connection.close(200, "".into()).await;
         state
     }
@@ -158,13 +192,19 @@ impl TestApp {
 /// Deletes a test's queues and exchanges (best effort).
 pub async fn delete_topology(settings: &Settings) {
     let amqp = &settings.amqp;
-    let Ok(connection) = queue::connect(&amqp.url, "test-cleanup").await else { return };
+    let Ok(connection) = queue::connect(&amqp.url, "test-cleanup").await else {
+        return;
+    };
     if let Ok(channel) = connection.create_channel().await {
         for q in [&amqp.queue, &amqp.dead_letter_queue] {
-            let _ = channel.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
+            let _ = channel
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await;
         }
         for e in [&amqp.exchange, &amqp.dead_letter_exchange] {
-            let _ = channel.exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default()).await;
+            let _ = channel
+                .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
         }
     }
     let _ = connection.close(200, "".into()).await;
@@ -172,5 +212,8 @@ pub async fn delete_topology(settings: &Settings) {
 
 /// A body from JSON.
 pub fn body(value: &Value) -> Outgoing {
-    Outgoing { body: serde_json::to_vec(value).expect("json"), ..Default::default() }
+    Outgoing {
+        body: serde_json::to_vec(value).expect("json"),
+        ..Default::default()
+    }
 }

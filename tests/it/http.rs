@@ -476,22 +476,46 @@ async fn ready_turns_503_while_postgres_is_unreachable_and_back_to_200() {
         async move {
             let response = client.get(url).send().await.expect("reachable");
             let status = response.status();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
-    wait_until("ready", Duration::from_secs(10), || async { (ready(&app).await.0 == StatusCode::OK).then_some(()) }).await;
-
-    proxy.down();
-    let body = wait_until("not ready without Postgres", Duration::from_secs(10), || async {
-        let (status, body) = ready(&app).await;
-        (status == StatusCode::SERVICE_UNAVAILABLE).then_some(body)
+    wait_until("ready", Duration::from_secs(10), || async {
+        (ready(&app).await.0 == StatusCode::OK).then_some(())
     })
     .await;
-    assert!(body.to_string().contains("postgres"), "names what is down: {body}");
-    let health = client.get(app.url("/health")).send().await.expect("reachable");
-    assert_eq!(health.status(), StatusCode::OK, "liveness does not depend on Postgres");
+
+    proxy.down();
+    let body = wait_until(
+        "not ready without Postgres",
+        Duration::from_secs(10),
+        || async {
+            let (status, body) = ready(&app).await;
+            (status == StatusCode::SERVICE_UNAVAILABLE).then_some(body)
+        },
+    )
+    .await;
+    assert!(
+        body.to_string().contains("postgres"),
+        "names what is down: {body}"
+    );
+    let health = client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("reachable");
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "liveness does not depend on Postgres"
+    );
 
     proxy.up();
-    wait_until("ready again", Duration::from_secs(15), || async { (ready(&app).await.0 == StatusCode::OK).then_some(()) }).await;
+    wait_until("ready again", Duration::from_secs(15), || async {
+        (ready(&app).await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
     app.finish().await;
 }

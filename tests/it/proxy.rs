@@ -42,7 +42,12 @@ impl Proxy {
                 }
             }
         });
-        Proxy { addr, down, links, accept }
+        Proxy {
+            addr,
+            down,
+            links,
+            accept,
+        }
     }
 
     /// Drops every open connection (as a broker restart or network cut would).

@@ -28,31 +28,53 @@ async fn probabilities(app: &TestApp) -> Vec<(String, f64, i16, String)> {
         .query("SELECT request_id, probability, prediction, risk_level FROM predictions ORDER BY request_id", &[])
         .await
         .expect("query");
-    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
 }
 
 #[tokio::test]
 async fn published_records_become_rows_equal_to_offline_scores() {
     let app = TestApp::spawn().await;
     let records = sample::many(11, 300);
-    let report = app.publish(records.iter().enumerate().map(|(i, r)| envelope(&format!("r-{i:04}"), i as i64, r))).await;
+    let report = app
+        .publish(
+            records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| envelope(&format!("r-{i:04}"), i as i64, r)),
+        )
+        .await;
     assert!(report.all_confirmed(300), "{report:?}");
     app.wait_for_predictions(300).await;
 
     let bundle = Bundle::load(&model_path()).expect("bundle");
     let model = Model::new(&bundle, None).expect("model");
-    let typed: Vec<_> = records.iter().map(|r| validate(r).expect("valid")).collect();
-    let offline = model.score(&typed.iter().collect::<Vec<_>>()).expect("score");
+    let typed: Vec<_> = records
+        .iter()
+        .map(|r| validate(r).expect("valid"))
+        .collect();
+    let offline = model
+        .score(&typed.iter().collect::<Vec<_>>())
+        .expect("score");
     let rows = probabilities(&app).await;
     assert_eq!(rows.len(), 300);
     for (i, (id, p, prediction, risk)) in rows.iter().enumerate() {
         assert_eq!(id, &format!("r-{i:04}"));
-        assert!((p - offline[i].probability).abs() < 1e-6, "{id}: {p} vs {}", offline[i].probability);
+        assert!(
+            (p - offline[i].probability).abs() < 1e-6,
+            "{id}: {p} vs {}",
+            offline[i].probability
+        );
         assert_eq!(*prediction, i16::from(offline[i].prediction));
         assert_eq!(risk, offline[i].risk_level.as_str());
     }
     let client = app.db.client().await;
-    let source: String = client.query_one("SELECT DISTINCT source FROM predictions", &[]).await.expect("q").get(0);
+    let source: String = client
+        .query_one("SELECT DISTINCT source FROM predictions", &[])
+        .await
+        .expect("q")
+        .get(0);
     assert_eq!(source, "queue");
     app.finish().await;
 }
@@ -77,19 +99,42 @@ async fn a_duplicate_or_a_redelivery_after_commit_makes_one_row() {
         enqueued_at: None,
         scored_at: time::OffsetDateTime::now_utc(),
     };
-    storage::insert_batch(&mut app.db.client().await, &[committed], &[]).await.expect("pre-commit");
+    storage::insert_batch(&mut app.db.client().await, &[committed], &[])
+        .await
+        .expect("pre-commit");
 
     let report = app
-        .publish([envelope("twice", 2, &record), envelope("twice", 2, &record), envelope("redelivered", 1, &record), envelope("after", 3, &record)])
+        .publish([
+            envelope("twice", 2, &record),
+            envelope("twice", 2, &record),
+            envelope("redelivered", 1, &record),
+            envelope("after", 3, &record),
+        ])
         .await;
     assert!(report.all_confirmed(4));
     app.wait_for_predictions(3).await;
-    wait_until("the queue to drain", Duration::from_secs(10), || async { (app.queue_state(&app.settings.amqp.queue).await.0 == 0).then_some(()) }).await;
+    wait_until("the queue to drain", Duration::from_secs(10), || async {
+        (app.queue_state(&app.settings.amqp.queue).await.0 == 0).then_some(())
+    })
+    .await;
     let rows = probabilities(&app).await;
     let ids: Vec<_> = rows.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(ids, ["after", "redelivered", "twice"]);
-    let kept: String = app.db.client().await.query_one("SELECT model_version FROM predictions WHERE request_id = 'redelivered'", &[]).await.expect("q").get(0);
-    assert_eq!(kept, "before-crash", "the first committed row is kept, not overwritten");
+    let kept: String = app
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT model_version FROM predictions WHERE request_id = 'redelivered'",
+            &[],
+        )
+        .await
+        .expect("q")
+        .get(0);
+    assert_eq!(
+        kept, "before-crash",
+        "the first committed row is kept, not overwritten"
+    );
     app.finish().await;
 }
 
@@ -102,31 +147,70 @@ async fn bad_messages_are_recorded_with_their_reasons_and_the_rest_is_scored() {
     let mut unknown_field = sample::example();
     unknown_field.insert("salaire".into(), json!(3000));
     let bad = [
-        (Outgoing { body: b"\xff\xfenot json".to_vec(), message_id: Some("bytes".into()), ..Default::default() }, "malformed_json"),
-        (Outgoing { body: b"[1,2,3]".to_vec(), message_id: Some("array".into()), ..Default::default() }, "not_an_object"),
+        (
+            Outgoing {
+                body: b"\xff\xfenot json".to_vec(),
+                message_id: Some("bytes".into()),
+                ..Default::default()
+            },
+            "malformed_json",
+        ),
+        (
+            Outgoing {
+                body: b"[1,2,3]".to_vec(),
+                message_id: Some("array".into()),
+                ..Default::default()
+            },
+            "not_an_object",
+        ),
         (envelope("range", 1, &out_of_range), "invalid_record"),
         (envelope("unknown", 2, &unknown_field), "invalid_record"),
-        (body(&json!({"employee": "not an object", "request_id": "shape"})), "invalid_record"),
+        (
+            body(&json!({"employee": "not an object", "request_id": "shape"})),
+            "invalid_record",
+        ),
     ];
     let mut messages: Vec<Outgoing> = bad.iter().map(|(m, _)| m.clone()).collect();
     messages.extend((0..20).map(|i| envelope(&format!("good-{i}"), i, &sample::example())));
     assert!(app.publish(messages).await.all_confirmed(25));
     app.wait_for_predictions(20).await;
-    wait_until("5 rejected rows", Duration::from_secs(10), || async { (app.rejected().await == 5).then_some(()) }).await;
+    wait_until("5 rejected rows", Duration::from_secs(10), || async {
+        (app.rejected().await == 5).then_some(())
+    })
+    .await;
 
     let client = app.db.client().await;
     for (message, reason) in &bad {
         let row = client
-            .query_one("SELECT reason, errors, request_id FROM rejected_messages WHERE payload = $1", &[&message.body])
+            .query_one(
+                "SELECT reason, errors, request_id FROM rejected_messages WHERE payload = $1",
+                &[&message.body],
+            )
             .await
             .expect("one rejected row per bad message, with its exact bytes");
         assert_eq!(row.get::<_, String>(0), *reason);
         let errors: Value = row.get(1);
         assert!(errors.as_array().is_some_and(|e| !e.is_empty()), "{errors}");
     }
-    let errors: Value = client.query_one("SELECT errors FROM rejected_messages WHERE request_id = 'range'", &[]).await.expect("q").get(0);
-    let fields: Vec<_> = errors.as_array().expect("list").iter().map(|e| e["field"].as_str().unwrap_or("")).collect();
-    assert_eq!(fields, ["age", "genre"], "every error of the record is kept");
+    let errors: Value = client
+        .query_one(
+            "SELECT errors FROM rejected_messages WHERE request_id = 'range'",
+            &[],
+        )
+        .await
+        .expect("q")
+        .get(0);
+    let fields: Vec<_> = errors
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        fields,
+        ["age", "genre"],
+        "every error of the record is kept"
+    );
     app.finish().await;
 }
 
@@ -134,25 +218,59 @@ async fn bad_messages_are_recorded_with_their_reasons_and_the_rest_is_scored() {
 async fn an_expired_message_is_not_scored() {
     let app = TestApp::spawn().await;
     let amqp = &app.settings.amqp;
-    let connection = queue::connect(&amqp.url, "test-expired").await.expect("broker");
+    let connection = queue::connect(&amqp.url, "test-expired")
+        .await
+        .expect("broker");
     let channel = connection.create_channel().await.expect("channel");
     // Published 10 s ago (by its header) with a 5 s deadline: the broker still holds it (its
     // TTL counts from arrival), but its caller has given up.
     let mut headers = FieldTable::default();
-    headers.insert(ENQUEUED_AT_HEADER.into(), AMQPValue::LongLongInt(now_ms() as i64 - 10_000));
-    let props = BasicProperties::default().with_expiration("5000".into()).with_headers(headers).with_delivery_mode(2);
-    let stale = serde_json::to_vec(&json!({"request_id": "stale", "employee": sample::example()})).expect("json");
+    headers.insert(
+        ENQUEUED_AT_HEADER.into(),
+        AMQPValue::LongLongInt(now_ms() as i64 - 10_000),
+    );
+    let props = BasicProperties::default()
+        .with_expiration("5000".into())
+        .with_headers(headers)
+        .with_delivery_mode(2);
+    let stale = serde_json::to_vec(&json!({"request_id": "stale", "employee": sample::example()}))
+        .expect("json");
     channel
-        .basic_publish(amqp.exchange.as_str().into(), amqp.routing_key.as_str().into(), BasicPublishOptions::default(), &stale, props)
+        .basic_publish(
+            amqp.exchange.as_str().into(),
+            amqp.routing_key.as_str().into(),
+            BasicPublishOptions::default(),
+            &stale,
+            props,
+        )
         .await
         .expect("publish");
-    assert!(app.publish([envelope("fresh", 1, &sample::example())]).await.all_confirmed(1));
+    assert!(app
+        .publish([envelope("fresh", 1, &sample::example())])
+        .await
+        .all_confirmed(1));
     app.wait_for_predictions(1).await;
-    wait_until("the expired message recorded", Duration::from_secs(10), || async { (app.rejected().await == 1).then_some(()) }).await;
+    wait_until(
+        "the expired message recorded",
+        Duration::from_secs(10),
+        || async { (app.rejected().await == 1).then_some(()) },
+    )
+    .await;
     let client = app.db.client().await;
-    let reason: String = client.query_one("SELECT reason FROM rejected_messages WHERE request_id = 'stale'", &[]).await.expect("q").get(0);
+    let reason: String = client
+        .query_one(
+            "SELECT reason FROM rejected_messages WHERE request_id = 'stale'",
+            &[],
+        )
+        .await
+        .expect("q")
+        .get(0);
     assert_eq!(reason, "expired");
-    assert_eq!(app.predictions().await, 1, "only the fresh message was scored");
+    assert_eq!(
+        app.predictions().await,
+        1,
+        "only the fresh message was scored"
+    );
     let _ = connection.close(200, "".into()).await;
     app.finish().await;
 }
@@ -165,17 +283,38 @@ fn amqp_upstream() -> SocketAddr {
 async fn broker_connections_cut_mid_run_lose_nothing_and_duplicate_nothing() {
     let proxy = Proxy::start(amqp_upstream()).await;
     let url = format!("amqp://guest:guest@{}/%2f", proxy.addr);
-    let app = TestApp::spawn_with(|s| s.amqp.url = url, ServeArgs { no_http: true, ..Default::default() }).await;
+    let app = TestApp::spawn_with(
+        |s| s.amqp.url = url,
+        ServeArgs {
+            no_http: true,
+            ..Default::default()
+        },
+    )
+    .await;
     let mut direct = app.settings.clone();
     direct.amqp.url = "amqp://guest:guest@127.0.0.1:5672/%2f".into();
-    let producer = TestApp { db: TestDb::new().await, settings: direct, addr: None, shutdown: Default::default(), task: None };
+    let producer = TestApp {
+        db: TestDb::new().await,
+        settings: direct,
+        addr: None,
+        shutdown: Default::default(),
+        task: None,
+    };
 
     let n = 3000;
     let records = sample::many(5, n);
-    let publishing = producer.publish(records.iter().enumerate().map(|(i, r)| envelope(&format!("c-{i}"), i as i64, r)));
+    let publishing = producer.publish(
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| envelope(&format!("c-{i}"), i as i64, r)),
+    );
     let cutting = async {
         for _ in 0..3 {
-            wait_until("some progress", Duration::from_secs(20), || async { (app.predictions().await > 0).then_some(()) }).await;
+            wait_until("some progress", Duration::from_secs(20), || async {
+                (app.predictions().await > 0).then_some(())
+            })
+            .await;
             proxy.cut();
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -184,8 +323,16 @@ async fn broker_connections_cut_mid_run_lose_nothing_and_duplicate_nothing() {
     assert!(report.all_confirmed(n as u64), "{report:?}");
     app.wait_for_predictions(n as u64).await;
     let client = app.db.client().await;
-    let distinct: i64 = client.query_one("SELECT count(DISTINCT request_id) FROM predictions", &[]).await.expect("q").get(0);
-    assert_eq!((app.predictions().await, distinct), (n as u64, n as i64), "every record exactly once");
+    let distinct: i64 = client
+        .query_one("SELECT count(DISTINCT request_id) FROM predictions", &[])
+        .await
+        .expect("q")
+        .get(0);
+    assert_eq!(
+        (app.predictions().await, distinct),
+        (n as u64, n as i64),
+        "every record exactly once"
+    );
     app.finish().await;
 }
 
@@ -195,39 +342,93 @@ async fn postgres_away_for_a_while_loses_nothing() {
     let proxy = Proxy::start(SocketAddr::from(([127, 0, 0, 1], 5432))).await;
     let mut settings = test_settings(&db);
     settings.postgres.url = db.url.replace("127.0.0.1:5432", &proxy.addr.to_string());
-    assert_ne!(settings.postgres.url, db.url, "the service goes through the proxy");
-    let app = TestApp::start(db, settings, ServeArgs { no_http: true, ..Default::default() }).await;
+    assert_ne!(
+        settings.postgres.url, db.url,
+        "the service goes through the proxy"
+    );
+    let app = TestApp::start(
+        db,
+        settings,
+        ServeArgs {
+            no_http: true,
+            ..Default::default()
+        },
+    )
+    .await;
 
-    assert!(app.publish((0..100).map(|i| envelope(&format!("a-{i}"), i, &sample::example()))).await.all_confirmed(100));
+    assert!(app
+        .publish((0..100).map(|i| envelope(&format!("a-{i}"), i, &sample::example())))
+        .await
+        .all_confirmed(100));
     app.wait_for_predictions(100).await;
     proxy.down();
     let records = sample::many(8, 400);
-    assert!(app.publish(records.iter().enumerate().map(|(i, r)| envelope(&format!("b-{i}"), i as i64, r))).await.all_confirmed(400));
+    assert!(app
+        .publish(
+            records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| envelope(&format!("b-{i}"), i as i64, r))
+        )
+        .await
+        .all_confirmed(400));
     tokio::time::sleep(Duration::from_secs(3)).await; // the outage itself, not a wait for a condition
-    assert_eq!(app.predictions().await, 100, "nothing is written while Postgres is away");
+    assert_eq!(
+        app.predictions().await,
+        100,
+        "nothing is written while Postgres is away"
+    );
     proxy.up();
     app.wait_for_predictions(500).await;
     assert_eq!(app.queue_state(&app.settings.amqp.queue).await.0, 0);
-    assert_eq!(app.queue_state(&app.settings.amqp.dead_letter_queue).await.0, 0, "no message dead-lettered by the outage");
+    assert_eq!(
+        app.queue_state(&app.settings.amqp.dead_letter_queue)
+            .await
+            .0,
+        0,
+        "no message dead-lettered by the outage"
+    );
     app.finish().await;
 }
 
 #[tokio::test]
 async fn sigterm_with_messages_in_flight_leaves_each_message_a_row_or_queued() {
-    let mut app = TestApp::spawn_with(|s| s.worker.batch_size = 64, ServeArgs { no_http: true, ..Default::default() }).await;
+    let mut app = TestApp::spawn_with(
+        |s| s.worker.batch_size = 64,
+        ServeArgs {
+            no_http: true,
+            ..Default::default()
+        },
+    )
+    .await;
     let n = 4000u64;
     let records = sample::many(21, n as usize);
-    assert!(app.publish(records.iter().enumerate().map(|(i, r)| envelope(&format!("s-{i}"), i as i64, r))).await.all_confirmed(n));
-    wait_until("scoring under way", Duration::from_secs(20), || async { (app.predictions().await > 0).then_some(()) }).await;
+    assert!(app
+        .publish(
+            records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| envelope(&format!("s-{i}"), i as i64, r))
+        )
+        .await
+        .all_confirmed(n));
+    wait_until("scoring under way", Duration::from_secs(20), || async {
+        (app.predictions().await > 0).then_some(())
+    })
+    .await;
     app.stop().await.expect("a clean stop");
 
     let rows = app.predictions().await;
     assert!(rows < n, "stopped before the end ({rows} rows)");
     // Unacked messages return to the queue as the connection closes; give the broker a moment.
-    wait_until("every message a row or queued", Duration::from_secs(10), || async {
-        let queued = u64::from(app.queue_state(&app.settings.amqp.queue).await.0);
-        (rows + queued == n).then_some(())
-    })
+    wait_until(
+        "every message a row or queued",
+        Duration::from_secs(10),
+        || async {
+            let queued = u64::from(app.queue_state(&app.settings.amqp.queue).await.0);
+            (rows + queued == n).then_some(())
+        },
+    )
     .await;
     delete_topology(&app.settings).await;
 }
