@@ -122,7 +122,7 @@ pub async fn ceiling(
         while let Some(delivery) = consumer.next().await {
             let delivery = delivery?;
             seen += 1;
-            if seen % ack_every == 0 || seen == n as u64 {
+            if seen.is_multiple_of(ack_every) || seen == n as u64 {
                 delivery
                     .acker
                     .ack(BasicAckOptions { multiple: true })
