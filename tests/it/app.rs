@@ -67,24 +67,34 @@ impl TestApp {
 
     /// Starts a service on an existing database and settings (e.g. a second worker).
     pub async fn start(db: TestDb, settings: Settings, args: ServeArgs) -> Self {
-        turnover::telemetry::init(LogFormat::Pretty, "warn");
-        let app = startup::build(settings.clone(), &args)
-            .await
-            .expect("the app builds");
-        let addr = app.http_addr();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        let this = TestApp {
+        let mut this = Self::idle(db, settings);
+        this.run(args).await;
+        this
+    }
+
+    /// The test's database and names, with no service running yet (publish first, then
+    /// [`TestApp::run`]).
+    pub fn idle(db: TestDb, settings: Settings) -> Self {
+        TestApp {
             db,
             settings,
-            addr,
-            shutdown,
-            task: Some(task),
-        };
-        if !args.no_worker {
-            this.wait_for_consumer().await;
+            addr: None,
+            shutdown: CancellationToken::new(),
+            task: None,
         }
-        this
+    }
+
+    /// Builds and starts the service for these settings.
+    pub async fn run(&mut self, args: ServeArgs) {
+        turnover::telemetry::init(LogFormat::Pretty, "warn");
+        let app = startup::build(self.settings.clone(), &args)
+            .await
+            .expect("the app builds");
+        self.addr = app.http_addr();
+        self.task = Some(tokio::spawn(app.run_until_stopped(self.shutdown.clone())));
+        if !args.no_worker {
+            self.wait_for_consumer().await;
+        }
     }
 
     /// `http://127.0.0.1:PORT` + `path`.

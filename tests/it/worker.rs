@@ -393,25 +393,28 @@ async fn postgres_away_for_a_while_loses_nothing() {
 
 #[tokio::test]
 async fn sigterm_with_messages_in_flight_leaves_each_message_a_row_or_queued() {
-    let mut app = TestApp::spawn_with(
-        |s| s.worker.batch_size = 64,
-        ServeArgs {
-            no_http: true,
-            ..Default::default()
-        },
-    )
-    .await;
-    let n = 4000u64;
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.worker.batch_size = 64;
+    let mut app = TestApp::idle(db, settings);
+    // A backlog first, then the worker, then the stop as soon as rows appear: the stop
+    // lands in the middle of the work whatever the machine's speed.
+    let n = 10_000u64;
     let records = sample::many(21, n as usize);
-    assert!(app
+    let published = app
         .publish(
             records
                 .iter()
                 .enumerate()
-                .map(|(i, r)| envelope(&format!("s-{i}"), i as i64, r))
+                .map(|(i, r)| envelope(&format!("s-{i}"), i as i64, r)),
         )
-        .await
-        .all_confirmed(n));
+        .await;
+    assert!(published.all_confirmed(n));
+    app.run(ServeArgs {
+        no_http: true,
+        ..Default::default()
+    })
+    .await;
     wait_until("scoring under way", Duration::from_secs(20), || async {
         (app.predictions().await > 0).then_some(())
     })
