@@ -37,7 +37,6 @@ fn c_string(s: &str) -> Result<CString> {
 /// A dense row-major matrix of features (NaN is missing), with optional labels, for training.
 pub struct DMatrix {
     handle: sys::DMatrixHandle,
-    rows: usize,
 }
 
 impl DMatrix {
@@ -63,7 +62,7 @@ impl DMatrix {
                 &mut handle,
             )
         })?;
-        let matrix = DMatrix { handle, rows };
+        let matrix = DMatrix { handle };
         if let Some(labels) = labels {
             if labels.len() != rows {
                 return Err(XgbError(format!("{} labels for {rows} rows", labels.len())));
@@ -169,80 +168,14 @@ impl Booster {
         Ok(unsafe { std::slice::from_raw_parts(out.cast::<u8>(), len as usize) }.to_vec())
     }
 
-    /// Probabilities of the positive class for a training/validation matrix.
-    ///
-    /// # Errors
-    /// When libxgboost fails.
-    pub fn predict_dmatrix(&self, data: &DMatrix) -> Result<Vec<f32>> {
-        let config = c_string(
-            r#"{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false}"#,
-        )?;
-        let mut shape: *const u64 = ptr::null();
-        let mut dim = 0u64;
-        let mut out: *const f32 = ptr::null();
-        // SAFETY: handles live; outputs point into booster-owned memory, copied before returning.
-        check(unsafe {
-            sys::XGBoosterPredictFromDMatrix(
-                self.handle,
-                data.handle,
-                config.as_ptr(),
-                &mut shape,
-                &mut dim,
-                &mut out,
-            )
-        })?;
-        Ok(unsafe { std::slice::from_raw_parts(out, data.rows) }.to_vec())
-    }
-
     /// Probabilities of the positive class for `rows` dense rows, in one call, without copying
     /// the data into a DMatrix (in-place prediction).
     ///
     /// # Errors
     /// When the shape does not divide or libxgboost fails.
     pub fn predict(&self, data: &[f32], rows: usize) -> Result<Vec<f32>> {
-        self.predict_inplace(data, rows, 0, 1)
-            .map(|(values, _)| values)
-    }
-
-    /// SHAP contributions: for each row, one value per feature then the bias, in margin units.
-    ///
-    /// # Errors
-    /// As [`Booster::predict`].
-    pub fn contributions(&self, data: &[f32], rows: usize) -> Result<(Vec<f32>, usize)> {
-        let cols = data.len().checked_div(rows).unwrap_or(0) + 1;
-        let matrix = DMatrix::dense(data, rows, None)?;
-        let config = c_string(
-            r#"{"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false}"#,
-        )?;
-        let mut shape: *const u64 = ptr::null();
-        let mut dim = 0u64;
-        let mut out: *const f32 = ptr::null();
-        // SAFETY: as predict_dmatrix; the output has rows × (features + 1) values.
-        check(unsafe {
-            sys::XGBoosterPredictFromDMatrix(
-                self.handle,
-                matrix.handle,
-                config.as_ptr(),
-                &mut shape,
-                &mut dim,
-                &mut out,
-            )
-        })?;
-        Ok((
-            unsafe { std::slice::from_raw_parts(out, rows * cols) }.to_vec(),
-            cols,
-        ))
-    }
-
-    fn predict_inplace(
-        &self,
-        data: &[f32],
-        rows: usize,
-        kind: u8,
-        per_row: usize,
-    ) -> Result<(Vec<f32>, usize)> {
         if rows == 0 {
-            return Ok((Vec::new(), per_row));
+            return Ok(Vec::new());
         }
         if !data.len().is_multiple_of(rows) {
             return Err(XgbError(format!(
@@ -256,9 +189,7 @@ impl Booster {
             r#"{{"data": [{}, true], "shape": [{rows}, {cols}], "typestr": "<f4", "version": 3}}"#,
             data.as_ptr() as usize
         ))?;
-        let config = c_string(&format!(
-            r#"{{"type": {kind}, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN}}"#
-        ))?;
+        let config = c_string(&predict_config(0, true))?;
         let mut shape: *const u64 = ptr::null();
         let mut dim = 0u64;
         let mut out: *const f32 = ptr::null();
@@ -274,11 +205,51 @@ impl Booster {
                 &mut out,
             )
         })?;
+        Ok(unsafe { std::slice::from_raw_parts(out, rows) }.to_vec())
+    }
+
+    /// SHAP contributions: for each row, one value per feature then the bias, in margin units.
+    /// Returns the values and their count per row.
+    ///
+    /// # Errors
+    /// As [`Booster::predict`].
+    pub fn contributions(&self, data: &[f32], rows: usize) -> Result<(Vec<f32>, usize)> {
+        let per_row = data.len().checked_div(rows).unwrap_or(0) + 1;
+        let matrix = DMatrix::dense(data, rows, None)?;
+        let config = c_string(&predict_config(2, false))?;
+        let mut shape: *const u64 = ptr::null();
+        let mut dim = 0u64;
+        let mut out: *const f32 = ptr::null();
+        // SAFETY: handles live; the output (rows × (features + 1) values) points into
+        // booster-owned memory and is copied before returning.
+        check(unsafe {
+            sys::XGBoosterPredictFromDMatrix(
+                self.handle,
+                matrix.handle,
+                config.as_ptr(),
+                &mut shape,
+                &mut dim,
+                &mut out,
+            )
+        })?;
         Ok((
             unsafe { std::slice::from_raw_parts(out, rows * per_row) }.to_vec(),
             per_row,
         ))
     }
+}
+
+/// The prediction config of libxgboost's C API: `kind` 0 for probabilities, 2 for SHAP
+/// contributions; in-place prediction also needs `cache_id` and the missing-value marker.
+fn predict_config(kind: u8, inplace: bool) -> String {
+    let extra = if inplace {
+        r#", "cache_id": 0, "missing": NaN"#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"type": {kind}, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false{extra}}}"#
+    )
 }
 
 impl Drop for Booster {

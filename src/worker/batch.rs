@@ -72,17 +72,7 @@ pub async fn process(
             .map(|j| j.tag)
             .chain(rejected.iter().map(|r| r.tag))
             .chain(failed.iter().copied());
-        for tag in tags {
-            channel
-                .basic_nack(
-                    tag,
-                    BasicNackOptions {
-                        requeue: true,
-                        multiple: false,
-                    },
-                )
-                .await?;
-        }
+        requeue(channel, &tags.collect::<Vec<_>>()).await?;
         m.jobs.with_label_values(&["failed"]).inc_by(total as u64);
         return Ok(BatchOutcome {
             failed: total,
@@ -296,16 +286,17 @@ async fn ack(
             .basic_ack(tag, BasicAckOptions { multiple: false })
             .await?;
     }
-    for &tag in failed {
-        channel
-            .basic_nack(
-                tag,
-                BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                },
-            )
-            .await?;
+    requeue(channel, failed).await
+}
+
+/// Gives messages back to the queue; each return counts towards the delivery limit.
+async fn requeue(channel: &Channel, tags: &[u64]) -> Result<(), lapin::Error> {
+    for &tag in tags {
+        let options = BasicNackOptions {
+            requeue: true,
+            multiple: false,
+        };
+        channel.basic_nack(tag, options).await?;
     }
     Ok(())
 }
