@@ -4,21 +4,21 @@ use serde_json::{json, Map, Value};
 
 use super::schema::{Departement, DomaineEtude, FrequenceDeplacement, Genre, Poste, StatutMarital};
 
-/// A valid record (the first employee of the reference extract's shape), as JSON.
+/// A valid, made-up record, as JSON: the example of the docs and tests.
 pub fn example() -> Map<String, Value> {
     let Value::Object(map) = json!({
-        "nombre_participation_pee": 0, "nb_formations_suivies": 0,
-        "nombre_employee_sous_responsabilite": 1, "distance_domicile_travail": 1,
-        "niveau_education": 2, "domaine_etude": "Infra & Cloud", "ayant_enfants": "Y",
+        "nombre_participation_pee": 1, "nb_formations_suivies": 2,
+        "nombre_employee_sous_responsabilite": 1, "distance_domicile_travail": 7,
+        "niveau_education": 3, "domaine_etude": "Marketing", "ayant_enfants": "Y",
         "frequence_deplacement": "Occasionnel", "annees_depuis_la_derniere_promotion": 0,
         "annes_sous_responsable_actuel": 5, "satisfaction_employee_environnement": 2,
         "note_evaluation_precedente": 3, "niveau_hierarchique_poste": 2,
         "satisfaction_employee_nature_travail": 4, "satisfaction_employee_equipe": 1,
         "satisfaction_employee_equilibre_pro_perso": 1, "note_evaluation_actuelle": 3,
-        "heure_supplementaires": "Oui", "augementation_salaire_precedente": "11 %", "age": 41,
-        "genre": "F", "revenu_mensuel": 5993, "statut_marital": "Célibataire",
+        "heure_supplementaires": "Oui", "augementation_salaire_precedente": "13 %", "age": 41,
+        "genre": "F", "revenu_mensuel": 4850, "statut_marital": "Célibataire",
         "departement": "Commercial", "poste": "Cadre Commercial",
-        "nombre_experiences_precedentes": 8, "nombre_heures_travailless": 80,
+        "nombre_experiences_precedentes": 6, "nombre_heures_travailless": 80,
         "annee_experience_totale": 8, "annees_dans_l_entreprise": 6,
         "annees_dans_le_poste_actuel": 4
     }) else {

@@ -22,7 +22,7 @@ fn fields_of(errors: &[FieldError]) -> Vec<&str> {
 fn the_example_is_valid_and_typed() {
     let r = validate(&sample::example()).expect("valid");
     assert_eq!(r.age, 41);
-    assert_eq!(r.augementation_salaire_precedente, 11.0);
+    assert_eq!(r.augementation_salaire_precedente, 13.0);
     assert!(r.heure_supplementaires);
     assert_eq!(r.poste.as_str(), "Cadre Commercial");
 }
