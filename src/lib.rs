@@ -1,4 +1,17 @@
-//! turnover
+//! `turnover` scores employee-turnover risk: RabbitMQ requests in, XGBoost scores, Postgres
+//! rows out, with an HTTP sidecar. The data flows one way through these modules:
+//!
+//! ```text
+//! queue (consume) ─► worker::job (decode, id, expiry) ─► record (validate) ─► features
+//!      ─► model (score, one libxgboost call per batch) ─► storage (one transaction)
+//!      ─► worker::batch (reply, then ack)                       http ─► queue::rpc ─┘
+//! ```
+//!
+//! - `config`, `telemetry`, `startup`: settings, logs, build and run until stopped;
+//! - `record`, `extracts`, `features`: the input and the one feature function;
+//! - `model`, `train`, `offline`: the bundle, training and offline scoring;
+//! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
+//! - `http`, `metrics`: the sidecar and Prometheus; `cli`, `commands`, `enqueue`: the binary.
 pub mod cli;
 pub mod commands;
 pub mod config;
