@@ -62,29 +62,18 @@ pub async fn observe(State(state): State<super::State>, request: Request, next: 
         .with_label_values(&[route.as_str()])
         .observe(elapsed.as_secs_f64());
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    match (fields.prediction, fields.probability) {
-        (Some(prediction), Some(probability)) => {
-            tracing::info!(
-                method,
-                path,
-                route,
-                status,
-                duration_ms,
-                request_id,
-                prediction,
-                probability,
-                "request"
-            );
-        }
-        _ => tracing::info!(
-            method,
-            path,
-            route,
-            status,
-            duration_ms,
-            request_id,
-            "request"
-        ),
-    }
+    // An absent prediction or probability (every route but a scored /predict) is left out of
+    // the line: tracing records `Option` fields only when they hold a value.
+    tracing::info!(
+        method,
+        path,
+        route,
+        status,
+        duration_ms,
+        request_id,
+        prediction = fields.prediction,
+        probability = fields.probability,
+        "request"
+    );
     response
 }
