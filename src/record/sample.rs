@@ -2,6 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::rng::Rng;
+
 use super::schema::{Departement, DomaineEtude, FrequenceDeplacement, Genre, Poste, StatutMarital};
 
 /// A valid, made-up record, as JSON: the example of the docs and tests.
@@ -87,18 +89,9 @@ pub fn random(below: &mut impl FnMut(u64) -> u64) -> Map<String, Value> {
     map
 }
 
-/// A SplitMix64 step: a tiny, fast, reproducible source for [`random`] in tests and tools.
-pub fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// `n` random valid records from `seed`.
 pub fn many(seed: u64, n: usize) -> Vec<Map<String, Value>> {
-    let mut state = seed;
-    let mut below = |n: u64| splitmix(&mut state) % n;
+    let mut rng = Rng::new(seed);
+    let mut below = |n: u64| rng.below(n);
     (0..n).map(|_| random(&mut below)).collect()
 }

@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
-use super::rng::Rng;
 use super::split::Fold;
 use crate::features::COUNT;
 use crate::model::xgb::{Booster, DMatrix, XgbError};
+use crate::rng::Rng;
 
 /// Rounds between two points of a cross-validation curve.
 pub const STEP: u32 = 50;
@@ -94,7 +94,12 @@ impl Data<'_> {
 ///
 /// # Errors
 /// When libxgboost fails.
-pub fn fit(data: &Data, train: &[usize], params: &Params, seed: u64) -> Result<Booster, XgbError> {
+pub fn fit(
+    data: &Data<'_>,
+    train: &[usize],
+    params: &Params,
+    seed: u64,
+) -> Result<Booster, XgbError> {
     let (x, y) = data.take(train);
     let matrix = DMatrix::dense(&x, train.len(), Some(&y))?;
     let booster = Booster::for_training(&matrix, &params.xgb(seed))?;
@@ -108,7 +113,7 @@ pub fn fit(data: &Data, train: &[usize], params: &Params, seed: u64) -> Result<B
 ///
 /// # Errors
 /// When libxgboost fails.
-pub fn predict(booster: &Booster, data: &Data, rows: &[usize]) -> Result<Vec<f32>, XgbError> {
+pub fn predict(booster: &Booster, data: &Data<'_>, rows: &[usize]) -> Result<Vec<f32>, XgbError> {
     let (x, _) = data.take(rows);
     booster.predict(&x, rows.len())
 }
@@ -121,7 +126,7 @@ pub fn predict(booster: &Booster, data: &Data, rows: &[usize]) -> Result<Vec<f32
 /// # Errors
 /// When libxgboost fails.
 pub fn cv_curve(
-    data: &Data,
+    data: &Data<'_>,
     indices: &[usize],
     folds: &[Fold],
     params: &Params,

@@ -6,7 +6,7 @@
 //! [`SplitError`], never as a panic. Within one seed, positives are shuffled before negatives
 //! from the same generator; that order is part of the reproducibility contract.
 
-use crate::train::rng::Rng;
+use crate::rng::Rng;
 
 /// Why a split or a set of folds cannot be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

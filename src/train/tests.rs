@@ -6,31 +6,12 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{train, Options, TrainError};
-use crate::extracts::{write_dir, ExtractRow};
+use crate::extracts::{labelled_population, write_dir, ExtractRow};
 use crate::model::Bundle;
-use crate::record::{sample, validate};
 
-/// `n` random valid records labelled by a noisy rule on overtime, satisfaction, age and level:
-/// learnable, but not perfectly (about one label in twenty is flipped).
+/// `n` made-up employees labelled by a noisy, learnable rule.
 fn labelled_rows(n: usize) -> Vec<ExtractRow> {
-    let mut noise = 0x00C0_FFEE;
-    sample::many(11, n)
-        .into_iter()
-        .enumerate()
-        .map(|(i, record)| {
-            let r = validate(&record).expect("sample records are valid");
-            let risk = 2.0 * f64::from(u8::from(r.heure_supplementaires))
-                + (2.5 - f64::from(r.satisfaction_employee_environnement))
-                + (35.0 - f64::from(r.age)) / 8.0
-                - 0.5 * f64::from(r.niveau_hierarchique_poste);
-            let flip = sample::splitmix(&mut noise).is_multiple_of(20);
-            ExtractRow {
-                employee_id: i as i64 + 1,
-                record,
-                label: Some((risk > 0.5) != flip),
-            }
-        })
-        .collect()
+    labelled_population(11, n)
 }
 
 fn options(data: &Path, out: &Path, seed: u64) -> Options {

@@ -2,6 +2,7 @@
 //! where a test needs a broken file.
 
 mod errors;
+mod example;
 mod join;
 mod keys;
 mod real_data;
@@ -9,33 +10,13 @@ mod round_trip;
 
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::*;
 
-/// Employee 1 of the reference data: a record inside every rule of contract section 1.
+/// A made-up record inside every rule of the record.
 pub(super) fn record() -> Map<String, Value> {
-    let value = json!({
-        "nombre_participation_pee": 0, "nb_formations_suivies": 0,
-        "nombre_employee_sous_responsabilite": 1, "distance_domicile_travail": 1,
-        "niveau_education": 2, "domaine_etude": "Infra & Cloud", "ayant_enfants": "Y",
-        "frequence_deplacement": "Occasionnel", "annees_depuis_la_derniere_promotion": 0,
-        "annes_sous_responsable_actuel": 5,
-        "satisfaction_employee_environnement": 2, "note_evaluation_precedente": 3,
-        "niveau_hierarchique_poste": 2, "satisfaction_employee_nature_travail": 4,
-        "satisfaction_employee_equipe": 1, "satisfaction_employee_equilibre_pro_perso": 1,
-        "note_evaluation_actuelle": 3, "heure_supplementaires": "Oui",
-        "augementation_salaire_precedente": "11 %",
-        "age": 41, "genre": "F", "revenu_mensuel": 5993, "statut_marital": "Célibataire",
-        "departement": "Commercial", "poste": "Cadre Commercial",
-        "nombre_experiences_precedentes": 8, "nombre_heures_travailless": 80,
-        "annee_experience_totale": 8, "annees_dans_l_entreprise": 6,
-        "annees_dans_le_poste_actuel": 4,
-    });
-    match value {
-        Value::Object(map) => map,
-        _ => unreachable!("a JSON object literal"),
-    }
+    crate::record::sample::example()
 }
 
 pub(super) fn row(employee_id: i64, label: Option<bool>) -> ExtractRow {

@@ -1,4 +1,4 @@
-//! Deterministic pseudo-random numbers for training: splits, folds and hyper-parameter search.
+//! Deterministic pseudo-random numbers: training's splits, folds and search, and made-up records.
 //!
 //! The generator is xoshiro256** (Blackman & Vigna) with its state filled from a `u64` seed by
 //! SplitMix64, exactly as the reference implementation recommends. It is implemented here rather
