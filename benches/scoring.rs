@@ -5,15 +5,18 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use turnover::model::{Bundle, Model};
-use turnover::record::{decode_request, sample};
+use turnover::record::{decode_request, sample, Envelope};
 
 fn bodies(n: usize) -> Vec<Vec<u8>> {
     sample::many(1, n)
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
-            serde_json::to_vec(&serde_json::json!({"request_id": format!("b-{i}"), "employee": r}))
-                .expect("json")
+            Envelope {
+                request_id: Some(format!("b-{i}")),
+                ..Envelope::new(r)
+            }
+            .to_bytes()
         })
         .collect()
 }

@@ -1,4 +1,4 @@
-//! Configuration (contract section 7): defaults, then `turnover.toml`, then `TURNOVER_*`.
+//! Configuration (docs/contract.md#configuration): defaults, then `turnover.toml`, then `TURNOVER_*`.
 //!
 //! Every key, its environment variable and its default:
 //!
@@ -40,7 +40,7 @@ pub struct Settings {
     pub auth: Auth,
     pub model: ModelSettings,
     pub log: Log,
-    pub metrics: Metrics,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,7 +127,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Metrics {
+pub struct MetricsSettings {
     pub queue_depth_interval_ms: u64,
 }
 
@@ -176,7 +176,7 @@ impl Default for Settings {
                 },
                 level: "info".into(),
             },
-            metrics: Metrics {
+            metrics: MetricsSettings {
                 queue_depth_interval_ms: 5000,
             },
         }
@@ -190,7 +190,7 @@ macro_rules! default_from_settings {
         })+
     };
 }
-default_from_settings!(Amqp => amqp, Postgres => postgres, Worker => worker, Http => http, ModelSettings => model, Log => log, Metrics => metrics);
+default_from_settings!(Amqp => amqp, Postgres => postgres, Worker => worker, Http => http, ModelSettings => model, Log => log, MetricsSettings => metrics);
 
 /// `api_keys` as a list, or as one comma-separated string (the environment's form).
 fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -327,5 +327,4 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

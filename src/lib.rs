@@ -4,26 +4,30 @@
 //! ```text
 //! queue (consume) ─► worker::job (decode, id, expiry) ─► record (validate) ─► features
 //!      ─► model (score, one libxgboost call per batch) ─► storage (one transaction)
-//!      ─► worker::batch (reply, then ack)                       http ─► queue::rpc ─┘
+//!      ─► worker (reply, then ack)                          http ─► queue::rpc ─┘
 //! ```
 //!
-//! - `config`, `telemetry`, `startup`: settings, logs, build and run until stopped;
-//! - `record`, `extracts`, `features`: the input and the one feature function;
-//! - `model`, `train`, `offline`: the bundle, training and offline scoring;
+//! - `commands`: the binary's subcommands, one file each (serve, train, score, enqueue, migrate);
+//! - `config`, `telemetry`, `startup`, `app`: settings, logs, build and run until stopped, and
+//!   the context the worker and the sidecar share;
+//! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
+//! - `model`, `train`: the bundle, scoring, replies and summaries; training;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
-//! - `http`, `metrics`: the sidecar and Prometheus; `cli`, `commands`, `enqueue`: the binary.
-pub mod cli;
+//! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness.
+//!
+//! The wire formats are written once: [`record::Envelope`] for requests,
+//! [`model::ScoreReply`] and [`model::ErrorReply`] for replies (docs/contract.md).
+pub mod app;
 pub mod commands;
 pub mod config;
-pub mod enqueue;
 pub mod extracts;
 pub mod features;
 pub mod http;
 pub mod metrics;
 pub mod model;
-pub mod offline;
 pub mod queue;
 pub mod record;
+pub mod rng;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -14,8 +14,8 @@ fn main() -> ExitCode {
             std::env::set_var(key, value);
         }
     }
-    let cli = turnover::cli::Cli::parse();
-    match turnover::commands::run(cli) {
+    let cli = turnover::commands::Cli::parse();
+    match turnover::commands::dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -3,7 +3,6 @@
 //! token is cancelled. Tests drive both with their own token and read the real port.
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,36 +11,62 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::cli::{EnqueueArgs, ServeArgs};
+use crate::app::AppContext;
 use crate::config::{redact_url, Settings};
 use crate::metrics::Metrics;
 use crate::model::{Bundle, Scorer};
-use crate::worker::{self, Context};
+use crate::worker;
 use crate::{http, storage};
+
+/// Which parts of the service a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// The worker pool, consuming the request queues.
+    pub worker: bool,
+    /// The HTTP sidecar.
+    pub http: bool,
+}
+
+impl Roles {
+    /// Worker and sidecar in one process: the default job.
+    pub const ALL: Roles = Roles {
+        worker: true,
+        http: true,
+    };
+    /// The worker alone (`serve --no-http`), to scale it apart.
+    pub const WORKER_ONLY: Roles = Roles {
+        worker: true,
+        http: false,
+    };
+    /// The sidecar alone (`serve --no-worker`).
+    pub const HTTP_ONLY: Roles = Roles {
+        worker: false,
+        http: true,
+    };
+}
 
 /// A built, not yet running, service.
 pub struct App {
-    pub ctx: Arc<Context>,
-    pub bundle: Arc<Bundle>,
+    pub ctx: Arc<AppContext>,
     listener: Option<TcpListener>,
     run_worker: bool,
 }
 
 /// Loads the model, prepares the database (created if missing, migrated), and binds the HTTP
-/// listener unless `--no-http`.
+/// listener when `roles.http`.
 ///
 /// # Errors
 /// A bad model bundle, an unreachable database at start-up, or a port that cannot be bound.
-pub async fn build(settings: Settings, args: &ServeArgs) -> anyhow::Result<App> {
+pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
     let settings = Arc::new(settings);
-    let bundle = Arc::new(Bundle::load(&settings.model.path).with_context(|| {
+    let bundle = Bundle::load(&settings.model.path).with_context(|| {
         format!(
             "cannot load the model bundle {}",
             settings.model.path.display()
         )
-    })?);
+    })?;
     let scorer = Scorer::start(
-        Arc::clone(&bundle),
+        &bundle,
         settings.worker.scoring_threads,
         settings.model.risk_cuts,
     )?;
@@ -75,7 +100,7 @@ pub async fn build(settings: Settings, args: &ServeArgs) -> anyhow::Result<App> 
         metrics.postgres_connected.set(1);
     }
 
-    let listener = if args.no_http {
+    let listener = if !roles.http {
         None
     } else {
         let addr = settings.http.addr;
@@ -85,7 +110,7 @@ pub async fn build(settings: Settings, args: &ServeArgs) -> anyhow::Result<App> 
                 .with_context(|| format!("cannot listen on {addr}"))?,
         )
     };
-    let ctx = Arc::new(Context {
+    let ctx = Arc::new(AppContext {
         model_version: bundle.manifest.version.clone(),
         settings,
         scorer,
@@ -93,12 +118,11 @@ pub async fn build(settings: Settings, args: &ServeArgs) -> anyhow::Result<App> 
         metrics,
         hard_stop: CancellationToken::new(),
     });
-    tracing::info!(model_version = %ctx.model_version, worker = !args.no_worker, http = ?listener.as_ref().and_then(|l| l.local_addr().ok()), "built");
+    tracing::info!(model_version = %ctx.model_version, worker = roles.worker, http = ?listener.as_ref().and_then(|l| l.local_addr().ok()), "built");
     Ok(App {
         ctx,
-        bundle,
         listener,
-        run_worker: !args.no_worker,
+        run_worker: roles.worker,
     })
 }
 
@@ -118,7 +142,7 @@ impl App {
         let ctx = self.ctx;
         if self.run_worker {
             let (ctx, stop) = (Arc::clone(&ctx), shutdown.clone());
-            tracker.spawn(async move { worker::run(ctx, stop).await });
+            tracker.spawn(async move { worker::run_consumers(ctx, stop).await });
         }
         let http = self.listener.map(|listener| {
             tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))
@@ -146,78 +170,4 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// `turnover serve`: build, run until SIGTERM or SIGINT.
-///
-/// # Errors
-/// Start-up failures and task failures, for a non-zero exit.
-pub fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(async move {
-        let app = build(settings, &args).await?;
-        let shutdown = CancellationToken::new();
-        tokio::spawn(signal(shutdown.clone()));
-        app.run_until_stopped(shutdown).await?;
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// `turnover migrate`.
-///
-/// # Errors
-/// When the database cannot be reached or a migration fails.
-pub fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(async {
-        let url = &settings.postgres.url;
-        storage::ensure_database(url)
-            .await
-            .with_context(|| format!("cannot prepare the database {}", redact_url(url)))?;
-        let pool = storage::pool(url, 1)?;
-        let mut client = pool
-            .get()
-            .await
-            .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
-        let applied = storage::migrate(&mut client).await?;
-        println!(
-            "{} migration(s) applied{}",
-            applied.len(),
-            if applied.is_empty() {
-                " (up to date)".to_owned()
-            } else {
-                format!(": {}", applied.join(", "))
-            }
-        );
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// `turnover enqueue`.
-///
-/// # Errors
-/// Unreadable input, an unreachable broker.
-pub fn enqueue(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(crate::enqueue::run(settings, args))
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-async fn signal(shutdown: CancellationToken) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    shutdown.cancel();
 }

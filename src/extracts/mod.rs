@@ -12,6 +12,7 @@
 //! Line numbers count the header as line 1, as a spreadsheet or `sed -n Np` shows them.
 
 mod error;
+mod example;
 mod join;
 mod read;
 mod validate;
@@ -23,7 +24,10 @@ mod tests;
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::record::schema::FIELDS;
+
 pub use error::{ExtractError, FieldLocation, InvalidRecords, RecordError};
+pub use example::{labelled_population, EXAMPLE_EMPLOYEES, EXAMPLE_SEED};
 pub use join::{Orphan, Orphans};
 pub use read::{read_dir, read_readers};
 pub use validate::validate_rows;
@@ -99,44 +103,23 @@ impl fmt::Display for ExtractFile {
     }
 }
 
-const SONDAGE_FIELDS: [&str; 10] = [
-    "nombre_participation_pee",
-    "nb_formations_suivies",
-    "nombre_employee_sous_responsabilite",
-    "distance_domicile_travail",
-    "niveau_education",
-    "domaine_etude",
-    "ayant_enfants",
-    "frequence_deplacement",
-    "annees_depuis_la_derniere_promotion",
-    "annes_sous_responsable_actuel",
-];
+// The record's fields sit in `FIELDS` in file order: the survey's ten, the appraisal's nine,
+// then the HR master data's eleven. Each file's columns are a slice of that one list.
+const SONDAGE_FIELDS: [&str; 10] = field_names(0);
+const EVAL_FIELDS: [&str; 9] = field_names(10);
+const SIRH_FIELDS: [&str; 11] = field_names(19);
+const _: () = assert!(10 + 9 + 11 == FIELDS.len());
 
-const EVAL_FIELDS: [&str; 9] = [
-    "satisfaction_employee_environnement",
-    "note_evaluation_precedente",
-    "niveau_hierarchique_poste",
-    "satisfaction_employee_nature_travail",
-    "satisfaction_employee_equipe",
-    "satisfaction_employee_equilibre_pro_perso",
-    "note_evaluation_actuelle",
-    "heure_supplementaires",
-    "augementation_salaire_precedente",
-];
-
-const SIRH_FIELDS: [&str; 11] = [
-    "age",
-    "genre",
-    "revenu_mensuel",
-    "statut_marital",
-    "departement",
-    "poste",
-    "nombre_experiences_precedentes",
-    "nombre_heures_travailless",
-    "annee_experience_totale",
-    "annees_dans_l_entreprise",
-    "annees_dans_le_poste_actuel",
-];
+/// The names of `FIELDS[start..start + N]`.
+const fn field_names<const N: usize>(start: usize) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = FIELDS[start + i].name;
+        i += 1;
+    }
+    names
+}
 
 /// One employee found in all three files.
 #[derive(Debug, Clone, PartialEq)]

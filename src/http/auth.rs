@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::errors::ApiError;
-use crate::model::bundle::sha256_hex;
+use crate::model::sha256_hex;
 
 /// The header carrying the key.
 pub const API_KEY_HEADER: &str = "x-api-key";

@@ -11,17 +11,16 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::errors::ApiError;
-use super::openapi::{BatchUpload, ErrorBody, SummaryDoc};
+use super::openapi::{BatchUpload, ErrorBody};
 use crate::extracts::{read_readers, validate_rows};
-use crate::model::RiskLevel;
-use crate::offline::Summary;
+use crate::model::{RiskLevel, Summary};
 use crate::queue::publisher::{Outgoing, Publisher};
+use crate::queue::{BATCH_HEADER, SOURCE_HEADER};
+use crate::record::{Record, Request};
 use crate::storage;
-use crate::worker::job::{BATCH_HEADER, SOURCE_HEADER};
 
 /// The multipart parts, in the order the extracts are read.
 pub const PARTS: [&str; 3] = ["sondage_file", "eval_file", "sirh_file"];
@@ -50,7 +49,6 @@ pub struct BatchView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predictions: Option<Vec<BatchScore>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<SummaryDoc>)]
     pub summary: Option<Summary>,
 }
 
@@ -61,8 +59,7 @@ pub struct BatchScore {
     pub prediction: i16,
     pub probability_stay: f64,
     pub probability_leave: f64,
-    #[schema(example = "Low")]
-    pub risk_level: &'static str,
+    pub risk_level: RiskLevel,
 }
 
 /// Scores the employees of three CSV extracts, asynchronously.
@@ -135,9 +132,9 @@ pub async fn submit(
     let parsed =
         tokio::task::spawn_blocking(move || -> Result<_, crate::extracts::ExtractError> {
             let extracts = read_readers(&sondage[..], &eval[..], &sirh[..])?;
-            let rows: Vec<(i64, serde_json::Value)> = validate_rows(&extracts)?
+            let rows: Vec<(i64, Record)> = validate_rows(&extracts)?
                 .into_iter()
-                .map(|(row, record)| (row.employee_id, record.to_json()))
+                .map(|(row, record)| (row.employee_id, record))
                 .collect();
             Ok((
                 rows,
@@ -175,9 +172,18 @@ pub async fn submit(
     let amqp = &state.ctx.settings.amqp;
     let batch = batch_id.to_string();
     let messages = rows.into_iter().map(|(employee_id, record)| Outgoing {
-        body: serde_json::to_vec(&json!({"request_id": format!("{batch}:{employee_id}"), "employee_id": employee_id, "employee": record}))
-            .unwrap_or_default(),
-        headers: vec![(SOURCE_HEADER.to_owned(), "batch".to_owned()), (BATCH_HEADER.to_owned(), batch.clone())],
+        body: Request {
+            request_id: Some(format!("{batch}:{employee_id}")),
+            employee_id: Some(employee_id),
+            explain: false,
+            record,
+        }
+        .to_envelope()
+        .to_bytes(),
+        headers: vec![
+            (SOURCE_HEADER.to_owned(), "batch".to_owned()),
+            (BATCH_HEADER.to_owned(), batch.clone()),
+        ],
         ..Default::default()
     });
     let published = async {
@@ -253,12 +259,7 @@ pub async fn status(
     let scores = rows
         .into_iter()
         .map(|r| {
-            let risk = match r.risk_level {
-                "High" => RiskLevel::High,
-                "Medium" => RiskLevel::Medium,
-                _ => RiskLevel::Low,
-            };
-            summary.add(u8::try_from(r.prediction).unwrap_or(0), risk);
+            summary.add(u8::try_from(r.prediction).unwrap_or(0), r.risk_level);
             BatchScore {
                 employee_id: r.employee_id,
                 prediction: r.prediction,

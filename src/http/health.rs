@@ -15,10 +15,10 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
+use crate::app::AppContext;
 use crate::queue::rpc::RpcClient;
 use crate::queue::topology;
 use crate::storage;
-use crate::worker::Context;
 
 /// How long one readiness check may take: a probe must answer fast even when a dependency hangs.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -95,7 +95,10 @@ pub async fn ready(State(state): State<super::State>) -> (StatusCode, Json<Ready
     )
 }
 
-async fn check_broker(ctx: &Context, rpc: &RpcClient) -> (Result<(), String>, Result<(), String>) {
+async fn check_broker(
+    ctx: &AppContext,
+    rpc: &RpcClient,
+) -> (Result<(), String>, Result<(), String>) {
     let Some(connection) = rpc.connection() else {
         return (
             Err("unreachable".into()),
@@ -121,7 +124,7 @@ async fn check_broker(ctx: &Context, rpc: &RpcClient) -> (Result<(), String>, Re
     }
 }
 
-async fn check_postgres(ctx: &Context) -> Result<(), String> {
+async fn check_postgres(ctx: &AppContext) -> Result<(), String> {
     let round_trip = async {
         let client = ctx.pool.get().await.map_err(|e| e.to_string())?;
         storage::ping(&client).await.map_err(|e| e.to_string())
@@ -149,7 +152,7 @@ pub async fn metrics(State(state): State<super::State>) -> impl IntoResponse {
 
 /// Sets `turnover_queue_depth{queue}` for the request and dead-letter queues every
 /// `metrics.queue_depth_interval_ms`, on a channel of its own, until `stop`.
-pub async fn poll_queue_depth(ctx: Arc<Context>, rpc: RpcClient, stop: CancellationToken) {
+pub async fn poll_queue_depth(ctx: Arc<AppContext>, rpc: RpcClient, stop: CancellationToken) {
     let amqp = &ctx.settings.amqp;
     let mut tick = tokio::time::interval(Duration::from_millis(
         ctx.settings.metrics.queue_depth_interval_ms.max(100),

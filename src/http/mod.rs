@@ -11,14 +11,14 @@
 //! - [`auth`]: API keys and rate limits; [`log`]: per-request log line and metrics,
 //! - [`errors`]: the error bodies; [`openapi`]: the document and its schemas.
 
-pub mod auth;
-pub mod batch;
-pub mod errors;
-pub mod health;
-pub mod log;
-pub mod openapi;
-pub mod predict;
-pub mod routes;
+mod auth;
+mod batch;
+mod errors;
+mod health;
+mod log;
+mod openapi;
+mod predict;
+mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,14 +27,14 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::AppContext;
 use crate::queue::rpc::RpcClient;
-use crate::worker::Context;
 
 pub use routes::{router, routes};
 
 /// What every handler shares.
 pub struct AppState {
-    pub ctx: Arc<Context>,
+    pub ctx: Arc<AppContext>,
     pub rpc: RpcClient,
     pub limiter: Option<auth::RateLimiter>,
 }
@@ -43,7 +43,7 @@ pub struct AppState {
 pub type State = Arc<AppState>;
 
 impl AppState {
-    pub fn new(ctx: Arc<Context>, rpc: RpcClient) -> State {
+    pub fn new(ctx: Arc<AppContext>, rpc: RpcClient) -> State {
         let limiter = ctx
             .settings
             .http
@@ -60,7 +60,7 @@ impl AppState {
 /// When the server fails.
 pub async fn serve(
     listener: TcpListener,
-    ctx: Arc<Context>,
+    ctx: Arc<AppContext>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let rpc = RpcClient::new(
@@ -69,7 +69,7 @@ pub async fn serve(
     );
     // Not the shutdown token: in-flight calls still need their replies while HTTP drains.
     let rpc_stop = CancellationToken::new();
-    let rpc_task = tokio::spawn(rpc.clone().run(rpc_stop.clone()));
+    let rpc_task = tokio::spawn(rpc.clone().maintain(rpc_stop.clone()));
     let poller = tokio::spawn(health::poll_queue_depth(
         Arc::clone(&ctx),
         rpc.clone(),

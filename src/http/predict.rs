@@ -11,21 +11,22 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::errors::ApiError;
 use super::log::LogFields;
-use super::openapi::{ErrorBody, PredictRequest, PredictResponse, ValidationErrors};
+use super::openapi::{ErrorBody, PredictRequest, ValidationErrors};
+use crate::model::{ErrorReply, ScoreReply};
 use crate::queue::rpc::RpcError;
-use crate::record::{envelope, DecodeError};
-use crate::worker::job::SOURCE_HEADER;
+use crate::queue::SOURCE_HEADER;
+use crate::record::{decode_object, DecodeError, Request};
 
 /// Scores one employee.
 #[utoipa::path(post, path = "/predict", tag = "scoring",
     params(("explain" = Option<bool>, Query, description = "Add the top contributions (SHAP) to the answer")),
     request_body(content = PredictRequest, description = "A bare record, or an envelope around one"),
     responses(
-        (status = 200, description = "The score", body = PredictResponse),
+        (status = 200, description = "The score", body = ScoreReply),
         (status = 400, description = "The body is not a JSON object", body = ValidationErrors),
         (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
         (status = 422, description = "The record breaks rules; every error is listed", body = ValidationErrors),
@@ -45,23 +46,22 @@ pub async fn predict(
     let Value::Object(map) = value else {
         return Err(ApiError::malformed(DecodeError::NotAnObject.errors()));
     };
-    let request = envelope::from_object(map).map_err(|e| match e {
+    let request = decode_object(map).map_err(|e| match e {
         DecodeError::Invalid(errors) => ApiError::invalid(errors),
         other => ApiError::malformed(other.errors()),
     })?;
 
     let request_id = request
         .request_id
+        .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut message = json!({
-        "request_id": request_id,
-        "employee": request.record.to_json(),
-        "explain": request.explain || query_explain,
-    });
-    if let Some(id) = request.employee_id {
-        message["employee_id"] = json!(id);
+    let bytes = Request {
+        request_id: Some(request_id.clone()),
+        explain: request.explain || query_explain,
+        ..request
     }
-    let bytes = serde_json::to_vec(&message).map_err(|e| ApiError::internal(e.to_string()))?;
+    .to_envelope()
+    .to_bytes();
     let timeout = Duration::from_millis(state.ctx.settings.http.predict_timeout_ms);
 
     let log = LogFields {
@@ -86,20 +86,20 @@ pub async fn predict(
             return Ok(with_log(e.into_response(), log));
         }
     };
-    let parsed: Option<Value> = serde_json::from_slice(&reply.body).ok();
-    let response = match (reply.status, parsed) {
+    let score = (reply.status == 200)
+        .then(|| serde_json::from_slice::<ScoreReply>(&reply.body).ok())
+        .flatten();
+    let response = match (reply.status, score) {
         (200, Some(score)) => {
             let log = LogFields {
-                prediction: score["prediction"]
-                    .as_u64()
-                    .and_then(|p| u8::try_from(p).ok()),
-                probability: score["probability_1"].as_f64(),
+                prediction: Some(score.prediction),
+                probability: Some(score.probability_1),
                 ..log
             };
             with_log(json_response(StatusCode::OK, reply.body), log)
         }
         // The worker's verdict on a record the edge accepted: `{"request_id", "detail": [...]}`.
-        (422, Some(_)) => with_log(
+        (422, _) if serde_json::from_slice::<ErrorReply>(&reply.body).is_ok() => with_log(
             json_response(StatusCode::UNPROCESSABLE_ENTITY, reply.body),
             log,
         ),

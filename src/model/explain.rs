@@ -6,7 +6,7 @@ use crate::features::FEATURES;
 use crate::record::schema::FIELDS;
 
 /// How much one record field pushed the score, in log-odds (positive: towards leaving).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contribution {
     pub field: String,
     pub contribution: f64,

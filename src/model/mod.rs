@@ -6,22 +6,28 @@
 //! in one libxgboost call and explains records by SHAP contributions mapped back to fields.
 //! This module does no I/O besides reading the bundle, and never runs on an async thread.
 
-pub mod bundle;
-pub mod explain;
-pub mod scorer;
-pub mod xgb;
+mod bundle;
+mod explain;
+mod reply;
+mod scorer;
+mod summary;
+pub(crate) mod xgb;
 
-use serde::Serialize;
+use std::str::FromStr;
 
-pub use bundle::{Bundle, Manifest, ModelError};
+use serde::{Deserialize, Serialize};
+
+pub use bundle::{sha256_hex, Bundle, Manifest, ModelError};
 pub use explain::Contribution;
-pub use scorer::Scorer;
+pub use reply::{ErrorReply, ScoreReply};
+pub use scorer::{Scored, Scorer};
+pub use summary::{EmployeeScore, Summary};
 
 use crate::features;
 use crate::record::Record;
 
 /// The risk band of a probability of leaving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum RiskLevel {
     Low,
     Medium,
@@ -50,6 +56,28 @@ impl RiskLevel {
 
     pub const ALL: [RiskLevel; 3] = [RiskLevel::Low, RiskLevel::Medium, RiskLevel::High];
 }
+
+impl FromStr for RiskLevel {
+    type Err = UnknownRiskLevel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|level| level.as_str() == s)
+            .ok_or_else(|| UnknownRiskLevel(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for RiskLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A risk level that is not `Low`, `Medium` or `High`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown risk level {0:?}: expected Low, Medium or High")]
+pub struct UnknownRiskLevel(pub String);
 
 /// The score of one record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -157,6 +185,18 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::RiskLevel;
+
+    #[test]
+    fn risk_levels_read_back_what_they_write() {
+        for level in RiskLevel::ALL {
+            assert_eq!(level.as_str().parse::<RiskLevel>(), Ok(level));
+        }
+        let err = "low".parse::<RiskLevel>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown risk level \"low\": expected Low, Medium or High"
+        );
+    }
 
     #[test]
     fn risk_levels_follow_the_cuts() {

@@ -23,7 +23,7 @@ pub struct Scored {
 
 /// Why a batch was not scored.
 #[derive(Debug, thiserror::Error)]
-pub enum ScoreError {
+pub enum ScorerError {
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error("scoring thread panicked: {0}")]
@@ -32,19 +32,18 @@ pub enum ScoreError {
     Stopped,
 }
 
-struct Job {
+struct ScoringRequest {
     data: Vec<f32>,
     rows: usize,
     explain: Vec<usize>,
     top_k: usize,
-    reply: oneshot::Sender<Result<Vec<Scored>, ScoreError>>,
+    reply: oneshot::Sender<Result<Vec<Scored>, ScorerError>>,
 }
 
 /// A handle to the scoring threads; cheap to clone.
 #[derive(Clone)]
 pub struct Scorer {
-    jobs: mpsc::Sender<Job>,
-    bundle: Arc<Bundle>,
+    jobs: mpsc::Sender<ScoringRequest>,
 }
 
 impl Scorer {
@@ -53,14 +52,14 @@ impl Scorer {
     /// # Errors
     /// When the model cannot be loaded.
     pub fn start(
-        bundle: Arc<Bundle>,
+        bundle: &Bundle,
         threads: usize,
         cuts: Option<[f64; 2]>,
     ) -> Result<Self, ModelError> {
-        let (jobs, rx) = mpsc::channel::<Job>(threads.max(1) * 2);
+        let (jobs, rx) = mpsc::channel::<ScoringRequest>(threads.max(1) * 2);
         let rx = Arc::new(std::sync::Mutex::new(rx));
         for i in 0..threads.max(1) {
-            let model = Model::new(&bundle, cuts)?;
+            let model = Model::new(bundle, cuts)?;
             let rx = Arc::clone(&rx);
             std::thread::Builder::new()
                 .name(format!("scorer-{i}"))
@@ -72,8 +71,11 @@ impl Scorer {
                         Err(_) => None,
                     };
                     let Some(job) = job else { break };
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| run(&model, &job)))
-                        .unwrap_or_else(|panic| Err(ScoreError::Panicked(panic_message(&panic))));
+                    let result =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| score_request(&model, &job)))
+                            .unwrap_or_else(|panic| {
+                                Err(ScorerError::Panicked(panic_message(&panic)))
+                            });
                     let _ = job.reply.send(result);
                 })
                 .map_err(|source| ModelError::Read {
@@ -81,25 +83,20 @@ impl Scorer {
                     source,
                 })?;
         }
-        Ok(Scorer { jobs, bundle })
-    }
-
-    /// The bundle being served.
-    pub fn bundle(&self) -> &Bundle {
-        &self.bundle
+        Ok(Scorer { jobs })
     }
 
     /// Scores `records` in one call; rows whose `explain` flag is set also get their top-k
     /// contributions.
     ///
     /// # Errors
-    /// [`ScoreError`] when libxgboost fails, a scoring thread panics, or the threads stopped.
+    /// [`ScorerError`] when libxgboost fails, a scoring thread panics, or the threads stopped.
     pub async fn score(
         &self,
         records: &[&Record],
         explain: &[bool],
         top_k: usize,
-    ) -> Result<Vec<Scored>, ScoreError> {
+    ) -> Result<Vec<Scored>, ScorerError> {
         let data = features::matrix(records.iter().copied());
         let explain = explain
             .iter()
@@ -108,19 +105,22 @@ impl Scorer {
             .map(|(i, _)| i)
             .collect();
         let (reply, answer) = oneshot::channel();
-        let job = Job {
+        let job = ScoringRequest {
             data,
             rows: records.len(),
             explain,
             top_k,
             reply,
         };
-        self.jobs.send(job).await.map_err(|_| ScoreError::Stopped)?;
-        answer.await.map_err(|_| ScoreError::Stopped)?
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| ScorerError::Stopped)?;
+        answer.await.map_err(|_| ScorerError::Stopped)?
     }
 }
 
-fn run(model: &Model, job: &Job) -> Result<Vec<Scored>, ScoreError> {
+fn score_request(model: &Model, job: &ScoringRequest) -> Result<Vec<Scored>, ScorerError> {
     let scores = model.score_features(&job.data, job.rows)?;
     let mut out: Vec<Scored> = scores
         .into_iter()

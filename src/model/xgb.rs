@@ -165,6 +165,7 @@ impl Booster {
         check(unsafe {
             sys::XGBoosterSaveModelToBuffer(self.handle, config.as_ptr(), &mut len, &mut out)
         })?;
+        // SAFETY: the call succeeded, so `out` holds `len` bytes, alive until the next call.
         Ok(unsafe { std::slice::from_raw_parts(out.cast::<u8>(), len as usize) }.to_vec())
     }
 
@@ -205,6 +206,7 @@ impl Booster {
                 &mut out,
             )
         })?;
+        // SAFETY: the call succeeded, so `out` holds one value per row, alive until the next call.
         Ok(unsafe { std::slice::from_raw_parts(out, rows) }.to_vec())
     }
 
@@ -233,6 +235,8 @@ impl Booster {
             )
         })?;
         Ok((
+            // SAFETY: the call succeeded, so `out` holds `rows × per_row` values, alive until
+            // the next call.
             unsafe { std::slice::from_raw_parts(out, rows * per_row) }.to_vec(),
             per_row,
         ))

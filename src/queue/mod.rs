@@ -7,7 +7,7 @@
 //! `basic_qos`).
 
 pub mod publisher;
-pub mod rpc;
+pub(crate) mod rpc;
 pub mod topology;
 
 use std::time::Duration;
@@ -23,6 +23,10 @@ use crate::config::redact_url;
 pub const ENQUEUED_AT_HEADER: &str = "x-enqueued-at-ms";
 /// Header of a reply: the HTTP status it stands for (200 or 422).
 pub const STATUS_HEADER: &str = "x-status";
+/// Header naming where a request came from (`http`, `batch`); absent means `queue`.
+pub const SOURCE_HEADER: &str = "x-source";
+/// Header carrying the batch id of a `POST /predict/batch` employee.
+pub const BATCH_HEADER: &str = "x-batch-id";
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {

@@ -118,7 +118,7 @@ impl RpcClient {
     /// Keeps the connection up until `stop` is cancelled: connect (capped backoff), declare the
     /// topology (idempotent; the sidecar may run without a worker, and publishing to a missing
     /// exchange would close the channel), consume direct replies, route them.
-    pub async fn run(self, stop: CancellationToken) {
+    pub async fn maintain(self, stop: CancellationToken) {
         let url = self.inner.amqp.url.clone();
         loop {
             let Some(connection) = connect_with_backoff(&url, "turnover-http", &stop).await else {

@@ -1,11 +1,50 @@
-//! A request body (contract section 3): a bare record, or an envelope
+//! A request body (docs/contract.md#messages): a bare record, or an envelope
 //! `{"request_id"?, "employee_id"?, "employee": {record}, "explain"?}`.
+//!
+//! [`Envelope`] is the wire format every producer in this crate writes. Consumers decode with
+//! [`decode_request`] rather than `Deserialize`: it reports every broken rule of the envelope
+//! and of the record at once, where serde would stop at the first.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use super::{validate, FieldError, Record};
+use super::{validate, EmployeeRecord, FieldError, Record};
 
-/// A decoded, validated scoring request.
+/// A scoring request as it travels: the record and what to do with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// The idempotency key and the `predictions` row's key; made up when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_id: Option<i64>,
+    #[schema(value_type = EmployeeRecord)]
+    pub employee: Map<String, Value>,
+    /// Add the top contributions (SHAP) to the reply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub explain: bool,
+}
+
+impl Envelope {
+    /// An envelope around `employee`, with no id and no explanation.
+    pub fn new(employee: Map<String, Value>) -> Self {
+        Envelope {
+            request_id: None,
+            employee_id: None,
+            employee,
+            explain: false,
+        }
+    }
+
+    /// The JSON bytes of the message body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an envelope always serializes")
+    }
+}
+
+/// A decoded, validated scoring request: an [`Envelope`] whose record obeys every rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub request_id: Option<String>,
@@ -24,6 +63,22 @@ pub enum DecodeError {
     NotAnObject,
     #[error("record is invalid: {} error(s)", .0.len())]
     Invalid(Vec<FieldError>),
+}
+
+impl Request {
+    /// The envelope to publish for this request: the canonical record (defaults filled in,
+    /// the raise as a number).
+    pub fn to_envelope(&self) -> Envelope {
+        let Value::Object(employee) = self.record.to_json() else {
+            unreachable!("a record is a JSON object")
+        };
+        Envelope {
+            request_id: self.request_id.clone(),
+            employee_id: self.employee_id,
+            employee,
+            explain: self.explain,
+        }
+    }
 }
 
 impl DecodeError {
@@ -59,14 +114,14 @@ pub fn decode_request(body: &[u8]) -> Result<Request, DecodeError> {
     let Value::Object(map) = value else {
         return Err(DecodeError::NotAnObject);
     };
-    from_object(map)
+    decode_object(map)
 }
 
 /// Validates an already-parsed JSON object as a bare record or an envelope.
 ///
 /// # Errors
 /// As [`decode_request`].
-pub fn from_object(mut map: Map<String, Value>) -> Result<Request, DecodeError> {
+pub fn decode_object(mut map: Map<String, Value>) -> Result<Request, DecodeError> {
     let Some(employee) = map.remove("employee") else {
         let record = validate(&map).map_err(DecodeError::Invalid)?;
         return Ok(Request {

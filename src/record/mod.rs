@@ -10,20 +10,22 @@
 //! - [`validate`](mod@validate) checks a JSON object against them, all errors at once,
 //! - [`envelope`] decodes a message body: a bare record or `{"employee": {...}, ...}`.
 
-pub mod envelope;
+mod envelope;
+mod openapi;
 pub mod sample;
-pub mod schema;
-pub mod validate;
+pub(crate) mod schema;
+mod validate;
 
 use serde::Serialize;
 
-pub use envelope::{decode_request, DecodeError, Request};
+pub use envelope::{decode_object, decode_request, DecodeError, Envelope, Request};
+pub use openapi::EmployeeRecord;
 pub use schema::{Departement, DomaineEtude, FrequenceDeplacement, Genre, Poste, StatutMarital};
 pub use validate::validate;
 
 /// One broken rule of a record: the field (or comma-joined pair of fields for a cross-field
 /// rule), what is wrong, and the offending value.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

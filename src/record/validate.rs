@@ -208,5 +208,4 @@ fn build(cells: &[Option<Cell>; FIELDS.len()]) -> Record {
 }
 
 #[cfg(test)]
-#[path = "validate_tests.rs"]
 mod tests;

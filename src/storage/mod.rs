@@ -13,11 +13,11 @@
 //!
 //! Connection URLs may hold a password: nothing here formats a URL into a message or a log.
 
-pub mod error;
-pub mod migrate;
-pub mod read;
-pub mod rows;
-pub mod write;
+mod error;
+mod migrate;
+mod read;
+mod rows;
+mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,10 +27,7 @@ use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
 pub use deadpool_postgres::{Client, Pool};
 pub use error::StorageError;
 pub use migrate::{ensure_database, migrate, Migration, MIGRATIONS};
-pub use read::{
-    batch_results, batch_status, count_predictions, count_rejected, find_prediction, ping,
-    recent_rejected,
-};
+pub use read::{batch_results, batch_status, find_prediction, ping};
 pub use rows::{BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, Source};
 pub use write::{create_batch, insert_batch, record_model_version};
 

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::rows::risk_level_from_str;
-use super::{BatchPrediction, BatchStatus, PredictionRow, RejectedRow, StorageError};
+use super::{BatchPrediction, BatchStatus, PredictionRow, StorageError};
 
 /// Checks that the database answers (`/ready`).
 ///
@@ -75,30 +75,6 @@ pub async fn batch_results(
         .collect()
 }
 
-/// Number of `predictions` rows.
-///
-/// # Errors
-///
-/// [`StorageError`] when the query fails.
-pub async fn count_predictions(client: &impl GenericClient) -> Result<u64, StorageError> {
-    let row = client
-        .query_one("SELECT count(*) FROM predictions", &[])
-        .await?;
-    non_negative("count", row.try_get(0)?)
-}
-
-/// Number of `rejected_messages` rows.
-///
-/// # Errors
-///
-/// [`StorageError`] when the query fails.
-pub async fn count_rejected(client: &impl GenericClient) -> Result<u64, StorageError> {
-    let row = client
-        .query_one("SELECT count(*) FROM rejected_messages", &[])
-        .await?;
-    non_negative("count", row.try_get(0)?)
-}
-
 /// The stored prediction for a `request_id`, if any.
 ///
 /// # Errors
@@ -132,38 +108,6 @@ pub async fn find_prediction(
         enqueued_at: row.try_get(10)?,
         scored_at: row.try_get(11)?,
     }))
-}
-
-/// The most recent `limit` rejected messages, oldest first.
-///
-/// # Errors
-///
-/// [`StorageError`] when the query fails.
-pub async fn recent_rejected(
-    client: &impl GenericClient,
-    limit: u32,
-) -> Result<Vec<RejectedRow>, StorageError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT request_id, reason, errors, payload, received_at FROM ( \
-                 SELECT * FROM rejected_messages ORDER BY id DESC LIMIT $1 \
-             ) r ORDER BY id",
-        )
-        .await?;
-    client
-        .query(&statement, &[&i64::from(limit)])
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(RejectedRow {
-                request_id: row.try_get(0)?,
-                reason: row.try_get(1)?,
-                errors: row.try_get(2)?,
-                payload: row.try_get(3)?,
-                received_at: row.try_get(4)?,
-            })
-        })
-        .collect()
 }
 
 fn non_negative(column: &'static str, value: i64) -> Result<u64, StorageError> {

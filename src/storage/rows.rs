@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::StorageError;
+use crate::model::RiskLevel;
 
 /// Where a scoring request came from (`predictions.source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,14 +55,9 @@ impl FromStr for Source {
     }
 }
 
-/// Maps a stored risk level back to the `'static` strings the score uses.
-pub(crate) fn risk_level_from_str(s: &str) -> Result<&'static str, StorageError> {
-    match s {
-        "Low" => Ok("Low"),
-        "Medium" => Ok("Medium"),
-        "High" => Ok("High"),
-        other => Err(corrupt("risk_level", other)),
-    }
+/// A stored risk level, parsed back.
+pub(crate) fn risk_level_from_str(s: &str) -> Result<RiskLevel, StorageError> {
+    s.parse().map_err(|_| corrupt("risk_level", s))
 }
 
 fn corrupt(column: &'static str, value: &str) -> StorageError {
@@ -85,7 +81,7 @@ pub struct PredictionRow {
     /// Probability of leaving, in `0.0..=1.0`.
     pub probability: f64,
     /// `"Low"`, `"Medium"` or `"High"`.
-    pub risk_level: &'static str,
+    pub risk_level: RiskLevel,
     /// The validated record as scored.
     pub input: serde_json::Value,
     pub explanation: Option<serde_json::Value>,
@@ -135,5 +131,5 @@ pub struct BatchPrediction {
     pub employee_id: Option<i64>,
     pub prediction: i16,
     pub probability: f64,
-    pub risk_level: &'static str,
+    pub risk_level: RiskLevel,
 }

@@ -118,7 +118,7 @@ impl<'a> PredictionColumns<'a> {
             model_version: rows.iter().map(|r| r.model_version.as_str()).collect(),
             prediction: rows.iter().map(|r| r.prediction).collect(),
             probability: rows.iter().map(|r| r.probability).collect(),
-            risk_level: rows.iter().map(|r| r.risk_level).collect(),
+            risk_level: rows.iter().map(|r| r.risk_level.as_str()).collect(),
             input: rows.iter().map(|r| &r.input).collect(),
             explanation: rows.iter().map(|r| r.explanation.as_ref()).collect(),
             enqueued_at: rows.iter().map(|r| r.enqueued_at).collect(),

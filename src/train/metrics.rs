@@ -158,7 +158,7 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
 /// The evaluation report of one model on one data set at one threshold; `f1`, `precision`,
 /// `recall` and `accuracy` are those of [`Confusion`] (positive class = leaves).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Metrics {
+pub struct Evaluation {
     pub f1: f64,
     pub precision: f64,
     pub recall: f64,
@@ -171,7 +171,7 @@ pub struct Metrics {
     pub confusion_matrix: [[u64; 2]; 2],
 }
 
-impl Metrics {
+impl Evaluation {
     /// Computes every metric; the thresholded ones use `score >= threshold`.
     pub fn compute(labels: &[bool], scores: &[f32], threshold: f32) -> Self {
         let c = Confusion::from_scores(labels, scores, threshold);
@@ -255,12 +255,12 @@ mod tests {
 
     #[test]
     fn metrics_serialise_with_contract_names() {
-        let m = serde_json::to_value(Metrics::compute(&Y7, &S7, 0.5)).unwrap();
+        let m = serde_json::to_value(Evaluation::compute(&Y7, &S7, 0.5)).unwrap();
         assert_eq!(m["confusion_matrix"], serde_json::json!([[3, 1], [1, 2]]));
         assert_eq!(m["accuracy"], 5.0 / 7.0);
         let keys = ["f1", "precision", "recall", "roc_auc", "pr_auc", "accuracy"];
         assert!(keys.iter().all(|k| m[k].is_f64()) && m.as_object().unwrap().len() == 7);
-        let undefined = serde_json::to_value(Metrics::compute(&[F], &[0.1], 0.5)).unwrap();
+        let undefined = serde_json::to_value(Evaluation::compute(&[F], &[0.1], 0.5)).unwrap();
         assert!(undefined["roc_auc"].is_null());
     }
 

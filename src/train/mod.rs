@@ -15,11 +15,10 @@
 //! Everything runs on one thread with seeded randomness, so the same data and seed give the
 //! same `model.json` bytes.
 
-pub mod metrics;
-pub mod report;
-pub mod rng;
-pub mod search;
-pub mod split;
+mod metrics;
+pub(crate) mod report;
+mod search;
+mod split;
 #[cfg(test)]
 mod tests;
 
@@ -30,9 +29,9 @@ use serde_json::json;
 
 use crate::extracts::{self, ExtractError};
 use crate::features;
-use crate::model::bundle::sha256_hex;
+use crate::model::sha256_hex;
 use crate::model::{xgb, Bundle, Manifest, ModelError};
-use metrics::{best_f1_threshold, mean_sd, Confusion, Metrics};
+use metrics::{best_f1_threshold, mean_sd, Confusion, Evaluation};
 use search::{Data, Params};
 
 /// What `turnover train` is asked to do.
@@ -78,7 +77,7 @@ pub enum TrainError {
 #[derive(Debug, Clone)]
 pub struct Trained {
     pub manifest: Manifest,
-    pub holdout: Metrics,
+    pub holdout: Evaluation,
     pub cv: CrossValidation,
     pub search_best_auc: f64,
 }
@@ -135,7 +134,7 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
 
     let fits = options.trials * search_repeats * options.folds;
     let bar = progress(options, fits as u64, "search");
-    let mut rng = rng::Rng::new(seed);
+    let mut rng = crate::rng::Rng::new(seed);
     let mut best: Option<Best> = None;
     for _ in 0..options.trials {
         let mut params = Params::sample(&mut rng);
@@ -190,7 +189,7 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
     let booster = search::fit(&data, &train_idx, &params, seed)?;
     let test_labels: Vec<bool> = test_idx.iter().map(|&i| labels[i]).collect();
     let test_scores = search::predict(&booster, &data, &test_idx)?;
-    let holdout = Metrics::compute(&test_labels, &test_scores, threshold);
+    let holdout = Evaluation::compute(&test_labels, &test_scores, threshold);
 
     let model_json = booster.to_json()?;
     let manifest = Manifest {
@@ -220,7 +219,7 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
 }
 
 fn repeated_cv(
-    data: &Data,
+    data: &Data<'_>,
     train_idx: &[usize],
     train_labels: &[bool],
     params: &Params,

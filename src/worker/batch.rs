@@ -17,8 +17,9 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::job::{Job, Rejected, ReplyTo};
-use super::Context;
-use crate::model::scorer::Scored;
+use crate::app::AppContext;
+use crate::model::Scored;
+use crate::model::{ErrorReply, ScoreReply};
 use crate::queue::STATUS_HEADER;
 use crate::storage::{self, PredictionRow, StorageError};
 
@@ -38,7 +39,7 @@ pub struct BatchOutcome {
 /// When the channel fails while replying or acking: the unacked messages return to the queue
 /// by themselves, and the caller reconnects.
 pub async fn process(
-    ctx: &Context,
+    ctx: &AppContext,
     channel: &Channel,
     jobs: Vec<Job>,
     rejected: Vec<Rejected>,
@@ -83,7 +84,7 @@ pub async fn process(
 
     for (job, s) in jobs.iter().zip(&scores) {
         if let Some(reply) = &job.reply {
-            publish_reply(channel, reply, 200, &reply_body(ctx, job, s)).await?;
+            publish_reply(channel, reply, 200, &score_reply(ctx, job, s)).await?;
         }
         let _span = tracing::info_span!("job", request_id = %job.request_id, model_version = %ctx.model_version).entered();
         tracing::debug!(
@@ -94,7 +95,10 @@ pub async fn process(
     }
     for r in rejected.iter().filter(|r| !r.expired) {
         if let Some(reply) = &r.reply {
-            let body = json!({"request_id": r.row.request_id, "detail": r.errors});
+            let body = ErrorReply {
+                request_id: r.row.request_id.clone(),
+                detail: r.errors.clone(),
+            };
             publish_reply(channel, reply, 422, &body).await?;
         }
         tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors = r.errors.len(), "message rejected");
@@ -136,7 +140,7 @@ pub async fn process(
 
 /// Scores the batch in one call. If that fails (it should not for valid records), each job is
 /// scored alone so one bad job fails alone; the failed ones come back as tags to nack.
-async fn score(ctx: &Context, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<u64>) {
+async fn score(ctx: &AppContext, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<u64>) {
     let top_k = ctx.settings.model.explain_top_k;
     let records: Vec<_> = jobs.iter().map(|j| &j.record).collect();
     let explain: Vec<bool> = jobs.iter().map(|j| j.explain).collect();
@@ -169,7 +173,7 @@ async fn score(ctx: &Context, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<u64
 /// Writes the batch, retrying transient failures with capped backoff until it succeeds or the
 /// shutdown deadline passes.
 async fn store(
-    ctx: &Context,
+    ctx: &AppContext,
     rows: &[PredictionRow],
     rejected: &[storage::RejectedRow],
 ) -> Result<(), StorageError> {
@@ -198,7 +202,7 @@ async fn store(
     }
 }
 
-fn prediction_row(ctx: &Context, job: &Job, s: &Scored, now: OffsetDateTime) -> PredictionRow {
+fn prediction_row(ctx: &AppContext, job: &Job, s: &Scored, now: OffsetDateTime) -> PredictionRow {
     PredictionRow {
         request_id: job.request_id.clone(),
         employee_id: job.employee_id,
@@ -207,7 +211,7 @@ fn prediction_row(ctx: &Context, job: &Job, s: &Scored, now: OffsetDateTime) -> 
         model_version: ctx.model_version.clone(),
         prediction: i16::from(s.score.prediction),
         probability: s.score.probability,
-        risk_level: s.score.risk_level.as_str(),
+        risk_level: s.score.risk_level,
         input: job.record.to_json(),
         explanation: s.explanation.as_ref().map(|e| json!(e)),
         enqueued_at: job.enqueued_at,
@@ -216,26 +220,23 @@ fn prediction_row(ctx: &Context, job: &Job, s: &Scored, now: OffsetDateTime) -> 
 }
 
 /// The reply to a scored request: the body of a 200 from `POST /predict`.
-pub fn reply_body(ctx: &Context, job: &Job, s: &Scored) -> serde_json::Value {
-    let mut body = json!({
-        "request_id": job.request_id,
-        "prediction": s.score.prediction,
-        "probability_0": 1.0 - s.score.probability,
-        "probability_1": s.score.probability,
-        "risk_level": s.score.risk_level.as_str(),
-        "model_version": ctx.model_version,
-    });
-    if let Some(e) = &s.explanation {
-        body["explanation"] = json!(e);
+fn score_reply(ctx: &AppContext, job: &Job, s: &Scored) -> ScoreReply {
+    ScoreReply {
+        request_id: job.request_id.clone(),
+        prediction: s.score.prediction,
+        probability_0: 1.0 - s.score.probability,
+        probability_1: s.score.probability,
+        risk_level: s.score.risk_level,
+        model_version: ctx.model_version.clone(),
+        explanation: s.explanation.clone(),
     }
-    body
 }
 
 async fn publish_reply(
     channel: &Channel,
     to: &ReplyTo,
     status: u16,
-    body: &serde_json::Value,
+    body: &impl serde::Serialize,
 ) -> Result<(), lapin::Error> {
     let mut headers = FieldTable::default();
     headers.insert(STATUS_HEADER.into(), AMQPValue::LongInt(i32::from(status)));
@@ -245,7 +246,7 @@ async fn publish_reply(
     if let Some(id) = &to.correlation_id {
         properties = properties.with_correlation_id(id.as_str().into());
     }
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let bytes = serde_json::to_vec(body).expect("a reply always serializes");
     // Replies are not confirmed: a lost reply costs the caller a 504, never a result (the row
     // is committed), and waiting for a confirm would put a round trip on every batch.
     channel

@@ -9,15 +9,10 @@ use lapin::BasicProperties;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::model::bundle::sha256_hex;
-use crate::queue::{header_u64, ENQUEUED_AT_HEADER};
+use crate::model::sha256_hex;
+use crate::queue::{header_u64, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 use crate::record::{decode_request, FieldError, Record};
 use crate::storage::{RejectedRow, Source};
-
-/// Header naming where a request came from (`http`, `batch`); absent means `queue`.
-pub const SOURCE_HEADER: &str = "x-source";
-/// Header carrying the batch id of a `POST /predict/batch` employee.
-pub const BATCH_HEADER: &str = "x-batch-id";
 
 /// Where to send the reply, when the producer asked for one.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,5 +162,4 @@ fn header_str(properties: &BasicProperties, name: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "job_tests.rs"]
 mod tests;

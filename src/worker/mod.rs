@@ -8,14 +8,13 @@
 //! the `multiple` ack safe; across channels they overlap, so one batch scores while another
 //! writes. On connection loss everything is rebuilt from scratch with capped backoff.
 
-pub mod batch;
-pub mod job;
+mod batch;
+mod job;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Pool;
 use futures_util::{FutureExt, StreamExt};
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
@@ -23,9 +22,7 @@ use lapin::{Connection, Consumer};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::model::Scorer;
+use crate::app::AppContext;
 use crate::queue::{self, now_ms, topology};
 use job::{Decoded, Job, Rejected};
 
@@ -40,20 +37,9 @@ pub enum ConsumerError {
     Panicked,
 }
 
-/// What every consumer shares.
-pub struct Context {
-    pub settings: Arc<Settings>,
-    pub scorer: Scorer,
-    pub pool: Pool,
-    pub metrics: Metrics,
-    pub model_version: String,
-    /// Cancelled when the shutdown deadline has passed: stop retrying, give messages back.
-    pub hard_stop: CancellationToken,
-}
-
 /// Runs the consumers until `stop` is cancelled, reconnecting after any broker failure.
 /// On stop, each consumer finishes the batch in hand (commit, reply, ack) and returns.
-pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
+pub async fn run_consumers(ctx: Arc<AppContext>, stop: CancellationToken) {
     let amqp = &ctx.settings.amqp;
     let mut delay = Duration::from_millis(100);
     loop {
@@ -84,7 +70,7 @@ pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
 
 /// Declares the topology, starts the consumers and waits for them. `Ok` on a clean stop.
 async fn consume(
-    ctx: &Arc<Context>,
+    ctx: &Arc<AppContext>,
     connection: &Connection,
     stop: &CancellationToken,
 ) -> Result<(), ConsumerError> {
@@ -135,7 +121,7 @@ async fn consume(
 
 /// Gathers batches and processes them until stopped or the channel fails.
 async fn consume_loop(
-    ctx: &Context,
+    ctx: &AppContext,
     channel: &lapin::Channel,
     mut consumer: Consumer,
     stop: &CancellationToken,

@@ -11,11 +11,11 @@ use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use turnover::cli::ServeArgs;
 use turnover::config::{LogFormat, Settings};
 use turnover::queue::publisher::{Outgoing, PublishReport, Publisher};
 use turnover::queue::{self, topology};
 use turnover::startup;
+use turnover::startup::Roles;
 
 use crate::helpers::{wait_until, TestDb};
 
@@ -54,21 +54,21 @@ pub struct TestApp {
 impl TestApp {
     /// Worker and sidecar with the default test settings.
     pub async fn spawn() -> Self {
-        Self::spawn_with(|_| {}, ServeArgs::default()).await
+        Self::spawn_with(|_| {}, Roles::ALL).await
     }
 
     /// As [`TestApp::spawn`], after `adjust` has changed the settings.
-    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings), args: ServeArgs) -> Self {
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings), roles: Roles) -> Self {
         let db = TestDb::new().await;
         let mut settings = test_settings(&db);
         adjust(&mut settings);
-        Self::start(db, settings, args).await
+        Self::start(db, settings, roles).await
     }
 
     /// Starts a service on an existing database and settings (e.g. a second worker).
-    pub async fn start(db: TestDb, settings: Settings, args: ServeArgs) -> Self {
+    pub async fn start(db: TestDb, settings: Settings, roles: Roles) -> Self {
         let mut this = Self::idle(db, settings);
-        this.run(args).await;
+        this.run(roles).await;
         this
     }
 
@@ -85,14 +85,14 @@ impl TestApp {
     }
 
     /// Builds and starts the service for these settings.
-    pub async fn run(&mut self, args: ServeArgs) {
+    pub async fn run(&mut self, roles: Roles) {
         turnover::telemetry::init(LogFormat::Pretty, "warn");
-        let app = startup::build(self.settings.clone(), &args)
+        let app = startup::build(self.settings.clone(), roles)
             .await
             .expect("the app builds");
         self.addr = app.http_addr();
         self.task = Some(tokio::spawn(app.run_until_stopped(self.shutdown.clone())));
-        if !args.no_worker {
+        if roles.worker {
             self.wait_for_consumer().await;
         }
     }
@@ -148,14 +148,14 @@ impl TestApp {
 
     /// Rows in `predictions`.
     pub async fn predictions(&self) -> u64 {
-        turnover::storage::count_predictions(&self.db.client().await)
+        crate::helpers::count_predictions(&self.db.client().await)
             .await
             .expect("count")
     }
 
     /// Rows in `rejected_messages`.
     pub async fn rejected(&self) -> u64 {
-        turnover::storage::count_rejected(&self.db.client().await)
+        crate::helpers::count_rejected(&self.db.client().await)
             .await
             .expect("count")
     }

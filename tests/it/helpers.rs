@@ -9,8 +9,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use deadpool_postgres::GenericClient;
 use tokio::sync::OnceCell;
-use turnover::storage::{self, Pool};
+use turnover::storage::{self, Pool, RejectedRow};
 
 /// Prefix of every database these tests create; anything with it may be dropped.
 pub const TEST_DB_PREFIX: &str = "turnover_test_";
@@ -181,4 +182,62 @@ where
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+// Reads that only tests need: the service never counts or lists rows.
+
+/// Number of `predictions` rows.
+///
+/// # Errors
+///
+/// [`storage::StorageError`] when the query fails.
+pub async fn count_predictions(client: &impl GenericClient) -> Result<u64, storage::StorageError> {
+    let row = client
+        .query_one("SELECT count(*) FROM predictions", &[])
+        .await?;
+    Ok(u64::try_from(row.try_get::<_, i64>(0)?).expect("a count is never negative"))
+}
+
+/// Number of `rejected_messages` rows.
+///
+/// # Errors
+///
+/// [`storage::StorageError`] when the query fails.
+pub async fn count_rejected(client: &impl GenericClient) -> Result<u64, storage::StorageError> {
+    let row = client
+        .query_one("SELECT count(*) FROM rejected_messages", &[])
+        .await?;
+    Ok(u64::try_from(row.try_get::<_, i64>(0)?).expect("a count is never negative"))
+}
+
+/// The most recent `limit` rejected messages, oldest first.
+///
+/// # Errors
+///
+/// [`storage::StorageError`] when the query fails.
+pub async fn recent_rejected(
+    client: &impl GenericClient,
+    limit: u32,
+) -> Result<Vec<RejectedRow>, storage::StorageError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT request_id, reason, errors, payload, received_at FROM ( \
+                 SELECT * FROM rejected_messages ORDER BY id DESC LIMIT $1 \
+             ) r ORDER BY id",
+        )
+        .await?;
+    client
+        .query(&statement, &[&i64::from(limit)])
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(RejectedRow {
+                request_id: row.try_get(0)?,
+                reason: row.try_get(1)?,
+                errors: row.try_get(2)?,
+                payload: row.try_get(3)?,
+                received_at: row.try_get(4)?,
+            })
+        })
+        .collect()
 }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use turnover::cli::ServeArgs;
 use turnover::model::{Bundle, Model};
 use turnover::record::sample;
+use turnover::startup::Roles;
 
 use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;
@@ -219,7 +219,7 @@ async fn predict_rejects_what_the_old_api_rejected_naming_the_field() {
 async fn api_keys_guard_the_scoring_routes_only_and_openapi_lists_every_route() {
     let app = TestApp::spawn_with(
         |s| s.auth.api_keys = vec!["first-key".into(), "second-key".into()],
-        ServeArgs::default(),
+        Roles::ALL,
     )
     .await;
     wait_ready(&app, true).await;
@@ -294,11 +294,7 @@ async fn api_keys_guard_the_scoring_routes_only_and_openapi_lists_every_route() 
 
 #[tokio::test]
 async fn over_the_rate_limit_is_a_429_with_retry_after() {
-    let app = TestApp::spawn_with(
-        |s| s.http.rate_limit_per_minute = Some(2),
-        ServeArgs::default(),
-    )
-    .await;
+    let app = TestApp::spawn_with(|s| s.http.rate_limit_per_minute = Some(2), Roles::ALL).await;
     let http = client();
     for _ in 0..2 {
         let response = http
@@ -333,10 +329,7 @@ async fn over_the_rate_limit_is_a_429_with_retry_after() {
 
 #[tokio::test]
 async fn without_a_worker_predict_times_out_and_the_request_expires_unscored() {
-    let args = ServeArgs {
-        no_worker: true,
-        ..Default::default()
-    };
+    let args = Roles::HTTP_ONLY;
     let mut app = TestApp::spawn_with(|s| s.http.predict_timeout_ms = 300, args).await;
     wait_ready(&app, false).await;
     let (status, body) = post_json(&app, "/predict", &Value::Object(sample::example())).await;
@@ -346,7 +339,7 @@ async fn without_a_worker_predict_times_out_and_the_request_expires_unscored() {
     // A worker that comes later must not score it: its caller has gone.
     app.stop().await.expect("clean stop");
     let settings = app.settings.clone();
-    let worker = TestApp::start(app.db, settings, ServeArgs::default()).await;
+    let worker = TestApp::start(app.db, settings, Roles::ALL).await;
     let queue = worker.settings.amqp.queue.clone();
     wait_until(
         "the request queue to drain",
@@ -364,10 +357,7 @@ async fn without_a_worker_predict_times_out_and_the_request_expires_unscored() {
 
 #[tokio::test]
 async fn with_the_broker_down_predict_is_a_503_and_not_ready() {
-    let args = ServeArgs {
-        no_worker: true,
-        ..Default::default()
-    };
+    let args = Roles::HTTP_ONLY;
     let app = TestApp::spawn_with(
         |s| s.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".into(),
         args,
@@ -385,14 +375,7 @@ async fn with_the_broker_down_predict_is_a_503_and_not_ready() {
 
 #[tokio::test]
 async fn ready_needs_a_consumer() {
-    let app = TestApp::spawn_with(
-        |_| {},
-        ServeArgs {
-            no_worker: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_with(|_| {}, Roles::HTTP_ONLY).await;
     wait_ready(&app, false).await;
     let response = client().get(app.url("/ready")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -410,11 +393,7 @@ async fn ready_needs_a_consumer() {
 
 #[tokio::test]
 async fn metrics_move_with_requests_and_ready_is_green_with_a_worker() {
-    let app = TestApp::spawn_with(
-        |s| s.metrics.queue_depth_interval_ms = 100,
-        ServeArgs::default(),
-    )
-    .await;
+    let app = TestApp::spawn_with(|s| s.metrics.queue_depth_interval_ms = 100, Roles::ALL).await;
     wait_ready(&app, true).await;
     let http = client();
     let ready = http.get(app.url("/ready")).send().await.unwrap();
@@ -469,7 +448,7 @@ async fn ready_turns_503_while_postgres_is_unreachable_and_back_to_200() {
     let proxy = Proxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], 5432))).await;
     let mut settings = crate::app::test_settings(&db);
     settings.postgres.url = db.url.replace("127.0.0.1:5432", &proxy.addr.to_string());
-    let app = TestApp::start(db, settings, ServeArgs::default()).await;
+    let app = TestApp::start(db, settings, Roles::ALL).await;
     let client = reqwest::Client::new();
     let ready = |app: &TestApp| {
         let (client, url) = (client.clone(), app.url("/ready"));

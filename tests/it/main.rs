@@ -5,6 +5,9 @@
 //! Postgres is found at `TURNOVER_TEST_POSTGRES_URL` (a server URL without a database path),
 //! default `postgres://postgres@127.0.0.1:5432`.
 
+// A failed unwrap is a failed test here, with its message.
+#![allow(clippy::unwrap_used)]
+
 mod app;
 mod helpers;
 mod http;

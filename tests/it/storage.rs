@@ -5,10 +5,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use time::OffsetDateTime;
+use turnover::model::RiskLevel;
 use turnover::storage::{self, InsertOutcome, PredictionRow, RejectedRow, Source, MIGRATIONS};
 use uuid::Uuid;
 
-use crate::helpers::{database_exists, database_url, unique_db_name, DropDatabaseOnDrop, TestDb};
+use crate::helpers::{
+    self, database_exists, database_url, unique_db_name, DropDatabaseOnDrop, TestDb,
+};
 
 fn prediction(request_id: &str, employee_id: Option<i64>, batch_id: Option<Uuid>) -> PredictionRow {
     PredictionRow {
@@ -23,7 +26,7 @@ fn prediction(request_id: &str, employee_id: Option<i64>, batch_id: Option<Uuid>
         model_version: "test-1".to_owned(),
         prediction: 1,
         probability: 0.8125,
-        risk_level: "High",
+        risk_level: RiskLevel::High,
         input: json!({"age": 41, "genre": "F", "poste": "Tech Lead"}),
         explanation: Some(json!([{"field": "age", "contribution": -0.25}])),
         enqueued_at: Some(OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("ts")),
@@ -155,7 +158,7 @@ async fn insert_batch_is_idempotent_by_request_id() {
         }
     );
     assert_eq!(
-        storage::count_predictions(&client).await.expect("count"),
+        helpers::count_predictions(&client).await.expect("count"),
         300
     );
 
@@ -189,7 +192,7 @@ async fn insert_batch_is_idempotent_by_request_id() {
         }
     );
     assert_eq!(
-        storage::count_predictions(&client).await.expect("count"),
+        helpers::count_predictions(&client).await.expect("count"),
         450
     );
 
@@ -222,7 +225,7 @@ async fn rejected_rows_keep_their_exact_bytes_and_are_not_duplicated() {
             rejected: 3
         }
     );
-    let stored = storage::recent_rejected(&client, 10).await.expect("read");
+    let stored = helpers::recent_rejected(&client, 10).await.expect("read");
     assert_eq!(stored, rows, "payload bytes, errors and times round-trip");
 
     // Redelivered: the one with a request_id is recognised; those without cannot be.
@@ -230,7 +233,7 @@ async fn rejected_rows_keep_their_exact_bytes_and_are_not_duplicated() {
         .await
         .expect("again");
     assert_eq!(again.rejected, 0);
-    assert_eq!(storage::count_rejected(&client).await.expect("count"), 3);
+    assert_eq!(helpers::count_rejected(&client).await.expect("count"), 3);
 }
 
 #[tokio::test]
@@ -238,14 +241,14 @@ async fn a_bad_row_fails_the_whole_batch_permanently() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
     let mut bad = prediction("bad", None, None);
-    bad.risk_level = "Extreme";
+    bad.probability = 1.5;
     let rows = [prediction("ok", None, None), bad];
     let err = storage::insert_batch(&mut client, &rows, &[rejected(Some("r"), b"x")])
         .await
         .expect_err("check violation");
     assert!(!err.is_transient(), "{err:?}");
-    assert_eq!(storage::count_predictions(&client).await.expect("count"), 0);
-    assert_eq!(storage::count_rejected(&client).await.expect("count"), 0);
+    assert_eq!(helpers::count_predictions(&client).await.expect("count"), 0);
+    assert_eq!(helpers::count_rejected(&client).await.expect("count"), 0);
 }
 
 #[tokio::test]
@@ -289,7 +292,7 @@ async fn batch_status_counts_scored_rows_and_results_are_ordered() {
         .expect("results");
     let ids: Vec<Option<i64>> = results.iter().map(|r| r.employee_id).collect();
     assert_eq!(ids, [Some(10), Some(30)]);
-    assert_eq!(results[0].risk_level, "High");
+    assert_eq!(results[0].risk_level, RiskLevel::High);
     assert!((results[0].probability - 0.8125).abs() < f64::EPSILON);
 }
 

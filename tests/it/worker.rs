@@ -7,11 +7,11 @@ use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 use serde_json::{json, Value};
-use turnover::cli::ServeArgs;
-use turnover::model::{Bundle, Model};
+use turnover::model::{Bundle, Model, RiskLevel};
 use turnover::queue::publisher::Outgoing;
 use turnover::queue::{self, now_ms, ENQUEUED_AT_HEADER};
-use turnover::record::{sample, validate};
+use turnover::record::{sample, validate, Envelope};
+use turnover::startup::Roles;
 use turnover::storage::{self, PredictionRow, Source};
 
 use crate::app::{body, delete_topology, model_path, test_settings, TestApp};
@@ -19,7 +19,15 @@ use crate::helpers::{wait_until, TestDb};
 use crate::proxy::Proxy;
 
 fn envelope(id: &str, employee_id: i64, record: &serde_json::Map<String, Value>) -> Outgoing {
-    body(&json!({"request_id": id, "employee_id": employee_id, "employee": record}))
+    Outgoing {
+        body: Envelope {
+            request_id: Some(id.to_owned()),
+            employee_id: Some(employee_id),
+            ..Envelope::new(record.clone())
+        }
+        .to_bytes(),
+        ..Default::default()
+    }
 }
 
 async fn probabilities(app: &TestApp) -> Vec<(String, f64, i16, String)> {
@@ -93,7 +101,7 @@ async fn a_duplicate_or_a_redelivery_after_commit_makes_one_row() {
         model_version: "before-crash".into(),
         prediction: 0,
         probability: 0.25,
-        risk_level: "Low",
+        risk_level: RiskLevel::Low,
         input: typed.to_json(),
         explanation: None,
         enqueued_at: None,
@@ -283,14 +291,7 @@ fn amqp_upstream() -> SocketAddr {
 async fn broker_connections_cut_mid_run_lose_nothing_and_duplicate_nothing() {
     let proxy = Proxy::start(amqp_upstream()).await;
     let url = format!("amqp://guest:guest@{}/%2f", proxy.addr);
-    let app = TestApp::spawn_with(
-        |s| s.amqp.url = url,
-        ServeArgs {
-            no_http: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_with(|s| s.amqp.url = url, Roles::WORKER_ONLY).await;
     let mut direct = app.settings.clone();
     direct.amqp.url = "amqp://guest:guest@127.0.0.1:5672/%2f".into();
     let producer = TestApp {
@@ -346,15 +347,7 @@ async fn postgres_away_for_a_while_loses_nothing() {
         settings.postgres.url, db.url,
         "the service goes through the proxy"
     );
-    let app = TestApp::start(
-        db,
-        settings,
-        ServeArgs {
-            no_http: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::start(db, settings, Roles::WORKER_ONLY).await;
 
     assert!(app
         .publish((0..100).map(|i| envelope(&format!("a-{i}"), i, &sample::example())))
@@ -410,11 +403,7 @@ async fn sigterm_with_messages_in_flight_leaves_each_message_a_row_or_queued() {
         )
         .await;
     assert!(published.all_confirmed(n));
-    app.run(ServeArgs {
-        no_http: true,
-        ..Default::default()
-    })
-    .await;
+    app.run(Roles::WORKER_ONLY).await;
     wait_until("scoring under way", Duration::from_secs(20), || async {
         (app.predictions().await > 0).then_some(())
     })

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
-use turnover::cli::ServeArgs;
 use turnover::extracts::{write_extracts, ExtractRow};
 use turnover::record::sample;
+use turnover::startup::Roles;
 
 use super::{client, wait_ready};
 use crate::app::TestApp;
@@ -130,8 +130,7 @@ async fn a_batch_of_1500_employees_completes_with_a_consistent_summary() {
 
 #[tokio::test]
 async fn batch_errors_name_the_part_the_file_or_the_batch() {
-    let app =
-        TestApp::spawn_with(|s| s.http.max_upload_bytes = 200_000, ServeArgs::default()).await;
+    let app = TestApp::spawn_with(|s| s.http.max_upload_bytes = 200_000, Roles::ALL).await;
     let http = client();
     let unknown = http
         .get(app.url(&format!("/batches/{}", uuid::Uuid::new_v4())))

@@ -264,14 +264,21 @@ pub(super) async fn soak(
     eprintln!("  soak: {minutes} min at {rate}/s = {total} messages (1% invalid)");
     let tag = id.to_owned();
     let messages = (0..total).map(move |i| {
-        let mut state = i ^ 0x5eed;
-        let mut below = |n: u64| sample::splitmix(&mut state) % n;
+        let mut rng = turnover::rng::Rng::new(i ^ 0x5eed);
+        let mut below = |n: u64| rng.below(n);
         let mut record = sample::random(&mut below);
         if i % 100 == 99 {
             record.insert("age".into(), serde_json::json!(200));
         }
-        let body = serde_json::json!({"request_id": format!("soak-{tag}-{i}"), "employee_id": i, "employee": record});
-        Outgoing { body: serde_json::to_vec(&body).unwrap_or_default(), ..Default::default() }
+        let envelope = turnover::record::Envelope {
+            request_id: Some(format!("soak-{tag}-{i}")),
+            employee_id: i64::try_from(i).ok(),
+            ..turnover::record::Envelope::new(record)
+        };
+        Outgoing {
+            body: envelope.to_bytes(),
+            ..Default::default()
+        }
     });
     let a = svc.settings.amqp.clone();
     let in_flight = args.in_flight;

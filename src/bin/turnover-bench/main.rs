@@ -15,15 +15,10 @@
 //!
 //! `cargo run --release --bin turnover-bench -- --runs 3`
 
-#[path = "bench/broker.rs"]
 mod broker;
-#[path = "bench/load.rs"]
 mod load;
-#[path = "bench/phases.rs"]
 mod phases;
-#[path = "bench/service.rs"]
 mod service;
-#[path = "bench/stats.rs"]
 mod stats;
 
 use std::path::PathBuf;
@@ -102,7 +97,8 @@ struct Args {
 fn main() -> ExitCode {
     if std::env::var_os(SERVE_ENV).is_some() {
         // The service under test: exactly what `turnover serve` runs.
-        return match turnover::commands::run(turnover::cli::Cli::parse_from(["turnover"])) {
+        return match turnover::commands::dispatch(turnover::commands::Cli::parse_from(["turnover"]))
+        {
             Ok(code) => code,
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -121,7 +117,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(bench(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -130,7 +126,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn bench(args: Args) -> anyhow::Result<()> {
     let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let settings = service::settings(&id, &args.amqp_url, &args.postgres)?;
     let db_name = format!("turnover_bench_{id}");
@@ -288,7 +284,7 @@ async fn with_service(
                 (vec![], vec![], vec![], vec![], vec![], vec![]);
             for r in 0..args.runs {
                 let from = Instant::now();
-                let m = load::run(
+                let m = load::drive(
                     svc.http,
                     "/predict",
                     Arc::clone(&bodies),

@@ -1,83 +1,71 @@
 //! `turnover score`: the three extracts in, one score per employee out, no broker or database.
-//!
-//! Also the summary counts shared with the HTTP batch results, so both report alike.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
 
-use serde::Serialize;
+use anyhow::Context as _;
+use clap::Args;
 
+use crate::config::Settings;
 use crate::extracts::{self, ExtractError, Extracts};
-use crate::model::{Contribution, Model, ModelError, RiskLevel, Score};
+use crate::model::{Bundle, EmployeeScore, Model, ModelError, Summary};
 
-/// One employee's line of output (contract section 5's batch prediction shape).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EmployeeScore {
-    pub employee_id: i64,
-    pub prediction: u8,
-    pub probability_stay: f64,
-    pub probability_leave: f64,
-    pub risk_level: RiskLevel,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<Vec<Contribution>>,
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Folder holding the three extracts (the label column is not needed; examples/extracts
+    /// holds made-up ones).
+    #[arg(long, value_name = "DIR", env = "TURNOVER_DATA")]
+    pub data: PathBuf,
+    /// Output file: `.csv`, or `.jsonl`/`.json` for JSON lines. Default: CSV on stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Add each employee's top factors (SHAP contributions by field).
+    #[arg(long)]
+    pub explain: bool,
+    /// Model bundle folder (default: the `model.path` setting).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
-impl EmployeeScore {
-    pub fn new(employee_id: i64, score: &Score, explanation: Option<Vec<Contribution>>) -> Self {
-        EmployeeScore {
-            employee_id,
-            prediction: score.prediction,
-            probability_stay: 1.0 - score.probability,
-            probability_leave: score.probability,
-            risk_level: score.risk_level,
-            explanation,
+/// Scores the extracts and writes one line per employee; the summary goes to stderr.
+///
+/// # Errors
+/// A bad bundle, an invalid extract (file, line, column), an unwritable output.
+pub fn score(args: ScoreArgs, settings: Settings) -> anyhow::Result<ExitCode> {
+    let path = args.model.unwrap_or(settings.model.path);
+    let bundle = Arc::new(
+        Bundle::load(&path)
+            .with_context(|| format!("cannot load the model bundle {}", path.display()))?,
+    );
+    let model = Model::new(&bundle, settings.model.risk_cuts)?;
+    let extracts = extracts::read_dir(&args.data)?;
+    if !extracts.orphans.is_empty() {
+        eprintln!("warning: {}", extracts.orphans);
+    }
+    let explain = args.explain.then_some(settings.model.explain_top_k);
+    let (scores, summary) = score_extracts(&model, &extracts, explain)?;
+    match &args.out {
+        None => write_csv(std::io::stdout().lock(), &scores)?,
+        Some(out) => {
+            let file = BufWriter::new(
+                File::create(out).with_context(|| format!("cannot create {}", out.display()))?,
+            );
+            match out.extension().and_then(|e| e.to_str()) {
+                Some("jsonl" | "json" | "ndjson") => write_jsonl(file, &scores)?,
+                _ => write_csv(file, &scores)?,
+            }
         }
     }
-}
-
-/// Counts over a set of scores.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Summary {
-    pub total_stay: u64,
-    pub total_leave: u64,
-    pub high_risk_count: u64,
-    pub medium_risk_count: u64,
-    pub low_risk_count: u64,
-}
-
-impl Summary {
-    /// Adds one score given its class and risk band.
-    pub fn add(&mut self, prediction: u8, risk: RiskLevel) {
-        *if prediction == 1 {
-            &mut self.total_leave
-        } else {
-            &mut self.total_stay
-        } += 1;
-        *match risk {
-            RiskLevel::High => &mut self.high_risk_count,
-            RiskLevel::Medium => &mut self.medium_risk_count,
-            RiskLevel::Low => &mut self.low_risk_count,
-        } += 1;
-    }
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} employees: {} predicted to stay, {} to leave; risk high {}, medium {}, low {}",
-            self.total_stay + self.total_leave,
-            self.total_stay,
-            self.total_leave,
-            self.high_risk_count,
-            self.medium_risk_count,
-            self.low_risk_count
-        )
-    }
+    eprintln!("model {}: {summary}", bundle.manifest.version);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Why offline scoring failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ScoreError {
+pub enum OfflineScoreError {
     #[error(transparent)]
     Extract(#[from] ExtractError),
     #[error(transparent)]
@@ -96,7 +84,7 @@ pub fn score_extracts(
     model: &Model,
     extracts: &Extracts,
     explain: Option<usize>,
-) -> Result<(Vec<EmployeeScore>, Summary), ScoreError> {
+) -> Result<(Vec<EmployeeScore>, Summary), OfflineScoreError> {
     let rows = extracts::validate_rows(extracts)?;
     let records: Vec<_> = rows.iter().map(|(_, r)| r).collect();
     let scores = model.score(&records)?;
@@ -122,7 +110,7 @@ pub fn score_extracts(
 ///
 /// # Errors
 /// When writing fails.
-pub fn write_csv(out: impl Write, scores: &[EmployeeScore]) -> Result<(), ScoreError> {
+pub fn write_csv(out: impl Write, scores: &[EmployeeScore]) -> Result<(), OfflineScoreError> {
     let mut w = csv::Writer::from_writer(out);
     let explain = scores.iter().any(|s| s.explanation.is_some());
     let mut header = vec![
@@ -162,7 +150,7 @@ pub fn write_csv(out: impl Write, scores: &[EmployeeScore]) -> Result<(), ScoreE
 ///
 /// # Errors
 /// When writing fails.
-pub fn write_jsonl(mut out: impl Write, scores: &[EmployeeScore]) -> Result<(), ScoreError> {
+pub fn write_jsonl(mut out: impl Write, scores: &[EmployeeScore]) -> Result<(), OfflineScoreError> {
     for s in scores {
         serde_json::to_writer(&mut out, s).map_err(std::io::Error::other)?;
         out.write_all(b"\n")?;

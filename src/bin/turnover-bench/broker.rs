@@ -11,11 +11,10 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::Connection;
-use serde_json::json;
 use turnover::config::Amqp;
 use turnover::queue::publisher::{Outgoing, PublishReport, Publisher};
 use turnover::queue::{self, topology};
-use turnover::record::sample;
+use turnover::record::{sample, Envelope};
 
 /// Unconfirmed publishes allowed in flight, and the ceiling consumer's prefetch and ack step.
 pub struct Knobs {
@@ -30,8 +29,15 @@ pub fn requests(tag: &str, seed: u64, n: usize) -> Vec<Outgoing> {
         .into_iter()
         .enumerate()
         .map(|(i, record)| {
-            let body = json!({"request_id": format!("bench-{tag}-{seed}-{i}"), "employee_id": i, "employee": record});
-            Outgoing { body: serde_json::to_vec(&body).unwrap_or_default(), ..Default::default() }
+            let envelope = Envelope {
+                request_id: Some(format!("bench-{tag}-{seed}-{i}")),
+                employee_id: Some(i as i64),
+                ..Envelope::new(record)
+            };
+            Outgoing {
+                body: envelope.to_bytes(),
+                ..Default::default()
+            }
         })
         .collect()
 }

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use turnover::cli::ServeArgs;
 use turnover::config::{LogFormat, Settings};
 use turnover::queue;
+use turnover::startup::Roles;
 
 use crate::broker;
 
@@ -73,7 +73,7 @@ impl Service {
         let http = settings.http.addr;
         let (kind, pid, log) = if in_process {
             turnover::telemetry::init(LogFormat::Pretty, &settings.log.level);
-            let app = turnover::startup::build(settings.clone(), &ServeArgs::default()).await?;
+            let app = turnover::startup::build(settings.clone(), Roles::ALL).await?;
             let shutdown = CancellationToken::new();
             let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
             (Kind::InProcess { shutdown, task }, std::process::id(), None)

@@ -116,7 +116,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Runs `connections` closed-loop clients posting `bodies` (round robin) to `path` for
 /// `warmup` (not recorded) then `duration`.
-pub async fn run(
+pub async fn drive(
     addr: SocketAddr,
     path: &str,
     bodies: Arc<Vec<Vec<u8>>>,

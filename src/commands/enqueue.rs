@@ -2,23 +2,54 @@
 //! with pipelined publisher confirms, and says how many the broker confirmed.
 
 use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
-use crate::cli::EnqueueArgs;
 use crate::config::{redact_url, Settings};
 use crate::extracts;
 use crate::queue::publisher::{Outgoing, Publisher};
 use crate::queue::{self, topology};
+use crate::record::Envelope;
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "source")]
+pub struct EnqueueSource {
+    /// A file of JSON lines: bare records or envelopes, one per line.
+    #[arg(long, value_name = "FILE", group = "source")]
+    pub jsonl: Option<PathBuf>,
+    /// A folder holding the three extracts.
+    #[arg(long, value_name = "DIR", group = "source")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    #[command(flatten)]
+    pub source: EnqueueSource,
+    /// Messages per second at most (default: as fast as confirms allow).
+    #[arg(long, value_name = "N")]
+    pub rate: Option<u32>,
+    /// Ask for explanations in every request.
+    #[arg(long)]
+    pub explain: bool,
+    /// Publisher confirms allowed in flight.
+    #[arg(long, default_value_t = 1000)]
+    pub in_flight: usize,
+}
 
 /// Reads the requests, publishes them, prints the tally; non-zero exit unless all confirmed.
 ///
 /// # Errors
 /// Unreadable input, invalid extracts (with file, line and column), an unreachable broker.
-pub async fn run(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
+pub fn enqueue(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
+    super::runtime()?.block_on(publish(settings, args))
+}
+
+async fn publish(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
     let bodies = match (&args.source.jsonl, &args.source.data) {
         (Some(path), _) => jsonl_bodies(path, args.explain)?,
         (None, Some(dir)) => extract_bodies(dir, args.explain)?,
@@ -88,14 +119,24 @@ fn jsonl_bodies(path: &std::path::Path, explain: bool) -> anyhow::Result<Vec<Vec
                 n + 1
             )
         })?;
-        let envelope = if value.get("employee").is_some() {
-            let mut v = value;
-            v["explain"] = json!(true);
-            v
-        } else {
-            json!({"employee": value, "explain": true})
+        let body = match value {
+            // An envelope keeps whatever else it holds: the worker judges it, not this tool.
+            serde_json::Value::Object(mut map) if map.contains_key("employee") => {
+                map.insert("explain".to_owned(), true.into());
+                serde_json::to_vec(&map)?
+            }
+            serde_json::Value::Object(record) => Envelope {
+                explain: true,
+                ..Envelope::new(record)
+            }
+            .to_bytes(),
+            _ => anyhow::bail!(
+                "{} line {}: not a JSON object, cannot add explain",
+                path.display(),
+                n + 1
+            ),
         };
-        bodies.push(serde_json::to_vec(&envelope)?);
+        bodies.push(body);
     }
     Ok(bodies)
 }
@@ -111,9 +152,12 @@ fn extract_bodies(dir: &std::path::Path, explain: bool) -> anyhow::Result<Vec<Ve
         .rows
         .iter()
         .map(|row| {
-            let body =
-                json!({"employee_id": row.employee_id, "employee": row.record, "explain": explain});
-            serde_json::to_vec(&body).unwrap_or_default()
+            Envelope {
+                employee_id: Some(row.employee_id),
+                explain,
+                ..Envelope::new(row.record.clone())
+            }
+            .to_bytes()
         })
         .collect())
 }

@@ -1,0 +1,23 @@
+//! What the running service shares: settings, the scoring threads, the database pool, the
+//! metrics and the shutdown deadline. Built once by [`crate::startup::build`]; the worker and
+//! the HTTP sidecar both read it, and neither owns it.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::model::Scorer;
+
+/// The application's shared state.
+pub struct AppContext {
+    pub settings: Arc<Settings>,
+    pub scorer: Scorer,
+    pub pool: Pool,
+    pub metrics: Metrics,
+    pub model_version: String,
+    /// Cancelled when the shutdown deadline has passed: stop retrying, give messages back.
+    pub hard_stop: CancellationToken,
+}
