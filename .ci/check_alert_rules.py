@@ -4,8 +4,10 @@
 For each rule: it has alert, expr, for, labels (with severity) and annotations (summary,
 description, runbook_url); every metric named in expr is one turnover exports (the list in
 shared/design/CONTRACT.md section 6, or the built-in copy below when that file is not beside the
-repository) or one of RabbitMQ's exporter metrics the alerts rely on; each runbook anchor exists
-in docs/operations.md. Usage: check_alert_rules.py FILE...
+repository) or one of RabbitMQ's exporter metrics the alerts rely on; each runbook_url is an
+absolute link (http(s)://..., or Prometheus' own {{ $externalURL }}/...) whose anchor is the
+alert's name in lower case and exists in docs/operations.md; the 5xx-ratio alert leaves the
+probe and scrape routes out. Usage: check_alert_rules.py FILE...
 """
 import pathlib
 import re
@@ -113,10 +115,17 @@ def check(path, contract, doc_anchors):
             for key in REQUIRED_ANNOTATIONS:
                 if key not in notes:
                     errors.append(f"{where}: missing annotation '{key}'")
-            anchor = str(notes.get("runbook_url", "")).partition("#")[2]
+            url = str(notes.get("runbook_url", ""))
+            if url and not re.match(r"(https?://[^\s/]+|\{\{ \$externalURL \}\})/", url):
+                errors.append(f"{where}: runbook_url {url!r} is not an absolute link")
+            anchor = url.partition("#")[2]
+            if url and anchor != str(name).lower():
+                errors.append(f"{where}: runbook_url anchor #{anchor} is not the alert's name in lower case")
             if anchor and anchor not in doc_anchors:
                 errors.append(f"{where}: runbook anchor #{anchor} not in docs/operations.md")
             expr = str(rule.get("expr", ""))
+            if "5.." in expr and not all(r in expr for r in ("/health", "/ready", "/metrics")):
+                errors.append(f"{where}: a 5xx ratio that counts the probe and scrape routes (/health, /ready, /metrics)")
             if expr.count("(") != expr.count(")"):
                 errors.append(f"{where}: unbalanced parentheses in expr")
             for metric in set(metric_names(expr)):

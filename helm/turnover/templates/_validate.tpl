@@ -1,0 +1,38 @@
+{{/*
+Rules between values that values.schema.json cannot express. Each refuses, at `helm install` or
+`helm template` time, a value the service would refuse at start-up (a crash-loop) or that would
+cut requests short. Included once, from configmap.yaml, which every release renders.
+*/}}
+{{- define "turnover.validate" -}}
+{{- $c := .Values.config -}}
+{{- if lt (int64 $c.amqp.prefetch) (int64 $c.worker.batchSize) }}
+{{- fail (printf "config.amqp.prefetch (%d) must be at least config.worker.batchSize (%d): the service refuses it, since batches could never fill" (int64 $c.amqp.prefetch) (int64 $c.worker.batchSize)) }}
+{{- end }}
+{{- with $c.model.riskCuts }}
+{{- if gt (float64 (index . 0)) (float64 (index . 1)) }}
+{{- fail (printf "config.model.riskCuts must be two increasing probabilities, like [0.3, 0.7]; got %v" .) }}
+{{- end }}
+{{- end }}
+{{- $drainSeconds := div (add (int64 $c.worker.shutdownTimeoutMs) 999) 1000 -}}
+{{- $needed := add (int64 .Values.preStopSleepSeconds) $drainSeconds -}}
+{{- if le (int64 .Values.terminationGracePeriodSeconds) $needed }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds (%d) + config.worker.shutdownTimeoutMs (%d s) = %d s, or Kubernetes kills pods in the middle of their drain" (int64 .Values.terminationGracePeriodSeconds) (int64 .Values.preStopSleepSeconds) $drainSeconds $needed) }}
+{{- end }}
+{{- if .Values.keda.enabled }}
+{{- if and (not .Values.split.enabled) (lt (int64 .Values.keda.minReplicaCount) 1) }}
+{{- fail "keda.minReplicaCount must be at least 1 when the scaled Deployment serves POST /predict (split.enabled=false): at zero replicas /predict has no listener, and no queue grows to wake KEDA" }}
+{{- end }}
+{{- if gt (int64 .Values.keda.minReplicaCount) (int64 .Values.keda.maxReplicaCount) }}
+{{- fail (printf "keda.minReplicaCount (%d) is above keda.maxReplicaCount (%d)" (int64 .Values.keda.minReplicaCount) (int64 .Values.keda.maxReplicaCount)) }}
+{{- end }}
+{{- if and (not .Values.existingSecret) (not .Values.secrets.kedaHost) (contains "," .Values.secrets.amqpUrl) }}
+{{- fail "secrets.amqpUrl lists several brokers, but KEDA's RabbitMQ scaler takes one host: set secrets.kedaHost to one of them" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.prometheusRule.enabled (not .Values.prometheusRule.runbookBaseUrl) }}
+{{- fail "prometheusRule.runbookBaseUrl is required with prometheusRule.enabled: the absolute URL of docs/operations.md as your team reads it (each alert links to <url>#<alert name in lower case>)" }}
+{{- end }}
+{{- if and .Values.tls.amqp.secretName (or .Values.tls.amqp.certKey .Values.tls.amqp.keyKey) (not (and .Values.tls.amqp.certKey .Values.tls.amqp.keyKey)) }}
+{{- fail "tls.amqp.certKey and tls.amqp.keyKey go together (mutual TLS needs both the certificate and its key)" }}
+{{- end }}
+{{- end }}
