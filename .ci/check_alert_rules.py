@@ -2,9 +2,9 @@
 """Checks Prometheus alerting-rule files without Prometheus.
 
 For each rule: it has alert, expr, for, labels (with severity) and annotations (summary,
-description, runbook_url); every metric named in expr is one turnover exports (the list in
-shared/design/CONTRACT.md section 6, or the built-in copy below when that file is not beside the
-repository) or one of RabbitMQ's exporter metrics the alerts rely on; each runbook_url is an
+description, runbook_url); every metric named in expr is one turnover exports (the built
+metrics of docs/contract.md#metrics, not the planned ones) or one of RabbitMQ's exporter metrics
+the alerts rely on; each runbook_url is an
 absolute link (http(s)://..., or Prometheus' own {{ $externalURL }}/...) whose anchor is the
 alert's name in lower case and exists in docs/operations.md; the 5xx-ratio alert leaves the
 probe and scrape routes out. Usage: check_alert_rules.py FILE...
@@ -16,16 +16,7 @@ import sys
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "design" / "CONTRACT.md"
-
-# Section 6 of the contract, used when the contract file is not beside the repository.
-CONTRACT_METRICS = {
-    "turnover_jobs_total", "turnover_job_duration_seconds", "turnover_batch_size",
-    "turnover_predictions_total", "turnover_prediction_probability",
-    "turnover_http_requests_total", "turnover_http_request_duration_seconds",
-    "turnover_model_info", "turnover_amqp_connected", "turnover_postgres_connected",
-    "turnover_queue_depth",
-}
+CONTRACT = ROOT / "docs" / "contract.md"
 HISTOGRAMS = {"turnover_job_duration_seconds", "turnover_batch_size",
               "turnover_prediction_probability", "turnover_http_request_duration_seconds"}
 # RabbitMQ's rabbitmq_prometheus plugin (/metrics/detailed, families queue_coarse_metrics and
@@ -45,11 +36,11 @@ PROMQL_WORDS = {
 
 
 def contract_metrics():
-    if not CONTRACT.exists():
-        return set(CONTRACT_METRICS), "built-in list"
     text = CONTRACT.read_text(encoding="utf-8")
-    section = text.split("## 6.", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0].split("\nPlanned:", 1)[0]
     names = set(re.findall(r"`(turnover_[a-z_]+)", section))
+    if not names:
+        sys.exit(f"{CONTRACT}: no metric names found under ## Metrics")
     return names, str(CONTRACT)
 
 

@@ -233,7 +233,8 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("turnover.toml"));
         let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("TURNOVER_").split("__").ignore(&["config"]))
+            // TURNOVER_CONFIG and TURNOVER_DATA belong to the command line (--config, --data).
+            .merge(Env::prefixed("TURNOVER_").split("__").ignore(&["config", "data"]))
             .extract()
             .map_err(|e| ConfigError::Figment(Box::new(e)))?;
         settings.check()?;

@@ -1,4 +1,4 @@
-//! The Prometheus metrics of contract section 6, in one registry owned by the app.
+//! The Prometheus metrics of docs/contract.md#metrics, in one registry owned by the app.
 //!
 //! Names and labels are fixed by the contract (dashboards and alerts rely on them). This module
 //! only records and renders; the polling of queue depth lives with the queue code.

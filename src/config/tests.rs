@@ -90,3 +90,13 @@ fn passwords_are_redacted() {
     };
     assert!(!format!("{auth:?}").contains("topsecret"));
 }
+
+#[test]
+fn the_command_line_variables_are_not_settings() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("TURNOVER_DATA", "examples/extracts");
+        jail.set_env("TURNOVER_CONFIG", "absent.toml");
+        Settings::load(None).expect("TURNOVER_DATA and TURNOVER_CONFIG are not refused");
+        Ok(())
+    });
+}

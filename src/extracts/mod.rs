@@ -69,7 +69,7 @@ impl ExtractFile {
         }
     }
 
-    /// The record fields (contract section 1) this file holds; each is a column of that name.
+    /// The record fields (docs/contract.md#record) this file holds; each is a column of that name.
     pub fn fields(self) -> &'static [&'static str] {
         match self {
             ExtractFile::Sondage => &SONDAGE_FIELDS,
@@ -126,7 +126,7 @@ const fn field_names<const N: usize>(start: usize) -> [&'static str; N] {
 pub struct ExtractRow {
     /// The normalised key (`000001` = `E_1` = `1` = 1).
     pub employee_id: i64,
-    /// Exactly the 30 record fields of contract section 1, named as the contract names them.
+    /// Exactly the 30 record fields (docs/contract.md#record), named as the contract names them.
     /// A cell that parses as an integer or a finite float is a JSON number, an empty cell is
     /// `null`, anything else a string (`"11 %"` stays a string).
     pub record: serde_json::Map<String, serde_json::Value>,

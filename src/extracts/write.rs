@@ -17,7 +17,7 @@ use super::{ExtractFile, ExtractRow, LABEL_COLUMN};
 /// Values are written as text: numbers as JSON writes them, strings as they are, `null` or a
 /// missing field as an empty cell. Reading back gives the same rows provided employee ids are
 /// non-negative and strings neither read as numbers nor start or end with spaces. Fields of
-/// `record` that are not record fields of contract section 1 are not written.
+/// `record` that are not record fields (docs/contract.md#record) are not written.
 ///
 /// # Errors
 /// An I/O error from `out`, or [`io::ErrorKind::InvalidInput`] when some rows have a label and

@@ -1,7 +1,7 @@
 //! Error responses: every failure is a JSON body `{"detail": ...}` with the status code the
 //! contract gives, never an HTML page or an empty 500.
 //!
-//! `detail` is the validation list of contract section 1 where there is one (400 for a body
+//! `detail` is the validation list (docs/contract.md#validation-errors) where there is one (400 for a body
 //! that is not a JSON object, 422 for a record that breaks rules), a sentence otherwise.
 
 use axum::http::{header, HeaderValue, StatusCode};

@@ -136,7 +136,7 @@ async fn check_postgres(ctx: &AppContext) -> Result<(), String> {
     }
 }
 
-/// Prometheus text format (contract section 6).
+/// Prometheus text format (docs/contract.md#metrics).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses(
     (status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String),
 ))]

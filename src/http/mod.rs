@@ -1,4 +1,4 @@
-//! The HTTP sidecar (contract section 5): health, readiness and metrics, synchronous scoring
+//! The HTTP sidecar (docs/contract.md#http): health, readiness and metrics, synchronous scoring
 //! over a RabbitMQ request-reply, CSV batches, API keys and rate limits, the OpenAPI document.
 //!
 //! It owns the HTTP edge: parsing, validating at the edge (nothing invalid is published),

@@ -1,4 +1,4 @@
-//! The model bundle (contract section 2b) and scoring (section 2).
+//! The model bundle (docs/contract.md#model-bundle) and scoring (docs/contract.md#score).
 //!
 //! A bundle is a folder with `model.json` (XGBoost's JSON model) and `manifest.json`. Loading
 //! refuses a bundle whose feature list is not the code's ([`crate::features`]), so a model can

@@ -1,4 +1,4 @@
-//! RabbitMQ: connecting with backoff, the topology (contract section 3), publishing with
+//! RabbitMQ: connecting with backoff, the topology (docs/contract.md#queues), publishing with
 //! confirms, and the direct reply-to client behind `/predict`.
 //!
 //! Automatic recovery in lapin is off on purpose: after a connection loss the worker rebuilds

@@ -1,4 +1,4 @@
-//! Declares the exchanges and queues (contract section 3), idempotently, at every (re)connect.
+//! Declares the exchanges and queues (docs/contract.md#queues), idempotently, at every (re)connect.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};

@@ -91,7 +91,7 @@ impl DecodeError {
         }
     }
 
-    /// The validation list of contract section 1; decoding failures become one entry on the
+    /// The validation list (docs/contract.md#validation-errors); decoding failures become one entry on the
     /// pseudo-field `body`.
     pub fn errors(&self) -> Vec<FieldError> {
         match self {

@@ -1,4 +1,4 @@
-//! The employee record (contract section 1): its thirty fields, their rules, and the request
+//! The employee record (docs/contract.md#record): its thirty fields, their rules, and the request
 //! envelope that may wrap it.
 //!
 //! This module owns the wire format of a record and every rule a record must obey. It turns

@@ -1,6 +1,6 @@
 //! Postgres storage: the pool, the schema migrations, and one function per query.
 //!
-//! This module owns every SQL statement of the service and the tables of contract section 4.
+//! This module owns every SQL statement of the service and the tables of docs/contract.md#tables.
 //! It turns rows into statements and database failures into [`StorageError`]s that say whether
 //! a retry can help. It must not retry, back off, ack or log per row: those decisions belong
 //! to the worker and the HTTP handlers, which know what the row stands for.

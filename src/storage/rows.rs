@@ -1,6 +1,6 @@
 //! The rows that storage writes and reads, as plain Rust types.
 //!
-//! Owns the mapping between these types and the columns of contract section 4 (the string
+//! Owns the mapping between these types and the columns of docs/contract.md#tables (the string
 //! values of `source` and `risk_level`). It must not compute anything: scores, risk levels and
 //! request ids arrive already decided.
 
@@ -70,7 +70,7 @@ fn corrupt(column: &'static str, value: &str) -> StorageError {
 /// One `predictions` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictionRow {
-    /// Idempotency key (contract section 3).
+    /// Idempotency key (docs/contract.md#idempotency).
     pub request_id: String,
     pub employee_id: Option<i64>,
     pub batch_id: Option<Uuid>,
