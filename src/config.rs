@@ -8,12 +8,14 @@
 //! | `amqp.exchange` / `amqp.routing_key` | `turnover` / `predict` |
 //! | `amqp.queue` / `amqp.queue_type` / `amqp.delivery_limit` | `turnover.requests` / `quorum` / `5` |
 //! | `amqp.dead_letter_exchange` / `amqp.dead_letter_queue` | `turnover.dlx` / `turnover.dead` |
+//! | `amqp.rpc_queue` | `turnover.rpc` (the transient queue of `POST /predict`) |
 //! | `amqp.prefetch` | `512` (see docs/performance.md) |
 //! | `postgres.url` / `postgres.pool_size` | `postgres://postgres@127.0.0.1:5432/turnover` / `8` |
 //! | `worker.consumers` / `worker.batch_size` / `worker.batch_wait_ms` | `2` / `256` / `5` |
 //! | `worker.scoring_threads` / `worker.shutdown_timeout_ms` | `1` / `10000` |
 //! | `http.addr` / `http.predict_timeout_ms` | `0.0.0.0:8080` / `5000` |
 //! | `http.rate_limit_per_minute` / `http.max_upload_bytes` | unset / `20971520` |
+//! | `http.auth_failures_per_minute` | `10` (per client address; then 429 until the minute is over) |
 //! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`) |
 //! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
 //! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` |
@@ -54,6 +56,8 @@ pub struct Amqp {
     pub delivery_limit: u32,
     pub dead_letter_exchange: String,
     pub dead_letter_queue: String,
+    /// The transient, non-durable queue of synchronous `/predict` requests: no dead-lettering.
+    pub rpc_queue: String,
     pub prefetch: u16,
 }
 
@@ -88,6 +92,9 @@ pub struct Http {
     pub predict_timeout_ms: u64,
     pub rate_limit_per_minute: Option<u32>,
     pub max_upload_bytes: usize,
+    /// Wrong or missing API keys allowed per client address and minute, so keys cannot be
+    /// guessed at line rate.
+    pub auth_failures_per_minute: u32,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -143,6 +150,7 @@ impl Default for Settings {
                 delivery_limit: 5,
                 dead_letter_exchange: "turnover.dlx".into(),
                 dead_letter_queue: "turnover.dead".into(),
+                rpc_queue: "turnover.rpc".into(),
                 prefetch: 512,
             },
             postgres: Postgres {
@@ -161,6 +169,7 @@ impl Default for Settings {
                 predict_timeout_ms: 5000,
                 rate_limit_per_minute: None,
                 max_upload_bytes: 20 * 1024 * 1024,
+                auth_failures_per_minute: 10,
             },
             auth: Auth::default(),
             model: ModelSettings {
@@ -234,7 +243,11 @@ impl Settings {
         let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
             // TURNOVER_CONFIG and TURNOVER_DATA belong to the command line (--config, --data).
-            .merge(Env::prefixed("TURNOVER_").split("__").ignore(&["config", "data"]))
+            .merge(
+                Env::prefixed("TURNOVER_")
+                    .split("__")
+                    .ignore(&["config", "data"]),
+            )
             .extract()
             .map_err(|e| ConfigError::Figment(Box::new(e)))?;
         settings.check()?;
@@ -272,6 +285,20 @@ impl Settings {
         }
         if self.http.predict_timeout_ms == 0 {
             return invalid("http.predict_timeout_ms", "must be at least 1");
+        }
+        if self.http.auth_failures_per_minute == 0 {
+            return invalid("http.auth_failures_per_minute", "must be at least 1");
+        }
+        let queues = [
+            &self.amqp.queue,
+            &self.amqp.rpc_queue,
+            &self.amqp.dead_letter_queue,
+        ];
+        if queues[0] == queues[1] || queues[1] == queues[2] || queues[0] == queues[2] {
+            return invalid(
+                "amqp.rpc_queue",
+                "amqp.queue, amqp.rpc_queue and amqp.dead_letter_queue must be three different queues",
+            );
         }
         if self.http.rate_limit_per_minute == Some(0) {
             return invalid(

@@ -14,6 +14,7 @@
 mod error;
 mod example;
 mod join;
+mod lines;
 mod read;
 mod validate;
 mod write;

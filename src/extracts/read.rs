@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde_json::{Number, Value};
 
+use super::lines::LineCounter;
 use super::{join, ExtractError, ExtractFile, Extracts, LABEL_COLUMN};
 
 /// One file, read: its rows by employee id.
@@ -132,19 +133,23 @@ impl Columns {
 fn read_table(file: ExtractFile, input: impl Read) -> Result<Table, ExtractError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(input);
-    let headers = reader
-        .headers()
-        .map_err(|e| csv_error(file, None, e))?
-        .clone();
+        .from_reader(LineCounter::new(input));
+    let headers = match reader.headers() {
+        Ok(headers) => headers.clone(),
+        Err(e) => return Err(csv_error(file, None, reader.get_ref(), e)),
+    };
     let columns = Columns::locate(file, &headers)?;
     let mut rows = BTreeMap::new();
     let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| csv_error(file, Some(&headers), e))?
-    {
-        let line = record.position().map_or(0, csv::Position::line);
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(file, Some(&headers), reader.get_ref(), e)),
+        }
+        let line = record
+            .position()
+            .map_or(0, |p| reader.get_ref().line_of(p.byte()));
         let cell = |i: usize| record.get(i).unwrap_or("");
         let malformed = |column: &str, value: &str, reason: String| ExtractError::Malformed {
             file,
@@ -235,11 +240,13 @@ pub(super) fn cell_value(cell: &str) -> Value {
     }
 }
 
-fn csv_error(
+fn csv_error<R: Read>(
     file: ExtractFile,
     headers: Option<&csv::StringRecord>,
+    lines: &LineCounter<R>,
     e: csv::Error,
 ) -> ExtractError {
+    let line_of = |pos: Option<&csv::Position>| pos.map(|p| lines.line_of(p.byte()));
     let fallback = e.to_string();
     match e.into_kind() {
         csv::ErrorKind::Io(source) => ExtractError::Io { file, source },
@@ -250,7 +257,7 @@ fn csv_error(
             );
             ExtractError::Csv {
                 file,
-                line: pos.map(|p| p.line()).or(headers.is_none().then_some(1)),
+                line: line_of(pos.as_ref()).or(headers.is_none().then_some(1)),
                 message: format!(
                     "{column} is not UTF-8 text (the file may be in Latin-1 or Windows-1252); \
                      export it as UTF-8"
@@ -263,7 +270,7 @@ fn csv_error(
             len,
         } => ExtractError::Csv {
             file,
-            line: pos.map(|p| p.line()),
+            line: line_of(pos.as_ref()),
             message: format!(
                 "this line has {len} values but the header has {expected_len}; look for a missing \
                  or extra comma, or a comma inside a value that is not between double quotes"

@@ -32,7 +32,10 @@ pub fn key_matches(keys: &[String], given: &[u8]) -> bool {
         .into()
 }
 
-/// Rejects a request without a valid `X-API-Key` when keys are configured (401).
+/// Rejects a request without a valid `X-API-Key` when keys are configured (401). Failures are
+/// counted per client address: past `http.auth_failures_per_minute`, the address gets 429 with
+/// `Retry-After` until its minute is over, and its keys are not even checked, so keys cannot
+/// be guessed at line rate.
 pub async fn require_key(
     State(state): State<super::State>,
     request: Request,
@@ -42,11 +45,29 @@ pub async fn require_key(
     if keys.is_empty() {
         return next.run(request).await;
     }
+    let client = client_address(&request);
+    let now = Instant::now();
+    let failures = &state.auth_failures;
+    if let Err(retry_after) = failures.peek(&client, now) {
+        return ApiError::too_many_failures(retry_after, failures.limit).into_response();
+    }
     let given = request.headers().get(API_KEY_HEADER).map(|v| v.as_bytes());
     if given.is_some_and(|g| key_matches(keys, g)) {
-        next.run(request).await
-    } else {
-        ApiError::unauthorized().into_response()
+        return next.run(request).await;
+    }
+    match failures.check(&client, now) {
+        Ok(()) => ApiError::unauthorized().into_response(),
+        Err(retry_after) => {
+            ApiError::too_many_failures(retry_after, failures.limit).into_response()
+        }
+    }
+}
+
+/// `ip:<address>` of the connection (the sidecar sits behind no proxy it could trust).
+fn client_address(request: &Request) -> String {
+    match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
+        None => "ip:unknown".to_owned(),
     }
 }
 
@@ -67,6 +88,15 @@ impl RateLimiter {
 
     /// Counts one request of `client`; `Err(seconds)` to wait when over the limit.
     pub fn check(&self, client: &str, now: Instant) -> Result<(), u64> {
+        self.count(client, now, 1)
+    }
+
+    /// As [`RateLimiter::check`], without counting: whether `client` is over the limit now.
+    pub fn peek(&self, client: &str, now: Instant) -> Result<(), u64> {
+        self.count(client, now, 0)
+    }
+
+    fn count(&self, client: &str, now: Instant, add: u32) -> Result<(), u64> {
         let mut windows = self
             .windows
             .lock()
@@ -84,7 +114,7 @@ impl RateLimiter {
             let left = WINDOW.saturating_sub(now.duration_since(*start));
             return Err(left.as_secs_f64().ceil().max(1.0) as u64);
         }
-        *count += 1;
+        *count += add;
         Ok(())
     }
 }
@@ -101,10 +131,7 @@ pub async fn rate_limit(
     };
     let client = match request.headers().get(API_KEY_HEADER) {
         Some(key) => format!("key:{}", &sha256_hex(key.as_bytes())[..32]),
-        None => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
-            None => "ip:unknown".to_owned(),
-        },
+        None => client_address(&request),
     };
     match limiter.check(&client, Instant::now()) {
         Ok(()) => next.run(request).await,
@@ -135,5 +162,15 @@ mod tests {
         assert_eq!(wait, 50);
         assert!(limiter.check("b", t).is_ok(), "clients are counted apart");
         assert!(limiter.check("a", t + WINDOW).is_ok());
+    }
+
+    #[test]
+    fn peeking_does_not_count() {
+        let limiter = RateLimiter::new(1);
+        let t = Instant::now();
+        assert!(limiter.peek("a", t).is_ok());
+        assert!(limiter.peek("a", t).is_ok());
+        assert!(limiter.check("a", t).is_ok());
+        assert_eq!(limiter.peek("a", t), Err(60));
     }
 }

@@ -4,7 +4,10 @@
 //! `detail` is the validation list (docs/contract.md#validation-errors) where there is one (400 for a body
 //! that is not a JSON object, 422 for a record that breaks rules), a sentence otherwise.
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -76,6 +79,18 @@ impl ApiError {
         e
     }
 
+    pub fn too_many_failures(retry_after: u64, limit: u32) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "more than {limit} requests with a missing or wrong X-API-Key from this address \
+                 in a minute; retry in {retry_after} s"
+            ),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, message.into())
     }
@@ -108,4 +123,45 @@ impl From<crate::storage::StorageError> for ApiError {
         tracing::error!(error.message = %error, error.cause = ?std::error::Error::source(&error).map(ToString::to_string), "database request failed");
         ApiError::unavailable("the database is unavailable; retry later")
     }
+}
+
+/// Makes every error a JSON body. The responses that the framework builds itself (405 for a
+/// method a route does not serve, 413 for a body over its limit, an extractor's rejection)
+/// come as plain text or empty; they leave as `{"detail": "..."}` with their status and
+/// headers (`Allow` on a 405) unchanged.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            format!("method not allowed on this route; allowed: {allowed}")
+        }
+        _ if !text.is_empty() => text,
+        _ => status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase(),
+    };
+    let body = serde_json::to_vec(&json!({ "detail": detail })).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
 }

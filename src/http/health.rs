@@ -70,8 +70,11 @@ pub async fn health(State(state): State<super::State>) -> Json<Health> {
     (status = 503, description = "Not ready; `checks` names what is not", body = Ready),
 ))]
 pub async fn ready(State(state): State<super::State>) -> (StatusCode, Json<Ready>) {
-    let (rabbitmq, consumers) = check_broker(&state.ctx, &state.rpc).await;
-    let postgres = check_postgres(&state.ctx).await;
+    // Both at once: the probe's answer takes the slower check's time, not the sum.
+    let ((rabbitmq, consumers), postgres) = tokio::join!(
+        check_broker(&state.ctx, &state.rpc),
+        check_postgres(&state.ctx)
+    );
     let m = &state.ctx.metrics;
     m.amqp_connected.set(i64::from(rabbitmq.is_ok()));
     m.postgres_connected.set(i64::from(postgres.is_ok()));
@@ -150,39 +153,44 @@ pub async fn metrics(State(state): State<super::State>) -> impl IntoResponse {
     )
 }
 
-/// Sets `turnover_queue_depth{queue}` for the request and dead-letter queues every
-/// `metrics.queue_depth_interval_ms`, on a channel of its own, until `stop`.
+/// Sets `turnover_queue_depth{queue}` for the request, synchronous and dead-letter queues
+/// every `metrics.queue_depth_interval_ms`, on a channel of its own, until `stop`. The first
+/// poll runs as soon as the broker link is up, so the gauge is there from the first scrape
+/// that follows.
 pub async fn poll_queue_depth(ctx: Arc<AppContext>, rpc: RpcClient, stop: CancellationToken) {
     let amqp = &ctx.settings.amqp;
-    let mut tick = tokio::time::interval(Duration::from_millis(
-        ctx.settings.metrics.queue_depth_interval_ms.max(100),
-    ));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let interval = Duration::from_millis(ctx.settings.metrics.queue_depth_interval_ms.max(100));
     let mut channel: Option<lapin::Channel> = None;
     loop {
-        tokio::select! {
-            () = stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
         if channel.as_ref().is_none_or(|c| !c.status().connected()) {
             channel = match rpc.connection() {
                 Some(connection) => connection.create_channel().await.ok(),
                 None => None,
             };
         }
-        let Some(ch) = &channel else { continue };
-        for queue in [&amqp.queue, &amqp.dead_letter_queue] {
-            match topology::depth(ch, queue).await {
-                Ok((ready, _)) => ctx
-                    .metrics
-                    .queue_depth
-                    .with_label_values(&[queue.as_str()])
-                    .set(i64::from(ready)),
-                Err(error) => {
-                    tracing::debug!(queue = %queue, error.message = %error, "cannot read the queue depth");
-                    break;
+        // Without a link, look again soon: the gauge should follow the link's return at once.
+        let wait = match &channel {
+            None => Duration::from_millis(100),
+            Some(ch) => {
+                for queue in [&amqp.queue, &amqp.rpc_queue, &amqp.dead_letter_queue] {
+                    match topology::depth(ch, queue).await {
+                        Ok((ready, _)) => ctx
+                            .metrics
+                            .queue_depth
+                            .with_label_values(&[queue.as_str()])
+                            .set(i64::from(ready)),
+                        Err(error) => {
+                            tracing::debug!(queue = %queue, error.message = %error, "cannot read the queue depth");
+                            break;
+                        }
+                    }
                 }
+                interval
             }
+        };
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(wait) => {}
         }
     }
     if let Some(ch) = channel {

@@ -64,16 +64,27 @@ pub async fn observe(State(state): State<super::State>, request: Request, next: 
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     // An absent prediction or probability (every route but a scored /predict) is left out of
     // the line: tracing records `Option` fields only when they hold a value.
-    tracing::info!(
-        method,
-        path,
-        route,
-        status,
-        duration_ms,
-        request_id,
-        prediction = fields.prediction,
-        probability = fields.probability,
-        "request"
-    );
+    // Probes and scrapes come every few seconds from every kubelet and Prometheus: at debug,
+    // so they do not drown the lines about real requests.
+    macro_rules! line {
+        ($level:ident) => {
+            tracing::$level!(
+                method,
+                path,
+                route,
+                status,
+                duration_ms,
+                request_id,
+                prediction = fields.prediction,
+                probability = fields.probability,
+                "request"
+            )
+        };
+    }
+    if matches!(route.as_str(), "/health" | "/ready" | "/metrics") && status < 500 {
+        line!(debug);
+    } else {
+        line!(info);
+    }
     response
 }

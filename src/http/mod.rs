@@ -37,6 +37,8 @@ pub struct AppState {
     pub ctx: Arc<AppContext>,
     pub rpc: RpcClient,
     pub limiter: Option<auth::RateLimiter>,
+    /// Missing or wrong API keys, per client address.
+    pub auth_failures: auth::RateLimiter,
 }
 
 /// The state as handlers receive it.
@@ -49,7 +51,13 @@ impl AppState {
             .http
             .rate_limit_per_minute
             .map(auth::RateLimiter::new);
-        Arc::new(AppState { ctx, rpc, limiter })
+        let auth_failures = auth::RateLimiter::new(ctx.settings.http.auth_failures_per_minute);
+        Arc::new(AppState {
+            ctx,
+            rpc,
+            limiter,
+            auth_failures,
+        })
     }
 }
 

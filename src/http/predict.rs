@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::errors::ApiError;
 use super::log::LogFields;
@@ -19,16 +19,33 @@ use super::openapi::{ErrorBody, PredictRequest, ValidationErrors};
 use crate::model::{ErrorReply, ScoreReply};
 use crate::queue::rpc::RpcError;
 use crate::queue::SOURCE_HEADER;
-use crate::record::{decode_object, DecodeError, Request};
+use crate::record::{decode_object, DecodeError, FieldError, Request};
+
+/// The header that marks an answer taken from the stored row of an earlier request.
+pub const REPLAYED: &str = "idempotent-replayed";
+/// The request header that carries the idempotency key (the envelope's `request_id` otherwise).
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Scores one employee.
+///
+/// The `request_id` (the envelope's, else the `Idempotency-Key` header, else a fresh uuid) is an
+/// idempotency key: sent again with the same record, the stored result is answered with
+/// `Idempotent-Replayed: true`; sent with another record, the request is refused with a 409.
 #[utoipa::path(post, path = "/predict", tag = "scoring",
-    params(("explain" = Option<bool>, Query, description = "Add the top contributions (SHAP) to the answer")),
+    params(
+        ("explain" = Option<bool>, Query, description = "Add the top contributions (SHAP) to the answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The request's id, when the envelope has no request_id (1 to 200 characters)"),
+    ),
     request_body(content = PredictRequest, description = "A bare record, or an envelope around one"),
     responses(
-        (status = 200, description = "The score", body = ScoreReply),
-        (status = 400, description = "The body is not a JSON object", body = ValidationErrors),
+        (status = 200, description = "The score; with `Idempotent-Replayed: true` when it is the stored result of an earlier request with the same id and record", body = ScoreReply,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replayed result"))),
+        (status = 400, description = "The body is not a JSON object, or a query parameter is malformed", body = ValidationErrors),
         (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 404, description = "No such route", body = ErrorBody),
+        (status = 405, description = "Method not allowed (POST only)", body = ErrorBody),
+        (status = 409, description = "The request_id was used before with a different record", body = ValidationErrors),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 422, description = "The record breaks rules; every error is listed", body = ValidationErrors),
         (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
         (status = 503, description = "RabbitMQ is unreachable", body = ErrorBody),
@@ -38,9 +55,11 @@ use crate::record::{decode_object, DecodeError, Request};
 pub async fn predict(
     State(state): State<super::State>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let query_explain = explain_param(query.as_deref())?;
+    let key = idempotency_key(&headers)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::malformed(DecodeError::NotJson(e.to_string()).errors()))?;
     let Value::Object(map) = value else {
@@ -51,10 +70,17 @@ pub async fn predict(
         other => ApiError::malformed(other.errors()),
     })?;
 
-    let request_id = request
-        .request_id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = match (request.request_id.clone(), key) {
+        (Some(id), Some(key)) if id != key => {
+            return Err(ApiError::invalid(vec![FieldError::new(
+                "request_id",
+                "differs from the Idempotency-Key header; send one id",
+                json!(id),
+            )]))
+        }
+        (Some(id), _) | (None, Some(id)) => id,
+        (None, None) => uuid::Uuid::new_v4().to_string(),
+    };
     let bytes = Request {
         request_id: Some(request_id.clone()),
         explain: request.explain || query_explain,
@@ -96,13 +122,20 @@ pub async fn predict(
                 probability: Some(score.probability_1),
                 ..log
             };
-            with_log(json_response(StatusCode::OK, reply.body), log)
+            let mut response = json_response(StatusCode::OK, reply.body);
+            if reply.replayed {
+                response
+                    .headers_mut()
+                    .insert(REPLAYED, HeaderValue::from_static("true"));
+            }
+            with_log(response, log)
         }
-        // The worker's verdict on a record the edge accepted: `{"request_id", "detail": [...]}`.
-        (422, _) if serde_json::from_slice::<ErrorReply>(&reply.body).is_ok() => with_log(
-            json_response(StatusCode::UNPROCESSABLE_ENTITY, reply.body),
-            log,
-        ),
+        // The worker's verdict on a record the edge accepted, `{"request_id", "detail": [...]}`:
+        // 409 for a request_id stored with another record, 422 for a rule.
+        (status @ (409 | 422), _) if serde_json::from_slice::<ErrorReply>(&reply.body).is_ok() => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            with_log(json_response(status, reply.body), log)
+        }
         (status, _) => {
             tracing::error!(request_id = %request_id, reply.status = status, "unexpected reply from the worker");
             with_log(
@@ -135,13 +168,30 @@ fn explain_param(query: Option<&str>) -> Result<bool, ApiError> {
             "true" | "1" => true,
             "false" | "0" => false,
             other => {
-                return Err(ApiError::bad_request(format!(
-                    "query parameter explain must be true or false, got {other:?}"
-                )))
+                return Err(ApiError::malformed(vec![FieldError::new(
+                    "explain",
+                    "query parameter must be true or false",
+                    json!(other),
+                )]))
             }
         };
     }
     Ok(explain)
+}
+
+/// The `Idempotency-Key` header: 1 to 200 visible characters, as the envelope's `request_id`.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match value.to_str().map(str::trim) {
+        Ok(key) if !key.is_empty() && key.len() <= 200 => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::malformed(vec![FieldError::new(
+            "Idempotency-Key",
+            "header must be 1 to 200 visible ASCII characters",
+            json!(String::from_utf8_lossy(value.as_bytes())),
+        )])),
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
-use super::errors::ApiError;
+use super::errors::{self, ApiError};
 use super::{auth, batch, health, log, openapi, predict, State};
 
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
@@ -73,12 +73,14 @@ pub fn router(state: State) -> Router {
             Access::Protected => protected = protected.route(path, handler),
         }
     }
-    // The last layer added runs first: the key is checked before the request is counted.
+    // The last layer added runs first: the key is checked (and failures counted per address)
+    // before the request is counted against the rate limit.
     let protected = protected
         .route_layer(from_fn_with_state(state.clone(), auth::rate_limit))
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
     open.merge(protected)
         .fallback(|uri: Uri| async move { ApiError::not_found(format!("no route {}", uri.path())) })
         .layer(from_fn_with_state(state.clone(), log::observe))
+        .layer(from_fn(errors::json_errors))
         .with_state(state)
 }

@@ -21,8 +21,11 @@ use crate::config::redact_url;
 /// Header carrying the publish time in milliseconds since the epoch: the AMQP `timestamp`
 /// property has whole seconds only, too coarse for queue-wait latency.
 pub const ENQUEUED_AT_HEADER: &str = "x-enqueued-at-ms";
-/// Header of a reply: the HTTP status it stands for (200 or 422).
+/// Header of a reply: the HTTP status it stands for (200, 409 or 422).
 pub const STATUS_HEADER: &str = "x-status";
+/// Header of a reply (1) that carries the stored result of an earlier request with the same
+/// `request_id` and the same record: an idempotent replay.
+pub const REPLAYED_HEADER: &str = "x-idempotent-replayed";
 /// Header naming where a request came from (`http`, `batch`); absent means `queue`.
 pub const SOURCE_HEADER: &str = "x-source";
 /// Header carrying the batch id of a `POST /predict/batch` employee.

@@ -25,7 +25,8 @@ use prometheus::IntGauge;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER, STATUS_HEADER,
+    connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER, REPLAYED_HEADER,
+    STATUS_HEADER,
 };
 use crate::config::Amqp;
 use pending::Pending;
@@ -54,6 +55,8 @@ pub enum RpcError {
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The stored result of an earlier request with the same id and record (`x-idempotent-replayed`).
+    pub replayed: bool,
 }
 
 /// The live connection and its one channel.
@@ -77,7 +80,7 @@ pub struct RpcClient {
 }
 
 impl RpcClient {
-    /// A client with no connection yet; [`RpcClient::run`] connects it. `connected` is set to
+    /// A client with no connection yet; [`RpcClient::maintain`] connects it. `connected` is set to
     /// 1 while the channel is up.
     pub fn new(amqp: Amqp, connected: IntGauge) -> Self {
         RpcClient {
@@ -217,6 +220,7 @@ impl RpcClient {
             let reply = Reply {
                 status: status.unwrap_or(200),
                 body: delivery.data,
+                replayed: header_u64(headers, REPLAYED_HEADER) == Some(1),
             };
             if !self.inner.pending.settle(&id, reply) {
                 tracing::debug!(correlation_id = %id, "reply for a caller that has gone; dropped");
@@ -224,9 +228,9 @@ impl RpcClient {
         }
     }
 
-    /// Publishes `body` to the request exchange with `headers` (strings), and waits for the
-    /// reply at most `timeout`, which is also the message's `expiration`: a request nobody
-    /// waits for any more is not scored.
+    /// Publishes `body` to the transient request queue (`amqp.rpc_queue`) with `headers`
+    /// (strings), and waits for the reply at most `timeout`, which is also the message's
+    /// `expiration`: a request nobody waits for any more is dropped, not scored.
     ///
     /// # Errors
     /// [`RpcError::Unavailable`] without a broker (or when it is lost while waiting),
@@ -251,9 +255,10 @@ impl RpcClient {
         for (name, value) in headers {
             table.insert((*name).into(), AMQPValue::LongString((*value).into()));
         }
+        // Not persistent: the request lives only as long as its caller waits (see topology).
         let properties = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_delivery_mode(2)
+            .with_delivery_mode(1)
             .with_timestamp(now_ms() / 1000)
             .with_reply_to(DIRECT_REPLY_TO.into())
             .with_correlation_id(id.as_str().into())
@@ -264,8 +269,8 @@ impl RpcClient {
             let confirm = link
                 .channel
                 .basic_publish(
-                    amqp.exchange.as_str().into(),
-                    amqp.routing_key.as_str().into(),
+                    "".into(),
+                    amqp.rpc_queue.as_str().into(),
                     BasicPublishOptions {
                         mandatory: true,
                         ..Default::default()

@@ -7,8 +7,12 @@ use lapin::{Channel, ExchangeKind};
 use crate::config::{Amqp, QueueType};
 
 /// Declares: the direct exchange, the request queue (quorum by default, with a delivery limit
-/// and dead-lettering) bound with the routing key, and the fanout dead-letter exchange with
-/// its queue.
+/// and dead-lettering) bound with the routing key, the fanout dead-letter exchange with its
+/// queue, and the transient queue of synchronous requests.
+///
+/// The synchronous queue (`amqp.rpc_queue`) is classic, not durable, with no dead-lettering,
+/// and is published to through the default exchange: its caller holds the deadline and retries,
+/// so a request nobody waits for any more is dropped, never kept for an operator to replay.
 ///
 /// # Errors
 /// When the broker refuses a declaration, e.g. a queue that exists with other arguments.
@@ -56,6 +60,14 @@ pub async fn declare(channel: &Channel, amqp: &Amqp) -> Result<(), lapin::Error>
             amqp.dead_letter_exchange.as_str().into(),
             "".into(),
             QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+
+    channel
+        .queue_declare(
+            amqp.rpc_queue.as_str().into(),
+            QueueDeclareOptions::default(),
             FieldTable::default(),
         )
         .await?;

@@ -95,6 +95,18 @@ impl Record {
     /// The record in its canonical wire form: every field, defaults filled in, the raise as a
     /// number. Stored as `predictions.input`, and accepted again by [`validate`].
     pub fn to_json(&self) -> serde_json::Value {
+        self.canonical()
+    }
+
+    /// The sha256 (hex) of the canonical record's JSON bytes: two requests hash the same
+    /// exactly when their records are the same once defaults are filled in. Stored with each
+    /// prediction, it is what a reused `request_id` is compared on.
+    pub fn sha256(&self) -> String {
+        let bytes = serde_json::to_vec(&self.canonical()).expect("a record always serializes");
+        crate::model::sha256_hex(&bytes)
+    }
+
+    fn canonical(&self) -> serde_json::Value {
         serde_json::json!({
             "nombre_participation_pee": self.nombre_participation_pee,
             "nb_formations_suivies": self.nb_formations_suivies,

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dashboard_indexes",
         sql: include_str!("../../migrations/V2__dashboard_indexes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "idempotency",
+        sql: include_str!("../../migrations/V3__idempotency.sql"),
+    },
 ];
 
 // An arbitrary constant shared by every turnover process: the key of the advisory lock that

@@ -28,7 +28,10 @@ pub use deadpool_postgres::{Client, Pool};
 pub use error::StorageError;
 pub use migrate::{ensure_database, migrate, Migration, MIGRATIONS};
 pub use read::{batch_results, batch_status, find_prediction, ping};
-pub use rows::{BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, Source};
+pub use rows::{
+    BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, Source, StoredBatch,
+    StoredScore, Written,
+};
 pub use write::{create_batch, insert_batch, record_model_version};
 
 /// How long opening a connection, waiting for a free one, or checking a returned one may

@@ -87,7 +87,8 @@ pub async fn find_prediction(
     let statement = client
         .prepare_cached(
             "SELECT request_id, employee_id, batch_id, source, model_version, prediction, \
-                    probability, risk_level, input, explanation, enqueued_at, scored_at \
+                    probability, risk_level, input, explanation, enqueued_at, scored_at, \
+                    coalesce(record_sha256, '') \
              FROM predictions WHERE request_id = $1",
         )
         .await?;
@@ -107,6 +108,7 @@ pub async fn find_prediction(
         explanation: row.try_get(9)?,
         enqueued_at: row.try_get(10)?,
         scored_at: row.try_get(11)?,
+        record_sha256: row.try_get(12)?,
     }))
 }
 

@@ -84,6 +84,8 @@ pub struct PredictionRow {
     pub risk_level: RiskLevel,
     /// The validated record as scored.
     pub input: serde_json::Value,
+    /// The sha256 of the canonical record: what a reused `request_id` is compared on.
+    pub record_sha256: String,
     pub explanation: Option<serde_json::Value>,
     /// When the producer published it (AMQP `timestamp`), when known.
     pub enqueued_at: Option<OffsetDateTime>,
@@ -103,12 +105,44 @@ pub struct RejectedRow {
     pub received_at: OffsetDateTime,
 }
 
-/// What [`insert_batch`](super::insert_batch) did.
+/// What became of one prediction of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// A new row.
+    Inserted,
+    /// Its `request_id` was stored already with the same record: the stored result stands
+    /// (a redelivery, a retry, or a repeat within the batch).
+    Replayed(StoredScore),
+    /// Its `request_id` was stored already with another record: refused, and recorded in
+    /// `rejected_messages` with reason `request_id_conflict`.
+    Conflict,
+}
+
+/// The result held by a stored `predictions` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredScore {
+    pub prediction: i16,
+    pub probability: f64,
+    pub risk_level: RiskLevel,
+    pub model_version: String,
+    pub explanation: Option<serde_json::Value>,
+}
+
+/// What [`insert_batch`](super::insert_batch) did, in total and for each prediction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredBatch {
+    pub outcome: InsertOutcome,
+    /// One entry per prediction, in the order given.
+    pub written: Vec<Written>,
+}
+
+/// The counts of a [`StoredBatch`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InsertOutcome {
     /// New `predictions` rows.
     pub inserted: u64,
-    /// Predictions whose `request_id` was already stored (or repeated within the batch).
+    /// Predictions whose `request_id` was already stored (or repeated within the batch):
+    /// replays and conflicts.
     pub duplicates: u64,
     /// New `rejected_messages` rows (a redelivered rejection with a known `request_id` is not
     /// counted again).

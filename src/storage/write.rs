@@ -3,22 +3,39 @@
 //! Owns the SQL of every insert and upsert. It must not retry, sleep or log: a failure goes
 //! back to the caller as a [`StorageError`] whose `is_transient` tells it what to do.
 
-use deadpool_postgres::{Client, GenericClient};
+use std::collections::HashSet;
+
+use deadpool_postgres::{Client, GenericClient, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{InsertOutcome, PredictionRow, RejectedRow, StorageError};
+use super::rows::risk_level_from_str;
+use super::{
+    InsertOutcome, PredictionRow, RejectedRow, StorageError, StoredBatch, StoredScore, Written,
+};
 
 // One statement per table for a whole batch: UNNEST turns the parallel arrays into rows, so a
 // batch of 256 costs one round trip and one plan instead of 256. The explicit casts fix the
-// parameter types, so the prepared statement is the same for every batch size.
+// parameter types, so the prepared statement is the same for every batch size. RETURNING tells
+// which rows are new; the others were stored before.
 const INSERT_PREDICTIONS: &str = "\
 INSERT INTO predictions (request_id, employee_id, batch_id, source, model_version, prediction, \
-                         probability, risk_level, input, explanation, enqueued_at, scored_at)
+                         probability, risk_level, input, explanation, enqueued_at, scored_at, \
+                         record_sha256)
 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], \
                      $6::smallint[], $7::float8[], $8::text[], $9::jsonb[], $10::jsonb[], \
-                     $11::timestamptz[], $12::timestamptz[])
-ON CONFLICT (request_id) DO NOTHING";
+                     $11::timestamptz[], $12::timestamptz[], $13::text[])
+ON CONFLICT (request_id) DO NOTHING
+RETURNING request_id";
+
+// The stored rows behind the requests that were not new, and whether each holds the same
+// record. Rows from before the hash column are compared on their input (jsonb equality).
+const STORED_FOR: &str = "\
+SELECT j.ord, \
+       coalesce(p.record_sha256 = j.sha, p.input = j.input) AS same, \
+       p.prediction, p.probability, p.risk_level, p.model_version, p.explanation
+FROM UNNEST($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS j(request_id, sha, input, ord)
+JOIN predictions p ON p.request_id = j.request_id";
 
 // The conflict target names the partial unique index's predicate so Postgres can infer it.
 const INSERT_REJECTED: &str = "\
@@ -28,32 +45,47 @@ ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING";
 
 /// Stores a micro-batch: its predictions and its rejected messages, in one transaction.
 ///
-/// Idempotent by `request_id`: rows already present (a redelivery after a crash between
-/// commit and ack) are skipped and counted in [`InsertOutcome::duplicates`]; rejected rows
-/// with a known `request_id` are skipped likewise. Either everything is committed or nothing
-/// is, so the caller acks the whole batch after `Ok` and none of it after `Err`.
+/// Idempotent by `request_id`, with the usual semantics of idempotency keys: a prediction
+/// whose `request_id` is stored already (a redelivery after a crash between commit and ack, a
+/// client's retry, a repeat within the batch) is not written again. When the stored row holds
+/// the same record it is [`Written::Replayed`] with the stored result, which is what the caller
+/// must answer; when it holds another record it is a [`Written::Conflict`], and the row that
+/// `conflict(index)` makes for that prediction is stored in `rejected_messages` in the same transaction.
+/// Rejected rows with a known `request_id` are skipped likewise. Either everything is
+/// committed or nothing is, so the caller acks the whole batch after `Ok` and none of it after
+/// `Err`.
 ///
 /// # Errors
 ///
 /// [`StorageError`] when the transaction fails; nothing was written. A transient error
 /// (connection lost, database restarting) may be retried as is; a permanent one (a CHECK
-/// violation: a prediction that is not 0/1, a probability outside 0..=1, an unknown risk
-/// level) fails the whole batch, and retrying its rows one by one isolates the culprit.
+/// violation: a prediction that is not 0/1, a probability outside 0..=1) fails the whole
+/// batch, and retrying its rows one by one isolates the culprit.
 pub async fn insert_batch(
     client: &mut Client,
     predictions: &[PredictionRow],
     rejected: &[RejectedRow],
-) -> Result<InsertOutcome, StorageError> {
+    conflict: impl Fn(usize) -> RejectedRow,
+) -> Result<StoredBatch, StorageError> {
     if predictions.is_empty() && rejected.is_empty() {
-        return Ok(InsertOutcome::default());
+        return Ok(StoredBatch::default());
     }
     let tx = client.transaction().await?;
     let mut outcome = InsertOutcome::default();
+    let mut written = Vec::new();
+    let mut conflicts = Vec::new();
     if !predictions.is_empty() {
+        // A request_id repeated within the batch goes in once (its first occurrence); the
+        // repeats are settled against the stored row like any other known id.
+        let mut seen = HashSet::with_capacity(predictions.len());
+        let first: Vec<&PredictionRow> = predictions
+            .iter()
+            .filter(|p| seen.insert(p.request_id.as_str()))
+            .collect();
         let statement = tx.prepare_cached(INSERT_PREDICTIONS).await?;
-        let c = PredictionColumns::new(predictions);
-        outcome.inserted = tx
-            .execute(
+        let c = PredictionColumns::new(&first);
+        let inserted: HashSet<String> = tx
+            .query(
                 &statement,
                 &[
                     &c.request_id,
@@ -68,11 +100,38 @@ pub async fn insert_batch(
                     &c.explanation,
                     &c.enqueued_at,
                     &c.scored_at,
+                    &c.record_sha256,
                 ],
             )
-            .await?;
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        outcome.inserted = inserted.len() as u64;
         outcome.duplicates = predictions.len() as u64 - outcome.inserted;
+
+        let mut settled: Vec<Option<Written>> = vec![None; predictions.len()];
+        let mut claimed = HashSet::with_capacity(inserted.len());
+        for (slot, p) in settled.iter_mut().zip(predictions) {
+            if inserted.contains(&p.request_id) && claimed.insert(p.request_id.as_str()) {
+                *slot = Some(Written::Inserted);
+            }
+        }
+        if outcome.duplicates > 0 {
+            settle_known(&tx, predictions, &mut settled).await?;
+        }
+        for (i, (slot, p)) in settled.into_iter().zip(predictions).enumerate() {
+            let w = slot.ok_or_else(|| StorageError::Corrupt {
+                column: "predictions.request_id",
+                value: format!("{} was neither inserted nor found", p.request_id),
+            })?;
+            if w == Written::Conflict {
+                conflicts.push(conflict(i));
+            }
+            written.push(w);
+        }
     }
+    let rejected: Vec<&RejectedRow> = rejected.iter().chain(&conflicts).collect();
     if !rejected.is_empty() {
         let statement = tx.prepare_cached(INSERT_REJECTED).await?;
         let request_id: Vec<Option<&str>> =
@@ -89,7 +148,46 @@ pub async fn insert_batch(
             .await?;
     }
     tx.commit().await?;
-    Ok(outcome)
+    Ok(StoredBatch { outcome, written })
+}
+
+/// Settles the predictions not inserted by this batch against their stored rows.
+async fn settle_known(
+    tx: &Transaction<'_>,
+    predictions: &[PredictionRow],
+    settled: &mut [Option<Written>],
+) -> Result<(), StorageError> {
+    let known: Vec<usize> = (0..predictions.len())
+        .filter(|&i| settled[i].is_none())
+        .collect();
+    let request_id: Vec<&str> = known
+        .iter()
+        .map(|&i| predictions[i].request_id.as_str())
+        .collect();
+    let sha: Vec<&str> = known
+        .iter()
+        .map(|&i| predictions[i].record_sha256.as_str())
+        .collect();
+    let input: Vec<&serde_json::Value> = known.iter().map(|&i| &predictions[i].input).collect();
+    let statement = tx.prepare_cached(STORED_FOR).await?;
+    for row in tx.query(&statement, &[&request_id, &sha, &input]).await? {
+        let ordinal: i64 = row.try_get(0)?;
+        let Some(&i) = usize::try_from(ordinal - 1).ok().and_then(|k| known.get(k)) else {
+            continue;
+        };
+        settled[i] = Some(if row.try_get::<_, Option<bool>>(1)? == Some(true) {
+            Written::Replayed(StoredScore {
+                prediction: row.try_get(2)?,
+                probability: row.try_get(3)?,
+                risk_level: risk_level_from_str(row.try_get(4)?)?,
+                model_version: row.try_get(5)?,
+                explanation: row.try_get(6)?,
+            })
+        } else {
+            Written::Conflict
+        });
+    }
+    Ok(())
 }
 
 /// The batch turned column-wise, borrowing from the rows (no copy of the JSON documents).
@@ -106,10 +204,11 @@ struct PredictionColumns<'a> {
     explanation: Vec<Option<&'a serde_json::Value>>,
     enqueued_at: Vec<Option<OffsetDateTime>>,
     scored_at: Vec<OffsetDateTime>,
+    record_sha256: Vec<&'a str>,
 }
 
 impl<'a> PredictionColumns<'a> {
-    fn new(rows: &'a [PredictionRow]) -> Self {
+    fn new(rows: &[&'a PredictionRow]) -> Self {
         Self {
             request_id: rows.iter().map(|r| r.request_id.as_str()).collect(),
             employee_id: rows.iter().map(|r| r.employee_id).collect(),
@@ -123,6 +222,7 @@ impl<'a> PredictionColumns<'a> {
             explanation: rows.iter().map(|r| r.explanation.as_ref()).collect(),
             enqueued_at: rows.iter().map(|r| r.enqueued_at).collect(),
             scored_at: rows.iter().map(|r| r.scored_at).collect(),
+            record_sha256: rows.iter().map(|r| r.record_sha256.as_str()).collect(),
         }
     }
 }

@@ -10,18 +10,16 @@
 
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel};
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use lapin::Channel;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::job::{Job, Rejected, ReplyTo};
+use super::job::{Job, Rejected};
+use super::reply::{self, Answer};
 use crate::app::AppContext;
-use crate::model::Scored;
-use crate::model::{ErrorReply, ScoreReply};
-use crate::queue::STATUS_HEADER;
-use crate::storage::{self, PredictionRow, StorageError};
+use crate::model::{ErrorReply, Scored};
+use crate::storage::{self, PredictionRow, RejectedRow, StorageError, StoredBatch, Written};
 
 /// What became of a batch, for the caller's bookkeeping.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -61,45 +59,70 @@ pub async fn process(
         .zip(&scores)
         .map(|(job, s)| prediction_row(ctx, job, s, now))
         .collect();
-    let rejected_rows: Vec<_> = rejected.iter().map(|r| r.row.clone()).collect();
+    let rejected_rows: Vec<_> = rejected
+        .iter()
+        .filter(|r| r.stored)
+        .map(|r| r.row.clone())
+        .collect();
 
+    let conflict = |i: usize| conflict_row(&jobs[i], now);
     let t = Instant::now();
-    if let Err(error) = store(ctx, &rows, &rejected_rows).await {
-        // Only reached on shutdown while Postgres is still away, or on a permanent error that
-        // no retry can fix: give every message back; the delivery limit bounds the loop.
-        tracing::error!(error.message = %error, batch.size = total, "batch not stored; messages returned to the queue");
-        let tags = jobs
-            .iter()
-            .map(|j| j.tag)
-            .chain(rejected.iter().map(|r| r.tag))
-            .chain(failed.iter().copied());
-        requeue(channel, &tags.collect::<Vec<_>>()).await?;
-        m.jobs.with_label_values(&["failed"]).inc_by(total as u64);
-        return Ok(BatchOutcome {
-            failed: total,
-            ..Default::default()
-        });
-    }
+    let written = match store(ctx, &rows, &rejected_rows, conflict).await {
+        Ok(stored) => stored.written,
+        Err(error) => {
+            // Only reached on shutdown while Postgres is still away, or on a permanent error that
+            // no retry can fix: give every message back; the delivery limit bounds the loop.
+            tracing::error!(error.message = %error, batch.size = total, "batch not stored; messages returned to the queue");
+            let tags = jobs
+                .iter()
+                .map(|j| j.tag)
+                .chain(rejected.iter().map(|r| r.tag))
+                .chain(failed.iter().copied());
+            requeue(channel, &tags.collect::<Vec<_>>()).await?;
+            m.jobs.with_label_values(&["failed"]).inc_by(total as u64);
+            return Ok(BatchOutcome {
+                failed: total,
+                ..Default::default()
+            });
+        }
+    };
     m.stage("store", t.elapsed().as_secs_f64());
 
-    for (job, s) in jobs.iter().zip(&scores) {
-        if let Some(reply) = &job.reply {
-            publish_reply(channel, reply, 200, &score_reply(ctx, job, s)).await?;
+    // Every answer is what the database holds: a new row's score, the stored result of an
+    // earlier request with the same id and record, or a refusal.
+    let mut conflicts = 0;
+    for ((job, s), written) in jobs.iter().zip(&scores).zip(&written) {
+        let span = tracing::info_span!("job", request_id = %job.request_id, model_version = %ctx.model_version);
+        let answer = span.in_scope(|| match written {
+            Written::Inserted => {
+                tracing::debug!(
+                    prediction = s.score.prediction,
+                    probability = s.score.probability,
+                    "scored"
+                );
+                Answer::Score(reply::score(ctx, job, s), false)
+            }
+            Written::Replayed(stored) => {
+                tracing::debug!("request_id known with the same record; stored result replayed");
+                Answer::Score(reply::stored(job, stored), true)
+            }
+            Written::Conflict => {
+                tracing::info!("request_id reused with another record; refused");
+                Answer::Refused(409, reply::conflict(job))
+            }
+        });
+        conflicts += usize::from(*written == Written::Conflict);
+        if let Some(to) = &job.reply {
+            reply::publish(channel, to, &answer).await?;
         }
-        let _span = tracing::info_span!("job", request_id = %job.request_id, model_version = %ctx.model_version).entered();
-        tracing::debug!(
-            prediction = s.score.prediction,
-            probability = s.score.probability,
-            "scored"
-        );
     }
     for r in rejected.iter().filter(|r| !r.expired) {
-        if let Some(reply) = &r.reply {
+        if let Some(to) = &r.reply {
             let body = ErrorReply {
                 request_id: r.row.request_id.clone(),
                 detail: r.errors.clone(),
             };
-            publish_reply(channel, reply, 422, &body).await?;
+            reply::publish(channel, to, &Answer::Refused(422, body)).await?;
         }
         tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors = r.errors.len(), "message rejected");
     }
@@ -108,8 +131,8 @@ pub async fn process(
 
     let expired = rejected.iter().filter(|r| r.expired).count();
     let outcome = BatchOutcome {
-        scored: jobs.len(),
-        rejected: rejected.len() - expired,
+        scored: jobs.len() - conflicts,
+        rejected: rejected.len() - expired + conflicts,
         expired,
         failed: failed.len(),
     };
@@ -121,7 +144,11 @@ pub async fn process(
     ] {
         m.jobs.with_label_values(&[name]).inc_by(n as u64);
     }
-    for s in &scores {
+    let new = scores
+        .iter()
+        .zip(&written)
+        .filter(|(_, w)| **w == Written::Inserted);
+    for (s, _) in new {
         m.predictions
             .with_label_values(&[s.score.risk_level.as_str()])
             .inc();
@@ -175,18 +202,19 @@ async fn score(ctx: &AppContext, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<
 async fn store(
     ctx: &AppContext,
     rows: &[PredictionRow],
-    rejected: &[storage::RejectedRow],
-) -> Result<(), StorageError> {
+    rejected: &[RejectedRow],
+    conflict: impl Fn(usize) -> RejectedRow,
+) -> Result<StoredBatch, StorageError> {
     let mut delay = Duration::from_millis(50);
     loop {
         let attempt = async {
             let mut client = ctx.pool.get().await?;
-            storage::insert_batch(&mut client, rows, rejected).await
+            storage::insert_batch(&mut client, rows, rejected, &conflict).await
         };
         match attempt.await {
-            Ok(_) => {
+            Ok(stored) => {
                 ctx.metrics.postgres_connected.set(1);
-                return Ok(());
+                return Ok(stored);
             }
             Err(error) if error.is_transient() && !ctx.hard_stop.is_cancelled() => {
                 ctx.metrics.postgres_connected.set(0);
@@ -202,6 +230,17 @@ async fn store(
     }
 }
 
+/// The `rejected_messages` row of a request whose `request_id` was stored with another record.
+fn conflict_row(job: &Job, now: OffsetDateTime) -> RejectedRow {
+    RejectedRow {
+        request_id: Some(job.request_id.clone()),
+        reason: "request_id_conflict".to_owned(),
+        errors: serde_json::to_value(reply::conflict(job).detail).unwrap_or_default(),
+        payload: job.payload.clone(),
+        received_at: now,
+    }
+}
+
 fn prediction_row(ctx: &AppContext, job: &Job, s: &Scored, now: OffsetDateTime) -> PredictionRow {
     PredictionRow {
         request_id: job.request_id.clone(),
@@ -213,52 +252,11 @@ fn prediction_row(ctx: &AppContext, job: &Job, s: &Scored, now: OffsetDateTime) 
         probability: s.score.probability,
         risk_level: s.score.risk_level,
         input: job.record.to_json(),
+        record_sha256: job.record.sha256(),
         explanation: s.explanation.as_ref().map(|e| json!(e)),
         enqueued_at: job.enqueued_at,
         scored_at: now,
     }
-}
-
-/// The reply to a scored request: the body of a 200 from `POST /predict`.
-fn score_reply(ctx: &AppContext, job: &Job, s: &Scored) -> ScoreReply {
-    ScoreReply {
-        request_id: job.request_id.clone(),
-        prediction: s.score.prediction,
-        probability_0: 1.0 - s.score.probability,
-        probability_1: s.score.probability,
-        risk_level: s.score.risk_level,
-        model_version: ctx.model_version.clone(),
-        explanation: s.explanation.clone(),
-    }
-}
-
-async fn publish_reply(
-    channel: &Channel,
-    to: &ReplyTo,
-    status: u16,
-    body: &impl serde::Serialize,
-) -> Result<(), lapin::Error> {
-    let mut headers = FieldTable::default();
-    headers.insert(STATUS_HEADER.into(), AMQPValue::LongInt(i32::from(status)));
-    let mut properties = BasicProperties::default()
-        .with_content_type("application/json".into())
-        .with_headers(headers);
-    if let Some(id) = &to.correlation_id {
-        properties = properties.with_correlation_id(id.as_str().into());
-    }
-    let bytes = serde_json::to_vec(body).expect("a reply always serializes");
-    // Replies are not confirmed: a lost reply costs the caller a 504, never a result (the row
-    // is committed), and waiting for a confirm would put a round trip on every batch.
-    channel
-        .basic_publish(
-            "".into(),
-            to.queue.as_str().into(),
-            BasicPublishOptions::default(),
-            &bytes,
-            properties,
-        )
-        .await?;
-    Ok(())
 }
 
 /// Acks what was handled. Every earlier delivery of this channel is settled before a batch

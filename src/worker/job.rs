@@ -33,6 +33,8 @@ pub struct Job {
     pub record: Record,
     pub enqueued_at: Option<OffsetDateTime>,
     pub reply: Option<ReplyTo>,
+    /// The message body as received: kept for a `request_id_conflict` rejection.
+    pub payload: Vec<u8>,
 }
 
 /// A message that will never score: recorded with its bytes and reasons, then acked.
@@ -44,6 +46,9 @@ pub struct Rejected {
     pub reply: Option<ReplyTo>,
     /// Expired messages are counted apart and get no reply: their caller has gone.
     pub expired: bool,
+    /// Whether `row` is stored. An expired synchronous request (`x-source: http`) is only
+    /// counted: its caller got a 504 and holds the retry, so there is nothing to keep.
+    pub stored: bool,
 }
 
 /// The fate of one delivery after decoding.
@@ -81,6 +86,11 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
             // Same bytes, same id: a redelivery (or a duplicate publish) maps to the same row.
             .unwrap_or_else(|| format!("sha256:{}", &sha256_hex(body)[..32]))
     };
+    let source = match header_str(properties, SOURCE_HEADER).as_deref() {
+        Some("http") => Source::Http,
+        Some("batch") => Source::Batch,
+        _ => Source::Queue,
+    };
     let reject = |request_id: String, reason: &str, errors: Vec<FieldError>, expired: bool| {
         Decoded::Rejected(Box::new(Rejected {
             tag,
@@ -94,6 +104,7 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
             errors,
             reply: reply.clone(),
             expired,
+            stored: !(expired && source == Source::Http),
         }))
     };
 
@@ -116,11 +127,6 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
         Ok(request) => request,
         Err(error) => return reject(fallback_id(), error.reason(), error.errors(), false),
     };
-    let source = match header_str(properties, SOURCE_HEADER).as_deref() {
-        Some("http") => Source::Http,
-        Some("batch") => Source::Batch,
-        _ => Source::Queue,
-    };
     let batch_id = header_str(properties, BATCH_HEADER).and_then(|b| b.parse().ok());
     Decoded::Job(Box::new(Job {
         tag,
@@ -134,6 +140,7 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
         }),
         reply,
+        payload: body.to_vec(),
     }))
 }
 

@@ -1,4 +1,5 @@
-//! The worker pool: consumers on `turnover.requests` that gather deliveries into micro-batches
+//! The worker pool: consumers on `turnover.requests` (queued work) and `turnover.rpc`
+//! (synchronous `/predict` requests) that gather deliveries into micro-batches
 //! and hand each batch to [`batch::process`].
 //!
 //! One connection, `worker.consumers` channels, each with its own prefetch and consumer. A
@@ -10,15 +11,17 @@
 
 mod batch;
 mod job;
+mod reply;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
+use lapin::message::Delivery;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, Consumer};
+use lapin::Connection;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -86,19 +89,27 @@ async fn consume(
         channel
             .basic_qos(amqp.prefetch, BasicQosOptions::default())
             .await?;
-        let consumer = channel
-            .basic_consume(
-                amqp.queue.as_str().into(),
-                format!("turnover-worker-{i}").into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        // Both queues on one channel: queued work and synchronous requests share the batches,
+        // and one delivery-tag sequence keeps the `multiple` ack exact.
+        let mut deliveries = Vec::with_capacity(2);
+        for queue in [&amqp.queue, &amqp.rpc_queue] {
+            deliveries.push(
+                channel
+                    .basic_consume(
+                        queue.as_str().into(),
+                        format!("turnover-worker-{i}:{queue}").into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?,
+            );
+        }
+        let deliveries = futures_util::stream::select_all(deliveries);
         let (ctx, stop) = (Arc::clone(ctx), stop.clone());
-        consumers.spawn(async move { consume_loop(&ctx, &channel, consumer, &stop).await });
+        consumers.spawn(async move { consume_loop(&ctx, &channel, deliveries, &stop).await });
     }
     ctx.metrics.amqp_connected.set(1);
-    tracing::info!(queue = %amqp.queue, consumers = ctx.settings.worker.consumers, prefetch = amqp.prefetch, "consuming");
+    tracing::info!(queue = %amqp.queue, rpc_queue = %amqp.rpc_queue, consumers = ctx.settings.worker.consumers, prefetch = amqp.prefetch, "consuming");
 
     let mut result = Ok(());
     while let Some(joined) = consumers.join_next().await {
@@ -123,7 +134,7 @@ async fn consume(
 async fn consume_loop(
     ctx: &AppContext,
     channel: &lapin::Channel,
-    mut consumer: Consumer,
+    mut consumer: impl Stream<Item = Result<Delivery, lapin::Error>> + Unpin,
     stop: &CancellationToken,
 ) -> Result<(), ConsumerError> {
     let size = ctx.settings.worker.batch_size;

@@ -33,6 +33,7 @@ pub fn test_settings(db: &TestDb) -> Settings {
     s.amqp.queue = format!("test.{tag}.requests");
     s.amqp.dead_letter_exchange = format!("test.{tag}.dlx");
     s.amqp.dead_letter_queue = format!("test.{tag}.dead");
+    s.amqp.rpc_queue = format!("test.{tag}.rpc");
     s.postgres.url = db.url.clone();
     s.postgres.pool_size = 4;
     s.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -206,7 +207,7 @@ pub async fn delete_topology(settings: &Settings) {
         return;
     };
     if let Ok(channel) = connection.create_channel().await {
-        for q in [&amqp.queue, &amqp.dead_letter_queue] {
+        for q in [&amqp.queue, &amqp.dead_letter_queue, &amqp.rpc_queue] {
             let _ = channel
                 .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
                 .await;

@@ -184,6 +184,31 @@ where
     }
 }
 
+/// [`storage::insert_batch`] for tests that write rows directly: a conflicting `request_id`
+/// is recorded as the worker records it, with an empty payload.
+///
+/// # Errors
+///
+/// As [`storage::insert_batch`].
+pub async fn insert_batch(
+    client: &mut deadpool_postgres::Client,
+    predictions: &[storage::PredictionRow],
+    rejected: &[RejectedRow],
+) -> Result<storage::InsertOutcome, storage::StorageError> {
+    let conflict = |i: usize| RejectedRow {
+        request_id: Some(predictions[i].request_id.clone()),
+        reason: "request_id_conflict".to_owned(),
+        errors: serde_json::json!([]),
+        payload: Vec::new(),
+        received_at: time::OffsetDateTime::now_utc(),
+    };
+    Ok(
+        storage::insert_batch(client, predictions, rejected, conflict)
+            .await?
+            .outcome,
+    )
+}
+
 // Reads that only tests need: the service never counts or lists rows.
 
 /// Number of `predictions` rows.

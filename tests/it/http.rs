@@ -13,6 +13,7 @@ use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;
 
 mod batch;
+mod sync;
 
 pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -43,7 +44,7 @@ pub(super) async fn wait_ready(app: &TestApp, with_worker: bool) {
     .await;
 }
 
-async fn post_json(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Value) {
+pub(super) async fn post_json(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Value) {
     let response = client()
         .post(app.url(path))
         .json(body)

@@ -11,6 +11,7 @@
 mod app;
 mod helpers;
 mod http;
+mod idempotency;
 mod proxy;
 mod storage;
 mod worker;

@@ -28,6 +28,7 @@ fn prediction(request_id: &str, employee_id: Option<i64>, batch_id: Option<Uuid>
         probability: 0.8125,
         risk_level: RiskLevel::High,
         input: json!({"age": 41, "genre": "F", "poste": "Tech Lead"}),
+        record_sha256: "sha-of-the-record".to_owned(),
         explanation: Some(json!([{"field": "age", "contribution": -0.25}])),
         enqueued_at: Some(OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("ts")),
         // Postgres keeps microseconds; a whole second round-trips exactly.
@@ -146,7 +147,7 @@ async fn insert_batch_is_idempotent_by_request_id() {
         .map(|i| prediction(&format!("req-{i}"), Some(i), None))
         .collect();
 
-    let first = storage::insert_batch(&mut client, &rows, &[])
+    let first = helpers::insert_batch(&mut client, &rows, &[])
         .await
         .expect("insert");
     assert_eq!(
@@ -163,7 +164,7 @@ async fn insert_batch_is_idempotent_by_request_id() {
     );
 
     // A redelivery of the whole batch: nothing new.
-    let again = storage::insert_batch(&mut client, &rows, &[])
+    let again = helpers::insert_batch(&mut client, &rows, &[])
         .await
         .expect("reinsert");
     assert_eq!(
@@ -180,7 +181,7 @@ async fn insert_batch_is_idempotent_by_request_id() {
         .map(|i| prediction(&format!("req-{i}"), Some(i), None))
         .collect();
     mixed.push(prediction("req-449", Some(449), None));
-    let third = storage::insert_batch(&mut client, &mixed, &[])
+    let third = helpers::insert_batch(&mut client, &mixed, &[])
         .await
         .expect("mixed");
     assert_eq!(
@@ -214,7 +215,7 @@ async fn rejected_rows_keep_their_exact_bytes_and_are_not_duplicated() {
     ];
     let good = [prediction("good-1", Some(1), None)];
 
-    let first = storage::insert_batch(&mut client, &good, &rows)
+    let first = helpers::insert_batch(&mut client, &good, &rows)
         .await
         .expect("insert");
     assert_eq!(
@@ -229,7 +230,7 @@ async fn rejected_rows_keep_their_exact_bytes_and_are_not_duplicated() {
     assert_eq!(stored, rows, "payload bytes, errors and times round-trip");
 
     // Redelivered: the one with a request_id is recognised; those without cannot be.
-    let again = storage::insert_batch(&mut client, &[], &rows[..1])
+    let again = helpers::insert_batch(&mut client, &[], &rows[..1])
         .await
         .expect("again");
     assert_eq!(again.rejected, 0);
@@ -243,7 +244,7 @@ async fn a_bad_row_fails_the_whole_batch_permanently() {
     let mut bad = prediction("bad", None, None);
     bad.probability = 1.5;
     let rows = [prediction("ok", None, None), bad];
-    let err = storage::insert_batch(&mut client, &rows, &[rejected(Some("r"), b"x")])
+    let err = helpers::insert_batch(&mut client, &rows, &[rejected(Some("r"), b"x")])
         .await
         .expect_err("check violation");
     assert!(!err.is_transient(), "{err:?}");
@@ -278,7 +279,7 @@ async fn batch_status_counts_scored_rows_and_results_are_ordered() {
         prediction("b-10", Some(10), Some(batch)),
         prediction("other", Some(20), None),
     ];
-    storage::insert_batch(&mut client, &rows, &[])
+    helpers::insert_batch(&mut client, &rows, &[])
         .await
         .expect("insert");
     let status = storage::batch_status(&client, batch)

@@ -12,7 +12,7 @@ use turnover::queue::publisher::Outgoing;
 use turnover::queue::{self, now_ms, ENQUEUED_AT_HEADER};
 use turnover::record::{sample, validate, Envelope};
 use turnover::startup::Roles;
-use turnover::storage::{self, PredictionRow, Source};
+use turnover::storage::{PredictionRow, Source};
 
 use crate::app::{body, delete_topology, model_path, test_settings, TestApp};
 use crate::helpers::{wait_until, TestDb};
@@ -103,11 +103,12 @@ async fn a_duplicate_or_a_redelivery_after_commit_makes_one_row() {
         probability: 0.25,
         risk_level: RiskLevel::Low,
         input: typed.to_json(),
+        record_sha256: typed.sha256(),
         explanation: None,
         enqueued_at: None,
         scored_at: time::OffsetDateTime::now_utc(),
     };
-    storage::insert_batch(&mut app.db.client().await, &[committed], &[])
+    crate::helpers::insert_batch(&mut app.db.client().await, &[committed], &[])
         .await
         .expect("pre-commit");
 

@@ -184,7 +184,7 @@ pub async fn delete_topology(amqp: &Amqp, extra_queues: &[String]) {
         return;
     };
     if let Ok(channel) = connection.create_channel().await {
-        for q in [&amqp.queue, &amqp.dead_letter_queue]
+        for q in [&amqp.queue, &amqp.dead_letter_queue, &amqp.rpc_queue]
             .into_iter()
             .chain(extra_queues)
         {

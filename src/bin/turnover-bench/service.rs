@@ -49,6 +49,7 @@ pub fn settings(id: &str, amqp_url: &str, pg_base: &str) -> anyhow::Result<Setti
     s.amqp.queue = format!("bench.{id}.requests");
     s.amqp.dead_letter_exchange = format!("bench.{id}.dlx");
     s.amqp.dead_letter_queue = format!("bench.{id}.dead");
+    s.amqp.rpc_queue = format!("bench.{id}.rpc");
     s.postgres.url = format!("{}/turnover_bench_{id}", pg_base.trim_end_matches('/'));
     // Bound then released: the child binds it again (a race only with another program).
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -91,6 +92,7 @@ impl Service {
                     &a.dead_letter_exchange,
                 )
                 .env("TURNOVER_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue)
+                .env("TURNOVER_AMQP__RPC_QUEUE", &a.rpc_queue)
                 .env("TURNOVER_POSTGRES__URL", &settings.postgres.url)
                 .env("TURNOVER_HTTP__ADDR", http.to_string())
                 .env("TURNOVER_MODEL__PATH", &settings.model.path)

@@ -250,3 +250,39 @@ fn validate_rows_pairs_each_valid_row_with_its_record() {
     let ids: Vec<i64> = valid.iter().map(|(row, _)| row.employee_id).collect();
     assert_eq!(ids, [1, 2, 3]);
 }
+
+/// The line of a bad cell, as an editor shows it, with Unix or Windows line endings and after
+/// a quoted value that spans two lines.
+#[test]
+fn line_numbers_are_right_with_any_line_ending_and_multi_line_values() {
+    let error_of = |f: &[String; 3], employee: &str| {
+        let extracts = read(f).unwrap_or_else(|e| panic!("{e}"));
+        let error = validate_rows(&extracts).unwrap_err().to_string();
+        let prefix = format!("employee {employee}:");
+        let line = error
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(&prefix));
+        line.unwrap_or(&error).to_owned()
+    };
+    let lf = files(&rows(5, false));
+    for endings in ["\n", "\r\n"] {
+        let mut f = lf.clone().map(|text| text.replace('\n', endings));
+        f[2] = f[2].replace(&format!("{endings}3,41,"), &format!("{endings}3,trente,"));
+        let error = error_of(&f, "3");
+        assert!(
+            error.starts_with("employee 3: extrait_sirh.csv, line 4, column age:"),
+            "{endings:?}: {error}"
+        );
+    }
+    // A quoted value with a newline inside (itself an error of employee 1): the employees
+    // after it start a line further down.
+    let mut f = lf;
+    f[2] = f[2].replacen("Célibataire", "\"Céli\nbataire\"", 1);
+    f[2] = f[2].replace("\n4,41,", "\n4,trente,");
+    let error = error_of(&f, "4");
+    assert!(
+        error.starts_with("employee 4: extrait_sirh.csv, line 6, column age:"),
+        "{error}"
+    );
+}
