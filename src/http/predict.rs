@@ -34,7 +34,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 #[utoipa::path(post, path = "/predict", tag = "scoring",
     params(
         ("explain" = Option<bool>, Query, description = "Add the top contributions (SHAP) to the answer"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The request's id, when the envelope has no request_id (1 to 200 characters)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The request's id, when the envelope has no request_id: 1 to 200 visible ASCII characters", min_length = 1, max_length = 200, pattern = "^[!-~]+$"),
     ),
     request_body(content = PredictRequest, description = "A bare record, or an envelope around one"),
     responses(
@@ -179,13 +179,15 @@ fn explain_param(query: Option<&str>) -> Result<bool, ApiError> {
     Ok(explain)
 }
 
-/// The `Idempotency-Key` header: 1 to 200 visible characters, as the envelope's `request_id`.
+/// The `Idempotency-Key` header: 1 to 200 visible ASCII characters (`!` to `~`).
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
-    match value.to_str().map(str::trim) {
-        Ok(key) if !key.is_empty() && key.len() <= 200 => Ok(Some(key.to_owned())),
+    let bytes = value.as_bytes();
+    let visible = bytes.iter().all(|b| (b'!'..=b'~').contains(b));
+    match std::str::from_utf8(bytes) {
+        Ok(key) if visible && !key.is_empty() && key.len() <= 200 => Ok(Some(key.to_owned())),
         _ => Err(ApiError::malformed(vec![FieldError::new(
             "Idempotency-Key",
             "header must be 1 to 200 visible ASCII characters",

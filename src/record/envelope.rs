@@ -17,13 +17,16 @@ use super::{validate, EmployeeRecord, FieldError, Record};
 pub struct Envelope {
     /// The idempotency key and the `predictions` row's key; made up when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200)]
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     pub employee_id: Option<i64>,
     #[schema(value_type = EmployeeRecord)]
     pub employee: Map<String, Value>,
     /// Add the top contributions (SHAP) to the reply.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schema(value_type = Option<bool>)]
     pub explain: bool,
 }
 

@@ -2,11 +2,14 @@
 //! than written out a second time.
 
 use serde::Serialize;
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use super::schema::{Kind, FIELDS};
+use super::validate::PERCENT_PATTERN;
 
 /// The employee record (docs/contract.md#record); unknown fields are rejected.
 #[derive(Serialize)]
@@ -19,9 +22,13 @@ impl PartialSchema for EmployeeRecord {
             .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
         for field in FIELDS {
             let (schema, required): (Schema, bool) = match field.kind {
+                // A field with a default may also be sent as null: it then takes the default.
                 Kind::Int { min, max, default } => (
                     ObjectBuilder::new()
-                        .schema_type(Type::Integer)
+                        .schema_type(match default {
+                            Some(_) => SchemaType::from_iter([Type::Integer, Type::Null]),
+                            None => SchemaType::new(Type::Integer),
+                        })
                         .minimum(Some(min as f64))
                         .maximum(Some(max as f64))
                         .default(default.map(Into::into))
@@ -32,7 +39,7 @@ impl PartialSchema for EmployeeRecord {
                 Kind::Percent => (
                     OneOfBuilder::new()
                         .item(ObjectBuilder::new().schema_type(Type::Number).minimum(Some(0.0)).maximum(Some(100.0)))
-                        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^\s*\d+(\.\d+)?\s*%?\s*$")))
+                        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(PERCENT_PATTERN)))
                         .description(Some("A percentage, 0 to 100: a number, or a string such as \"15%\" or \"15 %\""))
                         .into(),
                     true,

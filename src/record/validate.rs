@@ -103,13 +103,26 @@ fn as_whole(value: &Value) -> Option<i64> {
     (x.fract() == 0.0 && x.abs() < 1e15).then_some(x as i64)
 }
 
+/// The strings a percentage may be written as, for the OpenAPI document: what [`percent`]
+/// accepts, exactly (`15%`, `15 %`, ` 7.5 % `, `100%`; spaces and tabs around).
+pub(crate) const PERCENT_PATTERN: &str = r"^[ \t]*(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)[ \t]*%[ \t]*$";
+
 fn percent(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => {
-            let digits = s.trim().strip_suffix('%')?.trim_end();
-            let x: f64 = digits.parse().ok()?;
-            x.is_finite().then_some(x)
+            let blank = |c: char| c == ' ' || c == '\t';
+            let digits = s
+                .trim_matches(blank)
+                .strip_suffix('%')?
+                .trim_end_matches(blank);
+            let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+            let is_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+            let well_formed = (1..=3).contains(&whole.len())
+                && is_digits(whole)
+                && is_digits(fraction)
+                && (digits.len() == whole.len() || !fraction.is_empty());
+            well_formed.then(|| digits.parse().ok()).flatten()
         }
         _ => None,
     }

@@ -64,6 +64,9 @@ fn raise_accepts_numbers_and_percent_strings() {
         (json!("15%"), 15.0),
         (json!("15 %"), 15.0),
         (json!(" 10 % "), 10.0),
+        (json!("\t7.5\t%"), 7.5),
+        (json!("100%"), 100.0),
+        (json!("0 %"), 0.0),
         (json!(12.5), 12.5),
     ] {
         let r =
@@ -75,6 +78,13 @@ fn raise_accepts_numbers_and_percent_strings() {
         json!("abc%"),
         json!(101),
         json!("-1 %"),
+        json!("1e1%"),
+        json!("+5%"),
+        json!(".5%"),
+        json!("5.%"),
+        json!("100.5%"),
+        json!("150%"),
+        json!("\u{a0}5%"),
         json!(true),
     ] {
         let errors =
