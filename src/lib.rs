@@ -11,7 +11,8 @@
 //! - `record`, `extracts`, `features`: the input and the one feature function;
 //! - `model`, `train`, `offline`: the bundle, training and offline scoring;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
-//! - `http`, `metrics`: the sidecar and Prometheus; `cli`, `commands`, `enqueue`: the binary.
+//! - `http`, `metrics`: the sidecar and Prometheus; `cli`, `commands`, `enqueue`: the binary;
+//! - `tls`: what the broker and database connections share about TLS.
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -27,5 +28,6 @@ pub mod record;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;
 pub mod train;
 pub mod worker;
