@@ -27,16 +27,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => {
             let settings = settings()?;
             telemetry::init(settings.log.format, &settings.log.level);
+            settings.log_skipped_variables();
             crate::startup::serve(settings, args)
         }
         Command::Migrate => {
             let settings = settings()?;
             telemetry::init(settings.log.format, &settings.log.level);
+            settings.log_skipped_variables();
             crate::startup::migrate(&settings)
         }
         Command::Enqueue(args) => {
             let settings = settings()?;
             telemetry::init(settings.log.format, &settings.log.level);
+            settings.log_skipped_variables();
             crate::startup::enqueue(&settings, args)
         }
     }
