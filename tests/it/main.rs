@@ -10,4 +10,6 @@ mod helpers;
 mod http;
 mod proxy;
 mod storage;
+mod tls;
+mod tls_servers;
 mod worker;
