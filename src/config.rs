@@ -4,31 +4,41 @@
 //!
 //! | key | default |
 //! | --- | --- |
-//! | `amqp.url` | `amqp://guest:guest@127.0.0.1:5672/%2f` |
+//! | `amqp.url` | `amqp://guest:guest@127.0.0.1:5672/%2f`; several brokers comma-separated, tried in order |
+//! | `amqp.tls_ca_file` | unset: `amqps://` trusts the system roots; a PEM CA file adds to them |
+//! | `amqp.tls_cert_file` / `amqp.tls_key_file` | unset; both set: client certificate (mutual TLS) |
 //! | `amqp.exchange` / `amqp.routing_key` | `turnover` / `predict` |
 //! | `amqp.queue` / `amqp.queue_type` / `amqp.delivery_limit` | `turnover.requests` / `quorum` / `5` |
 //! | `amqp.dead_letter_exchange` / `amqp.dead_letter_queue` | `turnover.dlx` / `turnover.dead` |
 //! | `amqp.rpc_queue` | `turnover.rpc` (the transient queue of `POST /predict`) |
 //! | `amqp.prefetch` | `512` (see docs/performance.md) |
 //! | `postgres.url` / `postgres.pool_size` | `postgres://postgres@127.0.0.1:5432/turnover` / `8` |
+//! | (in `postgres.url`) `sslmode` / `sslrootcert` | `prefer` / unset (libpq's meaning, see `storage::tls`) |
 //! | `worker.consumers` / `worker.batch_size` / `worker.batch_wait_ms` | `2` / `256` / `5` |
 //! | `worker.scoring_threads` / `worker.shutdown_timeout_ms` | `1` / `10000` |
 //! | `http.addr` / `http.predict_timeout_ms` | `0.0.0.0:8080` / `5000` |
 //! | `http.rate_limit_per_minute` / `http.max_upload_bytes` | unset / `20971520` |
 //! | `http.auth_failures_per_minute` | `10` (per client address; then 429 until the minute is over) |
-//! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`) |
+//! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`); a key or `sha256:<hex>` |
+//! | `amqp.url_file` / `postgres.url_file` / `auth.api_keys_file` | unset: a file holding the secret |
 //! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
 //! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` |
 //! | `metrics.queue_depth_interval_ms` | `5000` |
 //!
 //! The environment variable of a key is `TURNOVER_` + the key upper-cased with `__` for the
-//! dot: `TURNOVER_AMQP__URL`. This module must not open connections or log secrets: URLs
-//! with passwords and API keys leave it only through [`redact_url`] or not at all.
+//! dot: `TURNOVER_AMQP__URL`. Secrets, URLs and paths are taken verbatim (`0042` is a key,
+//! not 42), and the service-link variables Kubernetes injects for a service named `turnover`
+//! are skipped ([`env`]); the `_file` keys are read by [`secrets`]. This module must not open
+//! connections or log secrets: URLs with passwords and API keys leave it only through
+//! [`redact_url`] or not at all.
+
+mod env;
+mod secrets;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -43,6 +53,10 @@ pub struct Settings {
     pub model: ModelSettings,
     pub log: Log,
     pub metrics: MetricsSettings,
+    /// The `TURNOVER_*` variables skipped as Kubernetes service links, for a debug log once
+    /// telemetry is up ([`Settings::log_skipped_variables`]).
+    #[serde(skip)]
+    pub skipped_variables: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +73,13 @@ pub struct Amqp {
     /// The transient, non-durable queue of synchronous `/predict` requests: no dead-lettering.
     pub rpc_queue: String,
     pub prefetch: u16,
+    /// A file holding `url` (a mounted secret), instead of `url`.
+    pub url_file: Option<PathBuf>,
+    /// PEM CA certificate(s) trusted for `amqps://`, on top of the system roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) and its key, for brokers that require mutual TLS.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +94,8 @@ pub enum QueueType {
 pub struct Postgres {
     pub url: String,
     pub pool_size: usize,
+    /// A file holding `url` (a mounted secret), instead of `url`.
+    pub url_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +125,8 @@ pub struct Http {
 pub struct Auth {
     #[serde(deserialize_with = "comma_list")]
     pub api_keys: Vec<String>,
+    /// A file holding the keys, one per line or comma-separated, instead of `api_keys`.
+    pub api_keys_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -152,10 +177,15 @@ impl Default for Settings {
                 dead_letter_queue: "turnover.dead".into(),
                 rpc_queue: "turnover.rpc".into(),
                 prefetch: 512,
+                url_file: None,
+                tls_ca_file: None,
+                tls_cert_file: None,
+                tls_key_file: None,
             },
             postgres: Postgres {
                 url: "postgres://postgres@127.0.0.1:5432/turnover".into(),
                 pool_size: 8,
+                url_file: None,
             },
             worker: Worker {
                 consumers: 2,
@@ -188,6 +218,7 @@ impl Default for Settings {
             metrics: MetricsSettings {
                 queue_depth_interval_ms: 5000,
             },
+            skipped_variables: Vec::new(),
         }
     }
 }
@@ -240,18 +271,26 @@ impl Settings {
             .map(Path::to_owned)
             .or_else(|| std::env::var_os("TURNOVER_CONFIG").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("turnover.toml"));
-        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file(file))
-            // TURNOVER_CONFIG and TURNOVER_DATA belong to the command line (--config, --data).
-            .merge(
-                Env::prefixed("TURNOVER_")
-                    .split("__")
-                    .ignore(&["config", "data"]),
-            )
+        let environment = env::environment();
+        let user = Figment::from(Toml::file(file))
+            .merge(environment.parsed)
+            .merge(environment.verbatim);
+        let mut settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(user.clone())
             .extract()
             .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        secrets::read_secret_files(&user, &mut settings)?;
+        settings.skipped_variables = environment.ignored;
         settings.check()?;
         Ok(settings)
+    }
+
+    /// Logs, at debug, the `TURNOVER_*` variables skipped as Kubernetes service links. Call
+    /// once telemetry is up: the settings are loaded before it.
+    pub fn log_skipped_variables(&self) {
+        if !self.skipped_variables.is_empty() {
+            tracing::debug!(variables = ?self.skipped_variables, "skipped the Kubernetes service-link variables");
+        }
     }
 
     /// The rules between keys, checked before any connection is opened.
@@ -314,12 +353,47 @@ impl Settings {
                 );
             }
         }
-        for (key, url) in [
-            ("amqp.url", &self.amqp.url),
-            ("postgres.url", &self.postgres.url),
-        ] {
-            if !url.contains("://") {
-                return invalid(key, "must be a URL (scheme://host...)");
+        if crate::queue::broker::urls(&self.amqp.url).next().is_none()
+            || !crate::queue::broker::urls(&self.amqp.url).all(|u| u.contains("://"))
+        {
+            return invalid(
+                "amqp.url",
+                "must be a URL (scheme://host...), or several separated by commas",
+            );
+        }
+        if !self.postgres.url.contains("://") {
+            return invalid("postgres.url", "must be a URL (scheme://host...)");
+        }
+        if self.amqp.tls_cert_file.is_some() != self.amqp.tls_key_file.is_some() {
+            return invalid(
+                "amqp.tls_cert_file",
+                "and amqp.tls_key_file go together: set both for a client certificate, or neither",
+            );
+        }
+        let tls_file = [
+            ("amqp.tls_ca_file", &self.amqp.tls_ca_file),
+            ("amqp.tls_cert_file", &self.amqp.tls_cert_file),
+        ]
+        .into_iter()
+        .find_map(|(key, file)| file.as_ref().map(|_| key));
+        if let Some(key) = tls_file {
+            if !crate::queue::broker::urls(&self.amqp.url)
+                .any(|u| u.to_ascii_lowercase().starts_with("amqps://"))
+            {
+                return invalid(
+                    key,
+                    "is set but no amqp.url is amqps://, so it would not be used",
+                );
+            }
+        }
+        for key in &self.auth.api_keys {
+            if let Some(hex) = key.strip_prefix("sha256:") {
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return invalid(
+                        "auth.api_keys",
+                        "a sha256: key must be followed by 64 hex digits (sha256sum of the key)",
+                    );
+                }
             }
         }
         if self
@@ -337,21 +411,63 @@ impl Settings {
     }
 }
 
-/// The URL with any password replaced by `***`, for logs and errors.
+/// The URL with any password replaced by `***`, for logs and errors. A comma-separated list
+/// of URLs (`amqp.url`) is redacted URL by URL; a Postgres multi-host URL
+/// (`postgres://u:p@h1:5432,h2:5432/db`) and a `password=` parameter are redacted too.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    // A piece that starts with a scheme starts a new URL; any other piece continues the host
+    // list of the URL before it.
+    let mut urls: Vec<String> = Vec::new();
+    for piece in url.split(',') {
+        match urls.last_mut() {
+            Some(last) if !piece.contains("://") => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => urls.push(piece.to_owned()),
+        }
+    }
+    urls.iter()
+        .map(|u| redact_one(u))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn redact_one(url: &str) -> String {
+    let leading = &url[..url.len() - url.trim_start().len()];
+    let Some((scheme, rest)) = url.trim_start().split_once("://") else {
         return "<unparsable url>".into();
     };
-    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-    let authority = match authority.rsplit_once('@') {
+    let (main, query) = rest
+        .split_once('?')
+        .map_or((rest, None), |(m, q)| (m, Some(q)));
+    let (authority, path) = main
+        .split_once('/')
+        .map_or((main, None), |(a, p)| (a, Some(p)));
+    let mut out = format!("{leading}{scheme}://");
+    match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
+            Some((user, _)) => out.push_str(&format!("{user}:***@{host}")),
+            None => out.push_str(authority),
         },
-        None => authority.to_owned(),
-    };
-    let sep = if rest.contains('/') { "/" } else { "" };
-    format!("{scheme}://{authority}{sep}{path}")
+        None => out.push_str(authority),
+    }
+    if let Some(path) = path {
+        out.push('/');
+        out.push_str(path);
+    }
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
 //! - `model`, `train`: the bundle, scoring, replies and summaries; training;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
-//! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness.
+//! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
+//! - `tls`: what the broker and database connections share about TLS.
 //!
 //! The wire formats are written once: [`record::Envelope`] for requests,
 //! [`model::ScoreReply`] and [`model::ErrorReply`] for replies (docs/contract.md).
@@ -31,5 +32,6 @@ pub mod rng;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;
 pub mod train;
 pub mod worker;

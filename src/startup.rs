@@ -59,6 +59,9 @@ pub struct App {
 /// A bad model bundle, an unreachable database at start-up, or a port that cannot be bound.
 pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
     let settings = Arc::new(settings);
+    // An unusable amqp.url or TLS set-up stops start-up here, in one line, rather than in a
+    // warning the worker would repeat forever.
+    crate::queue::check_at_startup(&settings.amqp).await?;
     let bundle = Bundle::load(&settings.model.path).with_context(|| {
         format!(
             "cannot load the model bundle {}",

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{redact_url, Settings};
+use crate::config::Settings;
 use crate::extracts;
 use crate::queue::publisher::{Outgoing, Publisher};
 use crate::queue::{self, topology};
@@ -56,9 +56,8 @@ async fn publish(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitC
         (None, None) => anyhow::bail!("give --jsonl FILE or --data DIR"),
     };
     let amqp = &settings.amqp;
-    let connection = queue::connect(&amqp.url, "turnover-enqueue")
-        .await
-        .with_context(|| format!("cannot connect to RabbitMQ at {}", redact_url(&amqp.url)))?;
+    // The error names the broker (host:port) and the reason, TLS included.
+    let connection = queue::connect_with(amqp, "turnover-enqueue").await?;
     let channel = connection.create_channel().await?;
     topology::declare(&channel, amqp)
         .await

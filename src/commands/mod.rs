@@ -84,6 +84,7 @@ fn load_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
 fn logged_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
     let settings = load_settings(config)?;
     telemetry::init(settings.log.format, &settings.log.level);
+    settings.log_skipped_variables();
     Ok(settings)
 }
 

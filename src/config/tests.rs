@@ -87,6 +87,7 @@ fn passwords_are_redacted() {
     assert_eq!(redact_url("postgres://u:p@h"), "postgres://u:***@h");
     let auth = Auth {
         api_keys: vec!["topsecret".into()],
+        api_keys_file: None,
     };
     assert!(!format!("{auth:?}").contains("topsecret"));
 }
@@ -99,4 +100,171 @@ fn the_command_line_variables_are_not_settings() {
         Settings::load(None).expect("TURNOVER_DATA and TURNOVER_CONFIG are not refused");
         Ok(())
     });
+}
+
+#[test]
+fn kubernetes_service_links_load_and_other_unknown_keys_are_still_refused() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        // What Kubernetes injects into every pod for a Service named `turnover` (and one
+        // named `turnover-metrics`).
+        for (name, value) in [
+            ("TURNOVER_SERVICE_HOST", "10.96.12.7"),
+            ("TURNOVER_SERVICE_PORT", "8080"),
+            ("TURNOVER_SERVICE_PORT_HTTP", "8080"),
+            ("TURNOVER_PORT", "tcp://10.96.12.7:8080"),
+            ("TURNOVER_PORT_8080_TCP", "tcp://10.96.12.7:8080"),
+            ("TURNOVER_PORT_8080_TCP_PROTO", "tcp"),
+            ("TURNOVER_PORT_8080_TCP_PORT", "8080"),
+            ("TURNOVER_PORT_8080_TCP_ADDR", "10.96.12.7"),
+            ("TURNOVER_METRICS_SERVICE_HOST", "10.96.12.8"),
+            ("TURNOVER_METRICS_PORT_9090_TCP_ADDR", "10.96.12.8"),
+        ] {
+            jail.set_env(name, value);
+        }
+        jail.set_env("TURNOVER_AMQP__QUEUE", "still-read");
+        let s = Settings::load(None).expect("service links are not configuration");
+        assert_eq!(s.amqp.queue, "still-read");
+        assert_eq!(s.skipped_variables.len(), 10);
+        assert!(s
+            .skipped_variables
+            .contains(&"TURNOVER_PORT_8080_TCP_ADDR".to_owned()));
+
+        jail.set_env("TURNOVER_PREFETCH", "512");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(message.contains("prefetch"), "{message}");
+        Ok(())
+    });
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        // The name of a service link with a value Kubernetes would not give it.
+        jail.set_env("TURNOVER_PORT", "8080");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(message.contains("port"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_come_from_files_with_their_trailing_newline_dropped() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("amqp-url", "amqps://app:s3cret@rabbit:5671/%2f\n")?;
+        jail.create_file(
+            "pg-url",
+            "postgres://app:pw@db/turnover?sslmode=require\r\n",
+        )?;
+        jail.create_file(
+            "keys",
+            "0042\nsha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n\n",
+        )?;
+        jail.create_file("turnover.toml", "[postgres]\nurl_file = \"pg-url\"\n")?;
+        jail.set_env("TURNOVER_AMQP__URL_FILE", "amqp-url");
+        jail.set_env("TURNOVER_AUTH__API_KEYS_FILE", "keys");
+        let s = Settings::load(None).expect("loads");
+        assert_eq!(s.amqp.url, "amqps://app:s3cret@rabbit:5671/%2f");
+        assert_eq!(
+            s.postgres.url,
+            "postgres://app:pw@db/turnover?sslmode=require"
+        );
+        assert_eq!(s.auth.api_keys.len(), 2);
+        assert_eq!(s.auth.api_keys[0], "0042");
+        assert!(
+            crate::http::auth::key_matches(&s.auth.api_keys, b"test"),
+            "sha256(test)"
+        );
+        assert!(!format!("{s:?}").contains("0042"), "keys stay out of Debug");
+        Ok(())
+    });
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("pg-url", "postgres://db/t\n")?;
+        jail.set_env("TURNOVER_POSTGRES__URL_FILE", "pg-url");
+        jail.set_env("TURNOVER_POSTGRES__URL", "postgres://other/t");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(
+            message.contains("postgres.url_file") && message.contains("postgres.url is set too"),
+            "{message}"
+        );
+        Ok(())
+    });
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("TURNOVER_AMQP__URL_FILE", "/nonexistent/amqp-url");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(
+            message
+                .starts_with("configuration key amqp.url_file: cannot read /nonexistent/amqp-url"),
+            "{message}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn api_keys_are_strings_whatever_they_look_like() {
+    for (raw, keys) in [
+        ("0042", vec!["0042"]),
+        ("true", vec!["true"]),
+        ("0042,007", vec!["0042", "007"]),
+        ("[a, b]", vec!["[a", "b]"]),
+    ] {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("TURNOVER_AUTH__API_KEYS", raw);
+            let s = Settings::load(None).expect("a key of digits is a key");
+            assert_eq!(s.auth.api_keys, keys, "{raw}");
+            Ok(())
+        });
+    }
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("TURNOVER_AUTH__API_KEYS", "sha256:abc");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(
+            message.contains("auth.api_keys") && message.contains("64 hex digits"),
+            "{message}"
+        );
+        assert!(!message.contains("abc"), "the key is not echoed: {message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn tls_keys_are_checked_together() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("TURNOVER_AMQP__URL", "amqps://rabbit/%2f");
+        jail.set_env("TURNOVER_AMQP__TLS_CERT_FILE", "client.pem");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(message.contains("amqp.tls_cert_file"), "{message}");
+        jail.set_env("TURNOVER_AMQP__TLS_KEY_FILE", "client.key");
+        jail.set_env("TURNOVER_AMQP__TLS_CA_FILE", "ca.pem");
+        let s = Settings::load(None).expect("a client certificate and a CA");
+        assert_eq!(s.amqp.tls_ca_file, Some(PathBuf::from("ca.pem")));
+        jail.set_env(
+            "TURNOVER_AMQP__URL",
+            "amqp://rabbit/%2f, amqp://rabbit-2/%2f",
+        );
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(message.contains("no amqp.url is amqps://"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn lists_and_password_parameters_are_redacted() {
+    assert_eq!(
+        redact_url("amqps://u:p1@a:5671/%2f, amqps://u:p2@b:5671/%2f"),
+        "amqps://u:***@a:5671/%2f, amqps://u:***@b:5671/%2f"
+    );
+    assert_eq!(
+        redact_url("postgres://u:pw@h1:5432,h2:5433/db?sslmode=verify-full&password=pw2"),
+        "postgres://u:***@h1:5432,h2:5433/db?sslmode=verify-full&password=***"
+    );
+    assert_eq!(
+        redact_url("postgres://h?password=x"),
+        "postgres://h?password=***"
+    );
+    assert_eq!(redact_url("host=db password=x"), "<unparsable url>");
 }

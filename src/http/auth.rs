@@ -23,14 +23,24 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// Whether `given` is one of `keys`, in time independent of where they differ.
+/// Whether `given` is one of `keys`, in time independent of where they differ. A key written
+/// `sha256:<hex>` is the digest of the key (the configuration then holds nothing usable): the
+/// digest of `given` is compared with it, also in constant time.
 pub fn key_matches(keys: &[String], given: &[u8]) -> bool {
+    let digest = sha256_hex(given);
     keys.iter()
         .fold(Choice::from(0), |found, key| {
-            found | key.as_bytes().ct_eq(given)
+            found
+                | match key.strip_prefix(DIGEST_PREFIX) {
+                    Some(hex) => hex.to_ascii_lowercase().as_bytes().ct_eq(digest.as_bytes()),
+                    None => key.as_bytes().ct_eq(given),
+                }
         })
         .into()
 }
+
+/// The prefix of a key given as its SHA-256 digest (`sha256:` + 64 hex digits).
+pub const DIGEST_PREFIX: &str = "sha256:";
 
 /// Rejects a request without a valid `X-API-Key` when keys are configured (401). Failures are
 /// counted per client address: past `http.auth_failures_per_minute`, the address gets 429 with
@@ -150,6 +160,18 @@ mod tests {
         assert!(!key_matches(&keys, b"bet"));
         assert!(!key_matches(&keys, b"betaa"));
         assert!(!key_matches(&[], b""));
+    }
+
+    #[test]
+    fn a_digest_key_matches_the_key_it_hashes() {
+        // sha256("0042"), upper-case as some tools print it.
+        let keys = vec![format!("sha256:{}", sha256_hex(b"0042").to_uppercase())];
+        assert!(key_matches(&keys, b"0042"));
+        assert!(!key_matches(&keys, b"042"));
+        assert!(
+            !key_matches(&keys, keys[0].as_bytes()),
+            "the digest itself is not a key"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! - [`auth`]: API keys and rate limits; [`log`]: per-request log line and metrics,
 //! - [`errors`]: the error bodies; [`openapi`]: the document and its schemas.
 
-mod auth;
+pub(crate) mod auth;
 mod batch;
 mod errors;
 mod health;

@@ -6,6 +6,7 @@
 //! tests exercise, instead of two that could disagree (lapin's recovery does not restore
 //! `basic_qos`).
 
+pub mod broker;
 pub mod publisher;
 pub(crate) mod rpc;
 pub mod topology;
@@ -13,10 +14,12 @@ pub mod topology;
 use std::time::Duration;
 
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{Connection, ConnectionProperties};
+use lapin::Connection;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::redact_url;
+use crate::config::{redact_url, Amqp};
+
+pub use broker::{Brokers, ConnectError};
 
 /// Header carrying the publish time in milliseconds since the epoch: the AMQP `timestamp`
 /// property has whole seconds only, too coarse for queue-wait latency.
@@ -38,29 +41,41 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Connects once.
+/// Connects once to the first broker of `url` that accepts (a comma-separated list, tried in
+/// order), with no TLS file: `amqps://` URLs are checked against the system's roots only.
+/// Tools and tests use it; the service uses [`connect_with`].
 ///
 /// # Errors
-/// When the broker is unreachable or refuses the credentials.
-pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
-    let properties =
-        ConnectionProperties::default().with_client_property("connection_name".into(), name.into());
-    Connection::connect(url, properties).await
+/// When no broker accepts: unreachable, TLS refused, credentials refused.
+pub async fn connect(url: &str, name: &str) -> Result<Connection, ConnectError> {
+    let amqp = Amqp {
+        url: url.to_owned(),
+        ..Amqp::default()
+    };
+    connect_with(&amqp, name).await
 }
 
-/// Connects, retrying with capped exponential backoff (100 ms doubling to 5 s) until it
-/// succeeds or `stop` is cancelled (then `None`).
+/// Connects once to the first broker of `amqp.url` that accepts, with the `amqp.tls_*` files.
+///
+/// # Errors
+/// As [`connect`], and [`ConnectError::Config`] when a URL or TLS file is unusable.
+pub async fn connect_with(amqp: &Amqp, name: &str) -> Result<Connection, ConnectError> {
+    Brokers::new(amqp)?.connect(name).await
+}
+
+/// Connects, retrying with capped exponential backoff (100 ms doubling to 5 s) over the whole
+/// list of `amqp.url` until a broker accepts or `stop` is cancelled (then `None`).
 pub async fn connect_with_backoff(
-    url: &str,
+    amqp: &Amqp,
     name: &str,
     stop: &CancellationToken,
 ) -> Option<Connection> {
     let mut delay = Duration::from_millis(100);
     loop {
-        match connect(url, name).await {
+        match connect_with(amqp, name).await {
             Ok(connection) => return Some(connection),
             Err(error) => {
-                tracing::warn!(amqp.url = %redact_url(url), error.message = %error, retry_in_ms = delay.as_millis() as u64, "cannot connect to RabbitMQ");
+                tracing::warn!(amqp.url = %redact_url(&amqp.url), error.message = %error, retry_in_ms = delay.as_millis() as u64, "cannot connect to RabbitMQ");
             }
         }
         tokio::select! {
@@ -68,6 +83,31 @@ pub async fn connect_with_backoff(
             () = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The start-up check of `amqp.url`: a URL or TLS file that cannot be used, or a broker whose
+/// TLS handshake fails (untrusted or misnamed certificate, no TLS on the port), stops the
+/// service at start-up with one line, instead of a warning repeated forever. A broker that is
+/// merely down is not an error here: the worker waits for it, and `/ready` reports it.
+///
+/// # Errors
+/// A [`ConnectError`] that only an operator can fix.
+pub async fn check_at_startup(amqp: &Amqp) -> Result<(), ConnectError> {
+    let brokers = Brokers::new(amqp)?;
+    if !brokers.uses_tls() {
+        return Ok(());
+    }
+    match brokers.connect("turnover-startup-check").await {
+        Ok(connection) => {
+            let _ = connection.close(200, "start-up check".into()).await;
+            Ok(())
+        }
+        Err(error) if error.needs_operator() => Err(error),
+        Err(error) => {
+            tracing::warn!(error.message = %error, "RabbitMQ not reachable at start-up; the worker keeps trying");
+            Ok(())
+        }
     }
 }
 

@@ -122,9 +122,10 @@ impl RpcClient {
     /// topology (idempotent; the sidecar may run without a worker, and publishing to a missing
     /// exchange would close the channel), consume direct replies, route them.
     pub async fn maintain(self, stop: CancellationToken) {
-        let url = self.inner.amqp.url.clone();
         loop {
-            let Some(connection) = connect_with_backoff(&url, "turnover-http", &stop).await else {
+            let Some(connection) =
+                connect_with_backoff(&self.inner.amqp, "turnover-http", &stop).await
+            else {
                 return;
             };
             let connection = Arc::new(connection);

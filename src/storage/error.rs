@@ -18,6 +18,14 @@ pub enum StorageError {
     #[error("invalid postgres url")]
     InvalidUrl(#[source] tokio_postgres::Error),
 
+    /// The URL's `sslmode` or `sslrootcert` cannot be used (see `storage::tls`).
+    #[error("postgres.url: {0}")]
+    TlsSettings(String),
+
+    /// The TLS handshake failed: untrusted or misnamed certificate, no TLS on the server.
+    #[error("Postgres at {server}: TLS: {reason}")]
+    Tls { server: String, reason: String },
+
     /// The pool could not be built.
     #[error("could not build the postgres pool")]
     Build(#[source] BuildError),
@@ -79,6 +87,8 @@ impl StorageError {
             // Closed means the application is shutting down: retrying cannot help.
             Self::Pool(_) => false,
             Self::InvalidUrl(_)
+            | Self::TlsSettings(_)
+            | Self::Tls { .. }
             | Self::Build(_)
             | Self::ChecksumMismatch { .. }
             | Self::OutOfRange { .. }
@@ -101,6 +111,13 @@ fn pg_is_transient(e: &tokio_postgres::Error) -> bool {
         return sqlstate_is_transient(code);
     }
     if e.is_closed() {
+        return true;
+    }
+    // A failed TLS handshake is about the connection, never the data: a pool connection
+    // refused that way (a certificate being rotated, a server restarted without TLS) waits
+    // like a database that is down, instead of failing the batch for good. tokio_postgres has
+    // no accessor for its TLS kind; its message is fixed.
+    if e.to_string() == "error performing TLS handshake" {
         return true;
     }
     // Io and Connect kinds carry the io::Error (refused, reset, timed out) as their source.

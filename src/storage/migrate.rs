@@ -12,8 +12,9 @@
 
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
+use super::tls::{connect_error, PgTls};
 use super::{connect_config, StorageError};
 
 /// One embedded migration: `migrations/V{version}__{name}.sql`.
@@ -131,22 +132,26 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<String>, StorageError> {
 ///
 /// # Errors
 ///
-/// [`StorageError::InvalidUrl`] when `url` does not parse; [`StorageError::Postgres`] when the
-/// server cannot be reached or refuses (e.g. the role may not create databases).
+/// [`StorageError::InvalidUrl`] or [`StorageError::TlsSettings`] when `url` cannot be used;
+/// [`StorageError::Tls`] when the TLS handshake fails (one line: server, reason);
+/// [`StorageError::Postgres`] when the server cannot be reached or refuses (e.g. the role may
+/// not create databases).
 pub async fn ensure_database(url: &str) -> Result<(), StorageError> {
-    let config = connect_config(url)?;
+    let (config, tls) = connect_config(url)?;
     let Some(dbname) = target_dbname(&config) else {
         return Ok(());
     };
     // Connecting to the target first also serves roles that may not use `postgres`.
-    match connect(&config).await {
+    match connect(&config, &tls).await {
         Ok(_) => return Ok(()),
         Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(connect_error(e, &config)),
     }
     let mut maintenance = config.clone();
     maintenance.dbname("postgres");
-    let client = connect(&maintenance).await?;
+    let client = connect(&maintenance, &tls)
+        .await
+        .map_err(|e| connect_error(e, &maintenance))?;
     let created = client
         .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&dbname)))
         .await;
@@ -173,8 +178,8 @@ fn target_dbname(config: &Config) -> Option<String> {
     config.get_dbname().or(config.get_user()).map(str::to_owned)
 }
 
-async fn connect(config: &Config) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
+async fn connect(config: &Config, tls: &PgTls) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = config.connect(tls.clone()).await?;
     tokio::spawn(async move {
         // The error also reaches the client's next call, where it is handled.
         let _ = connection.await;

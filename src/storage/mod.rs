@@ -9,7 +9,8 @@
 //! - [`write`]: `insert_batch` (the worker's one transaction per micro-batch), model versions,
 //!   batches,
 //! - [`read`]: batch progress and results, readiness, and the lookups tests need,
-//! - [`rows`]: the row types; [`error`]: [`StorageError`] and `is_transient`.
+//! - [`rows`]: the row types; [`error`]: [`StorageError`] and `is_transient`;
+//! - [`tls`]: `sslmode` and `sslrootcert` of the URL, with libpq's meaning.
 //!
 //! Connection URLs may hold a password: nothing here formats a URL into a message or a log.
 
@@ -17,9 +18,9 @@ mod error;
 mod migrate;
 mod read;
 mod rows;
+mod tls;
 mod write;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
@@ -49,13 +50,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 ///
 /// # Errors
 ///
-/// [`StorageError::InvalidUrl`] when `url` does not parse, [`StorageError::Build`] when the
-/// pool cannot be built.
+/// [`StorageError::InvalidUrl`] when `url` does not parse, [`StorageError::TlsSettings`] when
+/// its `sslmode` or `sslrootcert` cannot be used, [`StorageError::Build`] when the pool cannot
+/// be built.
 pub fn pool(url: &str, size: usize) -> Result<Pool, StorageError> {
-    let config = connect_config(url)?;
+    let (config, tls) = connect_config(url)?;
     let manager = Manager::from_config(
         config,
-        tokio_postgres::NoTls,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -71,16 +73,19 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, StorageError> {
 }
 
 /// Parses a URL (or key=value string) and fills in what every connection of the service
-/// wants: the connect timeout and an application name visible in `pg_stat_activity`.
-pub(crate) fn connect_config(url: &str) -> Result<tokio_postgres::Config, StorageError> {
-    let mut config = tokio_postgres::Config::from_str(url).map_err(StorageError::InvalidUrl)?;
+/// wants: the connect timeout and an application name visible in `pg_stat_activity`; and the
+/// TLS connector its `sslmode` and `sslrootcert` ask for.
+pub(crate) fn connect_config(
+    url: &str,
+) -> Result<(tokio_postgres::Config, tls::PgTls), StorageError> {
+    let (mut config, tls) = tls::resolve(url)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
     if config.get_application_name().is_none() {
         config.application_name("turnover");
     }
-    Ok(config)
+    Ok((config, tls))
 }
 
 #[cfg(test)]

@@ -46,8 +46,7 @@ pub async fn run_consumers(ctx: Arc<AppContext>, stop: CancellationToken) {
     let amqp = &ctx.settings.amqp;
     let mut delay = Duration::from_millis(100);
     loop {
-        let Some(connection) =
-            queue::connect_with_backoff(&amqp.url, "turnover-worker", &stop).await
+        let Some(connection) = queue::connect_with_backoff(amqp, "turnover-worker", &stop).await
         else {
             return;
         };

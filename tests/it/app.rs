@@ -105,7 +105,7 @@ impl TestApp {
 
     /// Waits until the request queue has a consumer (the worker is ready).
     pub async fn wait_for_consumer(&self) {
-        let connection = queue::connect(&self.settings.amqp.url, "test-probe")
+        let connection = queue::connect_with(&self.settings.amqp, "test-probe")
             .await
             .expect("broker");
         wait_until(
@@ -131,7 +131,7 @@ impl TestApp {
     /// Publishes bodies with confirms, as a producer would.
     pub async fn publish(&self, bodies: impl IntoIterator<Item = Outgoing>) -> PublishReport {
         let amqp = &self.settings.amqp;
-        let connection = queue::connect(&amqp.url, "test-producer")
+        let connection = queue::connect_with(amqp, "test-producer")
             .await
             .expect("broker");
         let setup = connection.create_channel().await.expect("channel");
@@ -173,7 +173,7 @@ impl TestApp {
 
     /// Messages ready and consumers on a queue.
     pub async fn queue_state(&self, queue: &str) -> (u32, u32) {
-        let connection = queue::connect(&self.settings.amqp.url, "test-probe")
+        let connection = queue::connect_with(&self.settings.amqp, "test-probe")
             .await
             .expect("broker");
         let channel = connection.create_channel().await.expect("channel");
@@ -203,7 +203,7 @@ impl TestApp {
 /// Deletes a test's queues and exchanges (best effort).
 pub async fn delete_topology(settings: &Settings) {
     let amqp = &settings.amqp;
-    let Ok(connection) = queue::connect(&amqp.url, "test-cleanup").await else {
+    let Ok(connection) = queue::connect_with(amqp, "test-cleanup").await else {
         return;
     };
     if let Ok(channel) = connection.create_channel().await {

@@ -14,4 +14,6 @@ mod http;
 mod idempotency;
 mod proxy;
 mod storage;
+mod tls;
+mod tls_servers;
 mod worker;
