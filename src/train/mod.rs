@@ -208,6 +208,8 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         created_at: now_rfc3339(),
         metrics: json!({"holdout": &holdout, "cv": &cv,
             "rows": {"train": train_idx.len(), "holdout": test_idx.len(), "leavers": labels.iter().filter(|l| **l).count()}}),
+        calibration: crate::model::Calibration::None,
+        drift_reference: std::collections::BTreeMap::new(),
     };
     Bundle::write(&options.out, &manifest, &model_json)?;
     Ok(Trained {
