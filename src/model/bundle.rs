@@ -251,6 +251,17 @@ mod tests {
     }
 
     #[test]
+    fn the_committed_bundle_carries_calibration_and_drift_reference() {
+        let bundle = Bundle::load(&committed()).expect("the committed bundle loads");
+        assert_eq!(bundle.manifest.calibration.problem(), None);
+        assert_eq!(
+            bundle.manifest.drift_reference.keys().len(),
+            features::COUNT,
+            "one distribution per feature"
+        );
+    }
+
+    #[test]
     fn unservable_calibration_or_drift_reference_is_refused() {
         let bad_calibration = edited(|m| {
             m["calibration"] = serde_json::json!({"method": "platt", "a": -1.0, "b": 0.0});
