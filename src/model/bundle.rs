@@ -1,11 +1,14 @@
 //! Reading and writing a model bundle folder: `model.json` + `manifest.json`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::drift::Bins;
 use super::xgb::XgbError;
+use super::Calibration;
 use crate::features;
 
 /// Why a bundle cannot be used.
@@ -42,7 +45,7 @@ pub enum ModelError {
 pub struct Manifest {
     /// Names the bundle; every score carries it as `model_version`.
     pub version: String,
-    /// Decision threshold on the probability of leaving.
+    /// Decision threshold on the (calibrated) probability of leaving.
     pub threshold: f64,
     /// Feature names in the order the model takes them.
     pub features: Vec<String>,
@@ -55,8 +58,16 @@ pub struct Manifest {
     pub data_sha256: String,
     /// RFC 3339.
     pub created_at: String,
-    /// `{"holdout": {...}, "cv": {...}}`.
+    /// `{"holdout": {...}, "holdout_ci": {...}, "cv": {...}, "baseline_logreg": {...}, ...}`.
     pub metrics: serde_json::Value,
+    /// The map from the booster's raw probability to the served one; absent in bundles made
+    /// before calibration existed, which are served uncalibrated.
+    #[serde(default)]
+    pub calibration: Calibration,
+    /// Each feature's training distribution, by feature name, for drift detection; empty in
+    /// bundles made before it existed.
+    #[serde(default)]
+    pub drift_reference: BTreeMap<String, Bins>,
 }
 
 /// A bundle read from disk.
@@ -147,6 +158,16 @@ impl Bundle {
                 "risk_cuts [{low}, {high}] must be increasing probabilities"
             ));
         }
+        if let Some(problem) = self.manifest.calibration.problem() {
+            return invalid(problem);
+        }
+        for (name, bins) in &self.manifest.drift_reference {
+            if !expected.contains(name) || !bins.is_valid() {
+                return invalid(format!(
+                    "drift_reference[{name:?}] is not one of the features' bins and shares"
+                ));
+            }
+        }
         // A second opinion from the xgboost-rs safe layer: the learner's own feature count.
         let booster = xgboost_rs::Booster::load_buffer(&self.model_json).map_err(|e| {
             ModelError::Invalid {
@@ -188,5 +209,77 @@ impl Bundle {
         text.push(b'\n');
         write("model.json", model_json)?;
         write("manifest.json", &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed bundle's folder.
+    fn committed() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/turnover")
+    }
+
+    /// A copy of the committed bundle whose manifest is edited by `edit`.
+    fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&read(&committed().join("manifest.json")).expect("manifest"))
+                .expect("json");
+        edit(&mut manifest);
+        let model = read(&committed().join("model.json")).expect("model.json");
+        std::fs::write(dir.path().join("model.json"), model).expect("write model");
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            serde_json::to_vec(&manifest).expect("json"),
+        )
+        .expect("write manifest");
+        dir
+    }
+
+    #[test]
+    fn a_manifest_without_calibration_or_drift_reference_loads_uncalibrated() {
+        let dir = edited(|m| {
+            let m = m.as_object_mut().expect("object");
+            m.remove("calibration");
+            m.remove("drift_reference");
+        });
+        let bundle = Bundle::load(dir.path()).expect("an older bundle loads");
+        assert_eq!(bundle.manifest.calibration, Calibration::None);
+        assert!(bundle.manifest.drift_reference.is_empty());
+    }
+
+    #[test]
+    fn the_committed_bundle_carries_calibration_and_drift_reference() {
+        let bundle = Bundle::load(&committed()).expect("the committed bundle loads");
+        assert_eq!(bundle.manifest.calibration.problem(), None);
+        assert_eq!(
+            bundle.manifest.drift_reference.keys().len(),
+            features::COUNT,
+            "one distribution per feature"
+        );
+    }
+
+    #[test]
+    fn unservable_calibration_or_drift_reference_is_refused() {
+        let bad_calibration = edited(|m| {
+            m["calibration"] = serde_json::json!({"method": "platt", "a": -1.0, "b": 0.0});
+        });
+        let err = Bundle::load(bad_calibration.path()).expect_err("refused");
+        assert!(err.to_string().contains("slope"), "{err}");
+
+        let unknown_method = edited(|m| m["calibration"] = serde_json::json!({"method": "beta"}));
+        let err = Bundle::load(unknown_method.path()).expect_err("refused");
+        assert!(matches!(err, ModelError::Manifest { .. }), "{err}");
+
+        let bad_bins = edited(|m| {
+            m["drift_reference"] = serde_json::json!({"age": {"edges": [30.0], "shares": [1.0]}});
+        });
+        let err = Bundle::load(bad_bins.path()).expect_err("refused");
+        assert!(
+            err.to_string().contains("drift_reference[\"age\"]"),
+            "{err}"
+        );
     }
 }

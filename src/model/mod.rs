@@ -3,10 +3,15 @@
 //! A bundle is a folder with `model.json` (XGBoost's JSON model) and `manifest.json`. Loading
 //! refuses a bundle whose feature list is not the code's ([`crate::features`]), so a model can
 //! never be fed columns in an order it was not trained on. [`Model`] scores a batch of records
-//! in one libxgboost call and explains records by SHAP contributions mapped back to fields.
+//! in one libxgboost call, maps the raw probabilities through the bundle's [`Calibration`]
+//! before the threshold and the risk bands, and explains records by SHAP contributions mapped
+//! back to fields. The manifest also carries each feature's training distribution ([`Bins`],
+//! compared with incoming values by [`psi`]).
 //! This module does no I/O besides reading the bundle, and never runs on an async thread.
 
 mod bundle;
+mod calibration;
+mod drift;
 mod explain;
 mod reply;
 mod scorer;
@@ -18,6 +23,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use bundle::{sha256_hex, Bundle, Manifest, ModelError};
+pub use calibration::Calibration;
+pub(crate) use calibration::{logit, sigmoid};
+pub use drift::{psi, Bins, MAX_BINS, PSI_EPSILON};
 pub use explain::Contribution;
 pub use reply::{ErrorReply, ScoreReply};
 pub use scorer::{Scored, Scorer};
@@ -82,7 +90,7 @@ pub struct UnknownRiskLevel(pub String);
 /// The score of one record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Score {
-    /// Probability that the employee leaves (`probability_1`).
+    /// Probability that the employee leaves (`probability_1`), calibrated.
     pub probability: f64,
     /// 1 when `probability >= threshold`.
     pub prediction: u8,
@@ -92,6 +100,7 @@ pub struct Score {
 /// A loaded model, ready to score on the thread that owns it.
 pub struct Model {
     booster: xgb::Booster,
+    calibration: Calibration,
     threshold: f64,
     cuts: [f64; 2],
 }
@@ -108,6 +117,7 @@ impl Model {
         booster.set_param("nthread", "1")?;
         Ok(Model {
             booster,
+            calibration: bundle.manifest.calibration.clone(),
             threshold: bundle.manifest.threshold,
             cuts: cuts.unwrap_or(bundle.manifest.risk_cuts),
         })
@@ -136,8 +146,13 @@ impl Model {
             .collect())
     }
 
-    /// The score for a probability of leaving: class by the bundle's threshold, band by the cuts.
-    pub fn score_of(&self, probability: f64) -> Score {
+    /// The score for the booster's raw probability of leaving: calibrated by the bundle's
+    /// calibration, then classed by the bundle's threshold and banded by the cuts. The
+    /// threshold was chosen on calibrated probabilities, so both sides speak of the same number.
+    pub fn score_of(&self, raw_probability: f64) -> Score {
+        // The booster's output is an f32; calibration works on that precision (see
+        // `Calibration::apply`), so training and serving compare identical values.
+        let probability = f64::from(self.calibration.apply(raw_probability as f32));
         Score {
             probability,
             prediction: u8::from(probability >= self.threshold),
@@ -184,7 +199,41 @@ impl Model {
 
 #[cfg(test)]
 mod tests {
-    use super::RiskLevel;
+    use super::{sigmoid, Bundle, Calibration, Model, RiskLevel};
+
+    #[test]
+    fn scores_go_through_the_calibration_before_threshold_and_bands() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/turnover");
+        let mut bundle = Bundle::load(&path).expect("the committed bundle loads");
+        bundle.manifest.threshold = 0.5;
+        bundle.manifest.calibration = Calibration::None;
+        let raw = Model::new(&bundle, Some([0.3, 0.7])).expect("model");
+        let s = raw.score_of(0.4);
+        assert_eq!((s.prediction, s.risk_level), (0, RiskLevel::Medium));
+        assert!((s.probability - 0.4).abs() < 1e-7);
+
+        // logit(0.4) + 2 = 1.5945: the calibrated probability is 0.831.
+        bundle.manifest.calibration = Calibration::Platt { a: 1.0, b: 2.0 };
+        let calibrated = Model::new(&bundle, Some([0.3, 0.7])).expect("model");
+        let s = calibrated.score_of(0.4);
+        let want = sigmoid((0.4f64 / 0.6).ln() + 2.0);
+        assert!((s.probability - want).abs() < 1e-6, "{}", s.probability);
+        assert_eq!((s.prediction, s.risk_level), (1, RiskLevel::High));
+
+        // A batch goes the same way as one probability at a time.
+        let records: Vec<_> = crate::record::sample::many(5, 20)
+            .iter()
+            .map(|map| crate::record::validate(map).expect("valid"))
+            .collect();
+        let data = crate::features::matrix(records.iter());
+        let raw_scores = raw.score_features(&data, records.len()).expect("score");
+        let scores = calibrated
+            .score_features(&data, records.len())
+            .expect("score");
+        for (r, s) in raw_scores.iter().zip(&scores) {
+            assert_eq!(*s, calibrated.score_of(r.probability));
+        }
+    }
 
     #[test]
     fn risk_levels_read_back_what_they_write() {

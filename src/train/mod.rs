@@ -7,14 +7,26 @@
 //!    assignments, so that a lucky assignment does not pick the winner), and its number of
 //!    rounds is read off the cross-validation curve (every 50 rounds), not sampled. AUC ranks
 //!    models by how well they order employees; F1 depends on a threshold and is noisy.
-//! 3. The decision threshold that maximises F1 of "leaves" on the winner's out-of-fold
-//!    predictions of all three repeats.
+//! 3. Calibration (none, Platt or isotonic), chosen by cross-validated Brier score on the
+//!    winner's out-of-fold predictions of all three repeats ([`calibrate`]), then the decision
+//!    threshold that maximises F1 of "leaves" on those predictions, calibrated.
 //! 4. Repeated stratified cross-validation of the winner on fresh fold assignments (mean ± sd),
-//!    then a refit on the 80% and the metrics on the untouched 20%.
+//!    then a refit on the 80%.
+//! 5. A logistic-regression baseline chosen the same way on the same folds ([`baseline`]).
+//! 6. Both judged once on the untouched 20%, every metric with a bootstrap interval and the
+//!    AUC difference with a paired one ([`holdout`]); each feature's training distribution is
+//!    stored for drift detection.
 //!
 //! Everything runs on one thread with seeded randomness, so the same data and seed give the
 //! same `model.json` bytes.
 
+mod baseline;
+mod bootstrap;
+mod calibrate;
+mod cv;
+mod holdout;
+mod logreg;
+mod manifest;
 mod metrics;
 pub(crate) mod report;
 mod search;
@@ -25,14 +37,17 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
 use crate::extracts::{self, ExtractError};
 use crate::features;
 use crate::model::sha256_hex;
-use crate::model::{xgb, Bundle, Manifest, ModelError};
-use metrics::{best_f1_threshold, mean_sd, Confusion, Evaluation};
-use search::{Data, Params};
+use crate::model::{xgb, Bins, Bundle, Manifest, ModelError, MAX_BINS};
+pub use baseline::Baseline;
+pub use calibrate::Choice;
+pub use cv::CrossValidation;
+pub use holdout::Assessment;
+use metrics::best_f1_threshold;
+use search::Data;
 
 /// What `turnover train` is asked to do.
 #[derive(Debug, Clone)]
@@ -77,34 +92,18 @@ pub enum TrainError {
 #[derive(Debug, Clone)]
 pub struct Trained {
     pub manifest: Manifest,
-    pub holdout: Evaluation,
     pub cv: CrossValidation,
     pub search_best_auc: f64,
+    pub calibration: Choice,
+    pub baseline: Baseline,
+    /// Both models on the holdout.
+    pub assessment: Assessment,
 }
 
 /// Repeats of the k-fold cross-validation that judges each search point (fewer when
 /// `Options::repeats` is smaller). Averaging the out-of-fold ROC AUC of three fold assignments
 /// keeps the search from rewarding a lucky assignment.
 const SEARCH_REPEATS: usize = 3;
-
-/// The best search point so far: its mean out-of-fold ROC AUC, its parameters (rounds set to
-/// the best point of its curve), and its out-of-fold predictions of every repeat, end to end.
-struct Best {
-    auc: f64,
-    params: Params,
-    oof: Vec<f32>,
-}
-
-/// Repeated stratified cross-validation on the 80%, at the chosen threshold.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CrossValidation {
-    pub f1_mean: f64,
-    pub f1_sd: f64,
-    pub roc_auc_mean: f64,
-    pub roc_auc_sd: f64,
-    pub folds: usize,
-    pub repeats: usize,
-}
 
 /// Trains, writes the bundle into `options.out`, and returns what it measured.
 ///
@@ -134,129 +133,92 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
 
     let fits = options.trials * search_repeats * options.folds;
     let bar = progress(options, fits as u64, "search");
-    let mut rng = crate::rng::Rng::new(seed);
-    let mut best: Option<Best> = None;
-    for _ in 0..options.trials {
-        let mut params = Params::sample(&mut rng);
-        let curves = search_folds
-            .iter()
-            .map(|folds| search::cv_curve(&data, &train_idx, folds, &params, seed, || bar.inc(1)))
-            .collect::<Result<Vec<_>, _>>()?;
-        for point in 0..curves[0].len() {
-            let auc = curves
-                .iter()
-                .map(|c| metrics::roc_auc(&train_labels, &c[point]))
-                .sum::<f64>()
-                / curves.len() as f64;
-            if best.as_ref().is_none_or(|b| auc > b.auc) {
-                params.num_rounds = (point as u32 + 1) * search::STEP;
-                bar.set_message(format!("best out-of-fold ROC AUC {auc:.4}"));
-                let oof = curves
-                    .iter()
-                    .flat_map(|c| c[point].iter().copied())
-                    .collect();
-                best = Some(Best {
-                    auc,
-                    params: params.clone(),
-                    oof,
-                });
-            }
-        }
-    }
+    let best = search::search(&data, &train_idx, &search_folds, options.trials, seed, &bar)?;
     bar.finish();
-    let Best {
-        auc: search_best_auc,
-        params,
-        oof,
-    } = best.ok_or(TrainError::NoThreshold)?;
-    let pooled_labels: Vec<bool> = train_labels
-        .iter()
-        .copied()
-        .cycle()
-        .take(oof.len())
-        .collect();
-    let (threshold, _) = best_f1_threshold(&pooled_labels, &oof).ok_or(TrainError::NoThreshold)?;
+    let search::Best { auc, params, oof } = best.ok_or(TrainError::NoThreshold)?;
 
-    let cv = repeated_cv(
+    // Calibration, then the threshold on calibrated probabilities: both from the 80% only.
+    let calibration =
+        calibrate::choose(&train_labels, &oof, options.folds, seed.wrapping_add(3000))?;
+    let served = &calibration.calibration;
+    let pooled_labels: Vec<bool> = (0..oof.len())
+        .map(|j| train_labels[j % train_labels.len()])
+        .collect();
+    let calibrated_oof: Vec<f32> = oof.iter().map(|&p| served.apply(p)).collect();
+    let (threshold, _) =
+        best_f1_threshold(&pooled_labels, &calibrated_oof).ok_or(TrainError::NoThreshold)?;
+
+    let cv = cv::repeated(
         &data,
         &train_idx,
         &train_labels,
-        &params,
-        threshold,
+        (&params, served, threshold),
         options,
     )?;
-
     let booster = search::fit(&data, &train_idx, &params, seed)?;
+    let baseline = baseline::fit(&data, &train_idx, &train_labels, &search_folds)?;
+
     let test_labels: Vec<bool> = test_idx.iter().map(|&i| labels[i]).collect();
-    let test_scores = search::predict(&booster, &data, &test_idx)?;
-    let holdout = Evaluation::compute(&test_labels, &test_scores, threshold);
+    let raw = search::predict(&booster, &data, &test_idx)?;
+    let calibrated: Vec<f32> = raw.iter().map(|&p| served.apply(p)).collect();
+    let assessment = holdout::assess(
+        &holdout::Scores {
+            labels: &test_labels,
+            raw: &raw,
+            calibrated: &calibrated,
+            threshold,
+            baseline: &baseline.predict(&data, &test_idx),
+            baseline_threshold: baseline.threshold,
+        },
+        seed.wrapping_add(2000),
+    );
 
     let model_json = booster.to_json()?;
     let manifest = Manifest {
-        version: format!("xgb-{}", &sha256_hex(&model_json)[..12]),
+        version: manifest::version(&model_json, served, threshold),
         threshold: f64::from(threshold),
         features: features::names(),
         risk_cuts: [0.3, 0.7],
         xgboost_version: xgb::version(),
-        params: json!({"search": &params, "xgboost": params.xgb(seed).into_iter().collect::<std::collections::BTreeMap<_, _>>(),
-            "seed": seed, "split": {"test_fraction": 0.2, "stratified": true},
-            "search_space": {"trials": options.trials, "folds": options.folds, "repeats": search_repeats,
-                "rounds": format!("chosen by cross-validation every {} rounds up to {}", search::STEP, search::MAX_ROUNDS),
-                "objective": "mean out-of-fold ROC AUC over the repeats"},
-            "threshold_rule": "maximise F1 of the leaving class on the winner's out-of-fold predictions of every repeat"}),
+        params: manifest::params_json(&params, seed, options, search_repeats),
         data_sha256: data_sha256(&options.data)?,
         created_at: now_rfc3339(),
-        metrics: json!({"holdout": &holdout, "cv": &cv,
-            "rows": {"train": train_idx.len(), "holdout": test_idx.len(), "leavers": labels.iter().filter(|l| **l).count()}}),
+        metrics: manifest::metrics_json(
+            &assessment,
+            &cv,
+            &calibration,
+            &baseline,
+            &manifest::Rows {
+                train: train_idx.len(),
+                holdout: test_idx.len(),
+                leavers: labels.iter().filter(|l| **l).count(),
+            },
+        ),
+        calibration: served.clone(),
+        drift_reference: features::names()
+            .into_iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let column: Vec<f32> = train_idx
+                    .iter()
+                    .map(|&i| x[i * features::COUNT + j])
+                    .collect();
+                (name, Bins::fit(&column, MAX_BINS))
+            })
+            .collect(),
     };
     Bundle::write(&options.out, &manifest, &model_json)?;
     Ok(Trained {
         manifest,
-        holdout,
         cv,
-        search_best_auc,
+        search_best_auc: auc,
+        calibration,
+        baseline,
+        assessment,
     })
 }
 
-fn repeated_cv(
-    data: &Data<'_>,
-    train_idx: &[usize],
-    train_labels: &[bool],
-    params: &Params,
-    threshold: f32,
-    options: &Options,
-) -> Result<CrossValidation, TrainError> {
-    let bar = progress(
-        options,
-        (options.repeats * options.folds) as u64,
-        "repeated cv",
-    );
-    let (mut f1s, mut aucs) = (Vec::new(), Vec::new());
-    for repeat in 0..options.repeats as u64 {
-        let seed = options.seed.wrapping_add(1000 + repeat);
-        for (train, valid) in split::stratified_kfold(train_labels, options.folds, seed)? {
-            let to_rows = |pos: &[usize]| pos.iter().map(|&p| train_idx[p]).collect::<Vec<_>>();
-            let booster = search::fit(data, &to_rows(&train), params, options.seed)?;
-            let scores = search::predict(&booster, data, &to_rows(&valid))?;
-            let labels: Vec<bool> = valid.iter().map(|&p| train_labels[p]).collect();
-            f1s.push(Confusion::from_scores(&labels, &scores, threshold).f1());
-            aucs.push(metrics::roc_auc(&labels, &scores));
-            bar.inc(1);
-        }
-    }
-    bar.finish();
-    let ((f1_mean, f1_sd), (roc_auc_mean, roc_auc_sd)) = (mean_sd(&f1s), mean_sd(&aucs));
-    Ok(CrossValidation {
-        f1_mean,
-        f1_sd,
-        roc_auc_mean,
-        roc_auc_sd,
-        folds: options.folds,
-        repeats: options.repeats,
-    })
-}
-
-fn progress(options: &Options, len: u64, what: &'static str) -> ProgressBar {
+pub(super) fn progress(options: &Options, len: u64, what: &'static str) -> ProgressBar {
     if !options.progress {
         return ProgressBar::hidden();
     }

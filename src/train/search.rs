@@ -1,7 +1,9 @@
 //! Hyper-parameters, one model fit, and their judgement by stratified k-fold cross-validation.
 
+use indicatif::ProgressBar;
 use serde::Serialize;
 
+use super::metrics::roc_auc;
 use super::split::Fold;
 use crate::features::COUNT;
 use crate::model::xgb::{Booster, DMatrix, XgbError};
@@ -76,7 +78,8 @@ pub struct Data<'a> {
 }
 
 impl Data<'_> {
-    fn take(&self, idx: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    /// The feature rows `idx`, row-major, and their labels as 0/1.
+    pub(super) fn take(&self, idx: &[usize]) -> (Vec<f32>, Vec<f32>) {
         let mut x = Vec::with_capacity(idx.len() * COUNT);
         for &i in idx {
             x.extend_from_slice(&self.x[i * COUNT..(i + 1) * COUNT]);
@@ -154,4 +157,59 @@ pub fn cv_curve(
         on_fold();
     }
     Ok(curve)
+}
+
+/// The best search point: its mean out-of-fold ROC AUC, its parameters (rounds set to the best
+/// point of its curve), and its out-of-fold predictions of every repeat, end to end (position
+/// `j` predicts the row at position `j % train_idx.len()` of the training part).
+pub struct Best {
+    pub auc: f64,
+    pub params: Params,
+    pub oof: Vec<f32>,
+}
+
+/// The random search: `trials` points, each judged by the mean out-of-fold ROC AUC over the
+/// repeats in `folds` at every point of its curve. `None` when `trials` is 0.
+///
+/// # Errors
+/// When libxgboost fails.
+pub fn search(
+    data: &Data<'_>,
+    train_idx: &[usize],
+    folds: &[Vec<Fold>],
+    trials: usize,
+    seed: u64,
+    bar: &ProgressBar,
+) -> Result<Option<Best>, XgbError> {
+    let train_labels: Vec<bool> = train_idx.iter().map(|&i| data.y[i]).collect();
+    let mut rng = Rng::new(seed);
+    let mut best: Option<Best> = None;
+    for _ in 0..trials {
+        let mut params = Params::sample(&mut rng);
+        let curves = folds
+            .iter()
+            .map(|f| cv_curve(data, train_idx, f, &params, seed, || bar.inc(1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        for point in 0..curves[0].len() {
+            let auc = curves
+                .iter()
+                .map(|c| roc_auc(&train_labels, &c[point]))
+                .sum::<f64>()
+                / curves.len() as f64;
+            if best.as_ref().is_none_or(|b| auc > b.auc) {
+                params.num_rounds = (point as u32 + 1) * STEP;
+                bar.set_message(format!("best out-of-fold ROC AUC {auc:.4}"));
+                let oof = curves
+                    .iter()
+                    .flat_map(|c| c[point].iter().copied())
+                    .collect();
+                best = Some(Best {
+                    auc,
+                    params: params.clone(),
+                    oof,
+                });
+            }
+        }
+    }
+    Ok(best)
 }
