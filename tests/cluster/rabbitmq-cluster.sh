@@ -113,9 +113,10 @@ need_sbin() { find_sbin || die "rabbitmq-server is not installed (run '$0 start'
 # so that a RABBITMQ_* variable of the caller or /etc/rabbitmq/rabbitmq-env.conf cannot leak
 # the machine broker's node name, port or cookie in. HOME is where Erlang reads the cookie.
 # ERL_EPMD_ADDRESS only matters if no epmd runs yet and a node here starts it: loopback only.
+# A VM that crashes writes erl_crash.dump in the base folder, not in the caller's directory.
 base_env() {
     ENV=(PATH="$PATH" HOME="$DIR" LANG=C.UTF-8 LC_ALL=C.UTF-8 ERL_EPMD_ADDRESS=127.0.0.1
-        RABBITMQ_CONF_ENV_FILE="$DIR/rabbitmq-env.conf")
+        ERL_CRASH_DUMP="$DIR/erl_crash.dump" RABBITMQ_CONF_ENV_FILE="$DIR/rabbitmq-env.conf")
 }
 node_env() {
     local i=$1 d
@@ -133,6 +134,7 @@ node_env() {
         RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf"
         RABBITMQ_CONFIG_FILES="$d/conf.d/*.conf"
         RABBITMQ_ADVANCED_CONFIG_FILE="$d/advanced.config"
+        ERL_CRASH_DUMP="$d/log/erl_crash.dump"
         # Distribution on loopback only, like the AMQP listener.
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$ERL_ARGS -kernel inet_dist_use_interface {127,0,0,1}"
     )
@@ -238,7 +240,7 @@ launcher_alive() {
 log_tail() {
     local i=$1 d
     d=$(node_dir "$i")
-    tail -n 15 "$d/log/console.log" "$d/log/$(node_name "$i").log" 2>/dev/null >&2 || true
+    tail -n 15 "$d/log/console.log" "$d/log/$(node_name "$i").log" >&2 2>/dev/null || true
 }
 
 # Until node i's AMQP listener accepts connections (the last step of a RabbitMQ boot), then
@@ -479,7 +481,13 @@ cmd_leader() {
     while :; do
         for i in $(seq 1 "$SIZE"); do
             port_open "$(amqp_port "$i")" || continue
-            out=$(ctl rabbitmq-queues "$i" -q quorum_status -p "$VHOST" "$queue" --formatter json 2>/dev/null) || continue
+            if ! out=$(ctl rabbitmq-queues "$i" -q quorum_status -p "$VHOST" "$queue" --formatter json 2>&1); then
+                # No such queue, or not a quorum queue: no point waiting.
+                if echo "$out" | grep -qE 'not_found|Cannot get quorum status'; then
+                    die "no quorum queue '$queue' in vhost $VHOST: $(echo "$out" | tr '\n' ' ')"
+                fi
+                continue
+            fi
             leader=$(echo "$out" | grep -o '{[^{}]*}' | grep '"Raft State":"leader"' |
                 grep -o '"Node Name":"[^"]*"' | head -n1 | sed -e 's/^"Node Name":"//' -e 's/"$//')
             if [ -n "$leader" ]; then
@@ -488,6 +496,7 @@ cmd_leader() {
             fi
         done
         [ "$(now)" -lt "$deadline" ] || die "no node leads quorum queue '$queue' (vhost $VHOST) after ${TIMEOUT}s"
+        [ "$(alive_count)" != 0 ] || die "no node of the cluster is running"
         sleep 1
     done
 }
