@@ -160,7 +160,7 @@ is_node_vm() {
     read -r comm 2>/dev/null <"/proc/$pid/comm" || return 1
     [ "$comm" = beam.smp ] || return 1
     tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" |
-        grep -qxF "RABBITMQ_PID_FILE=$(node_dir "$i")/rabbitmq.pid"
+        grep -xF "RABBITMQ_PID_FILE=$(node_dir "$i")/rabbitmq.pid" >/dev/null
 }
 vm_pid() {
     local i=$1 pid="" p f
@@ -234,7 +234,7 @@ launch() {
 launcher_alive() {
     local pid=""
     read -r pid 2>/dev/null <"$(node_dir "$1")/launcher.pid" || return 1
-    [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$SBIN/rabbitmq-server"
+    [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -F "$SBIN/rabbitmq-server" >/dev/null
 }
 
 log_tail() {
@@ -303,7 +303,7 @@ wait_members() {
 join() {
     local i=$1 first log step
     first=$(node_name 1)
-    if all_members 1 | tr ' ' '\n' | grep -qxF "$(node_name "$i")"; then
+    if all_members 1 | tr ' ' '\n' | grep -xF "$(node_name "$i")" >/dev/null; then
         return 0
     fi
     say "joining c$i to $first"
@@ -483,7 +483,7 @@ cmd_leader() {
             port_open "$(amqp_port "$i")" || continue
             if ! out=$(ctl rabbitmq-queues "$i" -q quorum_status -p "$VHOST" "$queue" --formatter json 2>&1); then
                 # No such queue, or not a quorum queue: no point waiting.
-                if echo "$out" | grep -qE 'not_found|Cannot get quorum status'; then
+                if echo "$out" | grep -E 'not_found|Cannot get quorum status' >/dev/null; then
                     die "no quorum queue '$queue' in vhost $VHOST: $(echo "$out" | tr '\n' ' ')"
                 fi
                 continue
