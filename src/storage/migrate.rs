@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency",
         sql: include_str!("../../migrations/V3__idempotency.sql"),
     },
+    Migration {
+        version: 4,
+        name: "model_registry",
+        sql: include_str!("../../migrations/V4__model_registry.sql"),
+    },
 ];
 
 // An arbitrary constant shared by every turnover process: the key of the advisory lock that
