@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -85,6 +86,13 @@ pub async fn serve(
     ));
 
     let app = router(AppState::new(ctx, rpc));
+    // Answers are small and written as the handler finishes: without TCP_NODELAY, Nagle's
+    // algorithm can hold a response's last segment until the client's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(error.message = %error, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -68,14 +68,21 @@ pub struct Manifest {
     /// bundles made before it existed.
     #[serde(default)]
     pub drift_reference: BTreeMap<String, Bins>,
+    /// sha256 of `model.ubj`, the same model in XGBoost's binary JSON, which the service loads
+    /// instead of `model.json` when present (several times faster to parse). Absent in bundles
+    /// without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_ubj_sha256: Option<String>,
 }
 
 /// A bundle read from disk.
 #[derive(Debug, Clone)]
 pub struct Bundle {
     pub manifest: Manifest,
-    /// `model.json`, as stored.
+    /// `model.json`, as stored: the model's reference form, named by `sha256`.
     pub model_json: Vec<u8>,
+    /// `model.ubj`, as stored, when the bundle has one that matches its manifest.
+    pub model_ubj: Option<Vec<u8>>,
     /// sha256 of `model.json`, hex.
     pub sha256: String,
     pub path: PathBuf,
@@ -112,14 +119,31 @@ impl Bundle {
                 }
             })?;
         let model_json = read(&dir.join("model.json"))?;
+        let ubj_path = dir.join("model.ubj");
+        let model_ubj = match std::fs::read(&ubj_path) {
+            Ok(bytes) => Some(bytes),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(ModelError::Read {
+                    path: ubj_path,
+                    source,
+                })
+            }
+        };
         let bundle = Bundle {
             sha256: sha256_hex(&model_json),
             manifest,
             model_json,
+            model_ubj,
             path: dir.to_owned(),
         };
         bundle.check()?;
         Ok(bundle)
+    }
+
+    /// The bytes libxgboost loads: `model.ubj` when the bundle has it, else `model.json`.
+    pub fn model_bytes(&self) -> &[u8] {
+        self.model_ubj.as_deref().unwrap_or(&self.model_json)
     }
 
     fn check(&self) -> Result<(), ModelError> {
@@ -168,11 +192,27 @@ impl Bundle {
                 ));
             }
         }
+        // A model.ubj left from another training run must not be served in place of model.json.
+        if let Some(ubj) = &self.model_ubj {
+            let sha = sha256_hex(ubj);
+            if self.manifest.model_ubj_sha256.as_deref() != Some(sha.as_str()) {
+                return invalid(format!(
+                    "model.ubj (sha256 {sha}) is not the model_ubj_sha256 of manifest.json \
+                     ({:?}): rebuild the bundle, or delete model.ubj to serve model.json",
+                    self.manifest.model_ubj_sha256
+                ));
+            }
+        }
+        let file = if self.model_ubj.is_some() {
+            "model.ubj"
+        } else {
+            "model.json"
+        };
         // A second opinion from the xgboost-rs safe layer: the learner's own feature count.
-        let booster = xgboost_rs::Booster::load_buffer(&self.model_json).map_err(|e| {
+        let booster = xgboost_rs::Booster::load_buffer(self.model_bytes()).map_err(|e| {
             ModelError::Invalid {
                 path: self.path.clone(),
-                detail: format!("model.json: {e}"),
+                detail: format!("{file}: {e}"),
             }
         })?;
         let config: serde_json::Value =
@@ -185,18 +225,24 @@ impl Bundle {
             other => Err(ModelError::FeatureMismatch {
                 path: self.path.clone(),
                 detail: format!(
-                    "model.json takes {other:?} features, the code builds {}",
+                    "{file} takes {other:?} features, the code builds {}",
                     expected.len()
                 ),
             }),
         }
     }
 
-    /// Writes `model.json` and `manifest.json` into `dir` (created if missing).
+    /// Writes `model.json`, `model.ubj` and `manifest.json` into `dir` (created if missing).
+    /// The manifest's `model_ubj_sha256` must name `model_ubj`.
     ///
     /// # Errors
     /// When the folder or a file cannot be written.
-    pub fn write(dir: &Path, manifest: &Manifest, model_json: &[u8]) -> Result<(), ModelError> {
+    pub fn write(
+        dir: &Path,
+        manifest: &Manifest,
+        model_json: &[u8],
+        model_ubj: &[u8],
+    ) -> Result<(), ModelError> {
         let write = |name: &str, bytes: &[u8]| {
             let path = dir.join(name);
             std::fs::write(&path, bytes).map_err(|source| ModelError::Write { path, source })
@@ -208,6 +254,7 @@ impl Bundle {
         let mut text = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
         text.push(b'\n');
         write("model.json", model_json)?;
+        write("model.ubj", model_ubj)?;
         write("manifest.json", &text)
     }
 }
@@ -236,6 +283,43 @@ mod tests {
         )
         .expect("write manifest");
         dir
+    }
+
+    #[test]
+    fn the_committed_model_ubj_is_model_json_in_binary_form_and_scores_the_same() {
+        let dir = committed();
+        let bundle = Bundle::load(&dir).expect("the committed bundle loads");
+        let ubj = bundle.model_ubj.as_deref().expect("the committed bundle has model.ubj");
+        let from_json = super::super::xgb::Booster::load(&bundle.model_json).expect("model.json");
+        assert!(
+            from_json.to_ubj().expect("to ubj") == ubj,
+            "model.ubj is not model.json in binary form"
+        );
+        let from_ubj = super::super::xgb::Booster::load(ubj).expect("model.ubj");
+        let records: Vec<_> = crate::record::sample::many(3, 50)
+            .iter()
+            .map(|map| crate::record::validate(map).expect("valid"))
+            .collect();
+        let data = features::matrix(records.iter());
+        assert_eq!(
+            from_json.predict(&data, records.len()).expect("score"),
+            from_ubj.predict(&data, records.len()).expect("score"),
+        );
+    }
+
+    #[test]
+    fn a_model_ubj_that_is_not_the_manifests_is_refused_and_json_alone_still_loads() {
+        let stale = edited(|m| m["model_ubj_sha256"] = serde_json::json!("0".repeat(64)));
+        let ubj = read(&committed().join("model.ubj")).expect("model.ubj");
+        std::fs::write(stale.path().join("model.ubj"), ubj).expect("write model.ubj");
+        let err = Bundle::load(stale.path()).expect_err("refused");
+        assert!(err.to_string().contains("model.ubj (sha256"), "{err}");
+
+        // `edited` copies model.json only: without model.ubj the bundle serves model.json.
+        let json_only = edited(|_| {});
+        let bundle = Bundle::load(json_only.path()).expect("model.json alone loads");
+        assert!(bundle.model_ubj.is_none());
+        assert_eq!(bundle.model_bytes(), bundle.model_json.as_slice());
     }
 
     #[test]

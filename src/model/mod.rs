@@ -111,7 +111,7 @@ impl Model {
     /// # Errors
     /// When libxgboost cannot load the bundle's model.
     pub fn new(bundle: &Bundle, cuts: Option<[f64; 2]>) -> Result<Self, ModelError> {
-        let booster = xgb::Booster::from_json(&bundle.model_json)?;
+        let booster = xgb::Booster::load(bundle.model_bytes())?;
         // One thread per booster: the worker parallelises across batches, and OpenMP threads
         // spinning between small batches would steal the core the broker and database need.
         booster.set_param("nthread", "1")?;

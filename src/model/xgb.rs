@@ -114,11 +114,12 @@ impl Booster {
         Ok(booster)
     }
 
-    /// Loads a model from XGBoost's JSON model format.
+    /// Loads a model from XGBoost's JSON or binary JSON (UBJSON, `model.ubj`) model format;
+    /// libxgboost tells them apart by their first bytes.
     ///
     /// # Errors
     /// When the bytes are not a model libxgboost can read.
-    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+    pub fn load(bytes: &[u8]) -> Result<Self> {
         let mut handle = ptr::null_mut();
         // SAFETY: no DMatrix; handle is an out-pointer.
         check(unsafe { sys::XGBoosterCreate(ptr::null(), 0, &mut handle) })?;
@@ -153,12 +154,25 @@ impl Booster {
         check(unsafe { sys::XGBoosterUpdateOneIter(self.handle, iteration, train.handle) })
     }
 
-    /// The model in XGBoost's JSON model format.
+    /// The model in XGBoost's JSON model format (`model.json`).
     ///
     /// # Errors
     /// When libxgboost fails to serialise it.
     pub fn to_json(&self) -> Result<Vec<u8>> {
-        let config = c_string(r#"{"format": "json"}"#)?;
+        self.save(r#"{"format": "json"}"#)
+    }
+
+    /// The model in XGBoost's binary JSON format (UBJSON, `model.ubj`): the same document as
+    /// [`Booster::to_json`], several times faster to load.
+    ///
+    /// # Errors
+    /// When libxgboost fails to serialise it.
+    pub fn to_ubj(&self) -> Result<Vec<u8>> {
+        self.save(r#"{"format": "ubj"}"#)
+    }
+
+    fn save(&self, config: &str) -> Result<Vec<u8>> {
+        let config = c_string(config)?;
         let mut len = 0u64;
         let mut out: *const c_char = ptr::null();
         // SAFETY: out points into a buffer owned by the booster until its next call; copied at once.

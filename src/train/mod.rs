@@ -174,6 +174,7 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
     );
 
     let model_json = booster.to_json()?;
+    let model_ubj = booster.to_ubj()?;
     let manifest = Manifest {
         version: manifest::version(&model_json, served, threshold),
         threshold: f64::from(threshold),
@@ -206,8 +207,9 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
                 (name, Bins::fit(&column, MAX_BINS))
             })
             .collect(),
+        model_ubj_sha256: Some(sha256_hex(&model_ubj)),
     };
-    Bundle::write(&options.out, &manifest, &model_json)?;
+    Bundle::write(&options.out, &manifest, &model_json, &model_ubj)?;
     Ok(Trained {
         manifest,
         cv,

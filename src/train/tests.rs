@@ -58,6 +58,10 @@ fn training_on_generated_data_is_complete_learnt_and_reproducible() {
 
     let bundle = Bundle::load(&a).expect("the bundle loads");
     assert_eq!(bundle.manifest.version, trained.manifest.version);
+    assert!(
+        bundle.model_ubj.is_some(),
+        "train writes model.ubj, the form the service loads"
+    );
 
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(a.join("manifest.json")).expect("manifest"))
@@ -106,9 +110,14 @@ fn training_on_generated_data_is_complete_learnt_and_reproducible() {
 
     train(&options(&data, &b, 42)).expect("train again");
     let model = |dir: &Path| std::fs::read(dir.join("model.json")).expect("model.json");
+    let ubj = |dir: &Path| std::fs::read(dir.join("model.ubj")).expect("model.ubj");
     assert!(
         model(&a) == model(&b),
         "the same seed gave different model bytes"
+    );
+    assert!(
+        ubj(&a) == ubj(&b),
+        "the same seed gave different model.ubj bytes"
     );
     let without_time = |dir: &Path| {
         let mut m: Value =
