@@ -14,7 +14,9 @@
 //! - `model`, `train`: the bundle, scoring, replies and summaries; training;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
 //! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
-//! - `tls`: what the broker and database connections share about TLS.
+//! - `tls`: what the broker and database connections share about TLS;
+//! - `outcomes`, `monitor`: who actually left, and the gauges that watch the model in service
+//!   (its figures on outcomes, the drift of its inputs).
 //!
 //! The wire formats are written once: [`record::Envelope`] for requests,
 //! [`model::ScoreReply`] and [`model::ErrorReply`] for replies (docs/contract.md).
@@ -26,6 +28,8 @@ pub mod features;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod monitor;
+pub mod outcomes;
 pub mod queue;
 pub mod record;
 pub mod rng;
