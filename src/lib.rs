@@ -7,7 +7,8 @@
 //!      ─► worker (reply, then ack)                          http ─► queue::rpc ─┘
 //! ```
 //!
-//! - `commands`: the binary's subcommands, one file each (serve, train, score, enqueue, migrate);
+//! - `commands`: the binary's subcommands, one file each (serve, train, score, enqueue, migrate,
+//!   outcomes, drift);
 //! - `config`, `telemetry`, `startup`, `app`: settings, logs, build and run until stopped, and
 //!   the context the worker and the sidecar share;
 //! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
