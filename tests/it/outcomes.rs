@@ -285,7 +285,14 @@ async fn post(app: &TestApp, key: Option<&str>, body: reqwest::Body) -> (StatusC
 
 #[tokio::test]
 async fn post_outcomes_checks_every_outcome_and_stores_all_or_nothing() {
-    let app = TestApp::spawn_with(|s| s.auth.api_keys = vec!["k1".into()], Roles::HTTP_ONLY).await;
+    let app = TestApp::spawn_with(
+        |s| {
+            s.auth.api_keys = vec!["k1".into()];
+            s.http.max_upload_bytes = 64 * 1024;
+        },
+        Roles::HTTP_ONLY,
+    )
+    .await;
     let good = json!([
         {"employee_id": 1, "left": true, "observed_at": "2026-09-30"},
         {"employee_id": 2, "left": false, "observed_at": "2026-09-30T17:00:00+02:00", "source": "hr"}
@@ -321,6 +328,12 @@ async fn post_outcomes_checks_every_outcome_and_stores_all_or_nothing() {
         .expect("message")
         .contains("future"));
     assert_eq!(outcome_rows(&app.db).await, 0, "nothing stored on a 422");
+    let many: Vec<Value> = (0..2000)
+        .map(|e| json!({"employee_id": e, "left": false, "observed_at": "2026-09-30"}))
+        .collect();
+    let (status, body) = post(&app, Some("k1"), Value::Array(many).to_string().into()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body["detail"].is_string(), "{body}");
 
     let (status, body) = post(&app, Some("k1"), good.to_string().into()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
