@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::model::Scorer;
+use crate::monitor::DriftWindow;
 
 /// The application's shared state.
 pub struct AppContext {
@@ -20,4 +21,6 @@ pub struct AppContext {
     pub model_version: String,
     /// Cancelled when the shutdown deadline has passed: stop retrying, give messages back.
     pub hard_stop: CancellationToken,
+    /// The recent records' features, for `turnover_feature_psi`.
+    pub drift: DriftWindow,
 }

@@ -24,6 +24,8 @@
 //! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
 //! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` |
 //! | `metrics.queue_depth_interval_ms` | `5000` |
+//! | `metrics.performance_refresh_secs` | `60` (`turnover_model_live_metric` from the view) |
+//! | `drift.window` / `drift.min_records` / `drift.refresh_secs` | `1000` / `100` / `60` |
 //!
 //! The environment variable of a key is `TURNOVER_` + the key upper-cased with `__` for the
 //! dot: `TURNOVER_AMQP__URL`. Secrets, URLs and paths are taken verbatim (`0042` is a key,
@@ -53,6 +55,7 @@ pub struct Settings {
     pub model: ModelSettings,
     pub log: Log,
     pub metrics: MetricsSettings,
+    pub drift: DriftSettings,
     /// The `TURNOVER_*` variables skipped as Kubernetes service links, for a debug log once
     /// telemetry is up ([`Settings::log_skipped_variables`]).
     #[serde(skip)]
@@ -161,6 +164,21 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
     pub queue_depth_interval_ms: u64,
+    /// How often `turnover_model_live_metric` is read again from the `model_performance` view.
+    pub performance_refresh_secs: u64,
+}
+
+/// The worker's drift watch: a sliding window of the most recent records' features, compared
+/// with the bundle's `drift_reference` (`turnover_feature_psi`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftSettings {
+    /// Records in the window (the most recent ones scored by this process).
+    pub window: usize,
+    /// Records the window must hold before any PSI is exported: fewer give noisy figures.
+    pub min_records: usize,
+    /// How often the PSI gauges are computed again.
+    pub refresh_secs: u64,
 }
 
 impl Default for Settings {
@@ -217,6 +235,12 @@ impl Default for Settings {
             },
             metrics: MetricsSettings {
                 queue_depth_interval_ms: 5000,
+                performance_refresh_secs: 60,
+            },
+            drift: DriftSettings {
+                window: 1000,
+                min_records: 100,
+                refresh_secs: 60,
             },
             skipped_variables: Vec::new(),
         }
@@ -230,7 +254,7 @@ macro_rules! default_from_settings {
         })+
     };
 }
-default_from_settings!(Amqp => amqp, Postgres => postgres, Worker => worker, Http => http, ModelSettings => model, Log => log, MetricsSettings => metrics);
+default_from_settings!(Amqp => amqp, Postgres => postgres, Worker => worker, Http => http, ModelSettings => model, Log => log, MetricsSettings => metrics, DriftSettings => drift);
 
 /// `api_keys` as a list, or as one comma-separated string (the environment's form).
 fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -395,6 +419,21 @@ impl Settings {
                     );
                 }
             }
+        }
+        if self.metrics.performance_refresh_secs == 0 {
+            return invalid("metrics.performance_refresh_secs", "must be at least 1");
+        }
+        if self.drift.window == 0 {
+            return invalid("drift.window", "must be at least 1");
+        }
+        if self.drift.min_records == 0 || self.drift.min_records > self.drift.window {
+            return invalid(
+                "drift.min_records",
+                "must be at least 1 and at most drift.window, or no PSI is ever exported",
+            );
+        }
+        if self.drift.refresh_secs == 0 {
+            return invalid("drift.refresh_secs", "must be at least 1");
         }
         if self
             .log

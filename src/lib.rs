@@ -7,14 +7,17 @@
 //!      ─► worker (reply, then ack)                          http ─► queue::rpc ─┘
 //! ```
 //!
-//! - `commands`: the binary's subcommands, one file each (serve, train, score, enqueue, migrate);
+//! - `commands`: the binary's subcommands, one file each (serve, train, score, enqueue, migrate,
+//!   outcomes, drift);
 //! - `config`, `telemetry`, `startup`, `app`: settings, logs, build and run until stopped, and
 //!   the context the worker and the sidecar share;
 //! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
 //! - `model`, `train`: the bundle, scoring, replies and summaries; training;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
 //! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
-//! - `tls`: what the broker and database connections share about TLS.
+//! - `tls`: what the broker and database connections share about TLS;
+//! - `outcomes`, `monitor`: who actually left, and the gauges that watch the model in service
+//!   (its figures on outcomes, the drift of its inputs).
 //!
 //! The wire formats are written once: [`record::Envelope`] for requests,
 //! [`model::ScoreReply`] and [`model::ErrorReply`] for replies (docs/contract.md).
@@ -26,6 +29,8 @@ pub mod features;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod monitor;
+pub mod outcomes;
 pub mod queue;
 pub mod record;
 pub mod rng;

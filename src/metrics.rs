@@ -4,8 +4,8 @@
 //! only records and renders; the polling of queue depth lives with the queue code.
 
 use prometheus::{
-    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    exponential_buckets, Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the service exports.
@@ -30,6 +30,14 @@ pub struct Metrics {
     pub postgres_connected: IntGauge,
     /// `queue`.
     pub queue_depth: IntGaugeVec,
+    /// `model_version`, `metric` (count, precision, recall, f1, roc_auc), `role` (live,
+    /// shadow): the `model_performance` view, refreshed by [`crate::monitor`].
+    pub model_live_metric: GaugeVec,
+    /// `model_version`, `metric` (precision, recall, f1, roc_auc), `bound` (estimate, lower,
+    /// upper): the holdout figures and 95% interval of each registered version's manifest.
+    pub model_holdout_metric: GaugeVec,
+    /// `feature`: the population stability index of the worker's recent records.
+    pub feature_psi: GaugeVec,
 }
 
 impl Default for Metrics {
@@ -119,6 +127,30 @@ impl Metrics {
                 &["queue"],
             )
             .expect("static"),
+            model_live_metric: GaugeVec::new(
+                Opts::new(
+                    "turnover_model_live_metric",
+                    "A model version's figures on real outcomes (view model_performance)",
+                ),
+                &["model_version", "metric", "role"],
+            )
+            .expect("static"),
+            model_holdout_metric: GaugeVec::new(
+                Opts::new(
+                    "turnover_model_holdout_metric",
+                    "A model version's holdout figures and 95% interval, from its manifest",
+                ),
+                &["model_version", "metric", "bound"],
+            )
+            .expect("static"),
+            feature_psi: GaugeVec::new(
+                Opts::new(
+                    "turnover_feature_psi",
+                    "Population stability index of recent records against the training data",
+                ),
+                &["feature"],
+            )
+            .expect("static"),
             registry,
         };
         let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
@@ -135,6 +167,15 @@ impl Metrics {
             Box::new(m.queue_depth.clone()),
         ];
         for c in collectors {
+            m.registry.register(c).expect("each metric registered once");
+        }
+        // The model-over-time gauges (issue 13), registered apart from the list above.
+        let over_time: [Box<dyn prometheus::core::Collector>; 3] = [
+            Box::new(m.model_live_metric.clone()),
+            Box::new(m.model_holdout_metric.clone()),
+            Box::new(m.feature_psi.clone()),
+        ];
+        for c in over_time {
             m.registry.register(c).expect("each metric registered once");
         }
         // Labelled series exist from the start, so dashboards and rate() see zeros, not gaps.
@@ -189,6 +230,13 @@ mod tests {
         m.queue_depth
             .with_label_values(&["turnover.requests"])
             .set(0);
+        m.model_live_metric
+            .with_label_values(&["xgb-1", "f1", "live"])
+            .set(0.5);
+        m.model_holdout_metric
+            .with_label_values(&["xgb-1", "f1", "lower"])
+            .set(0.43);
+        m.feature_psi.with_label_values(&["age"]).set(0.01);
         let text = m.render();
         for name in [
             "turnover_jobs_total{outcome=\"scored\"} 1",
@@ -203,6 +251,9 @@ mod tests {
             "turnover_amqp_connected 0",
             "turnover_postgres_connected 0",
             "turnover_queue_depth{queue=\"turnover.requests\"} 0",
+            "turnover_model_live_metric{metric=\"f1\",model_version=\"xgb-1\",role=\"live\"} 0.5",
+            "turnover_model_holdout_metric{bound=\"lower\",metric=\"f1\",model_version=\"xgb-1\"} 0.43",
+            "turnover_feature_psi{feature=\"age\"} 0.01",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

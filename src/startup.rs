@@ -15,6 +15,7 @@ use crate::app::AppContext;
 use crate::config::{redact_url, Settings};
 use crate::metrics::Metrics;
 use crate::model::{Bundle, Scorer};
+use crate::monitor::{self, DriftWindow};
 use crate::worker;
 use crate::{http, storage};
 
@@ -113,6 +114,10 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
                 .with_context(|| format!("cannot listen on {addr}"))?,
         )
     };
+    let drift = DriftWindow::new(
+        settings.drift.window,
+        bundle.manifest.drift_reference.clone(),
+    );
     let ctx = Arc::new(AppContext {
         model_version: bundle.manifest.version.clone(),
         settings,
@@ -120,6 +125,7 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
         pool,
         metrics,
         hard_stop: CancellationToken::new(),
+        drift,
     });
     tracing::info!(model_version = %ctx.model_version, worker = roles.worker, http = ?listener.as_ref().and_then(|l| l.local_addr().ok()), "built");
     Ok(App {
@@ -150,6 +156,7 @@ impl App {
         let http = self.listener.map(|listener| {
             tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))
         });
+        monitor::spawn(&tracker, &ctx, &shutdown, self.run_worker);
         tracker.close();
 
         shutdown.cancelled().await;

@@ -2,8 +2,10 @@
 //! in a file of its own that owns its arguments and how it runs. This is the start-up glue,
 //! where `anyhow` gathers errors for `main` to print.
 
+mod drift;
 mod enqueue;
 mod migrate;
+mod outcomes;
 mod score;
 mod serve;
 mod train;
@@ -14,7 +16,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+pub use drift::{drift_table, write_table as write_drift_table, DriftArgs, DriftError};
 pub use enqueue::{EnqueueArgs, EnqueueSource};
+pub use outcomes::{load_file as load_outcomes_file, OutcomesArgs};
 pub use score::{score_extracts, write_csv, write_jsonl, OfflineScoreError};
 pub use serve::ServeArgs;
 pub use train::TrainArgs;
@@ -36,7 +40,9 @@ use score::ScoreArgs;
                   Examples (examples/extracts holds 200 made-up employees):\n  turnover serve\n  \
                   turnover score --data examples/extracts --out scores.csv --explain\n  \
                   turnover enqueue --data examples/extracts\n  \
-                  turnover train --data examples/extracts --out target/example-model --trials 5"
+                  turnover train --data examples/extracts --out target/example-model --trials 5\n  \
+                  turnover outcomes --csv examples/outcomes.csv\n  \
+                  turnover drift --data examples/extracts"
 )]
 pub struct Cli {
     /// Configuration file (TOML); default `TURNOVER_CONFIG`, else `turnover.toml` if present.
@@ -58,6 +64,10 @@ pub enum Command {
     Enqueue(EnqueueArgs),
     /// Create the database if missing and apply the migrations.
     Migrate,
+    /// Load who actually left (a CSV file) into the outcomes table.
+    Outcomes(OutcomesArgs),
+    /// Compare a set of extracts with the bundle's training distribution (PSI per feature).
+    Drift(DriftArgs),
 }
 
 /// Runs the parsed command line.
@@ -73,6 +83,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(logged_settings(config)?, args),
         Command::Migrate => migrate::migrate(&logged_settings(config)?),
         Command::Enqueue(args) => enqueue::enqueue(&logged_settings(config)?, args),
+        Command::Outcomes(args) => outcomes::outcomes(&logged_settings(config)?, args),
+        Command::Drift(args) => drift::drift(args, load_settings(config)?),
     }
 }
 

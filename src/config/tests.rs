@@ -268,3 +268,33 @@ fn lists_and_password_parameters_are_redacted() {
     );
     assert_eq!(redact_url("host=db password=x"), "<unparsable url>");
 }
+
+#[test]
+fn the_model_over_time_keys_load_and_are_checked() {
+    figment::Jail::expect_with(|jail| {
+        let s = Settings::load(None).expect("defaults load");
+        assert_eq!(s.metrics.performance_refresh_secs, 60);
+        assert_eq!(
+            (s.drift.window, s.drift.min_records, s.drift.refresh_secs),
+            (1000, 100, 60)
+        );
+        jail.set_env("TURNOVER_DRIFT__WINDOW", "50");
+        jail.set_env("TURNOVER_METRICS__PERFORMANCE_REFRESH_SECS", "5");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "configuration key drift.min_records: must be at least 1 and at most drift.window, \
+             or no PSI is ever exported"
+        );
+        jail.set_env("TURNOVER_DRIFT__MIN_RECORDS", "50");
+        let s = Settings::load(None).expect("loads");
+        assert_eq!(
+            (s.drift.window, s.metrics.performance_refresh_secs),
+            (50, 5)
+        );
+        jail.set_env("TURNOVER_DRIFT__REFRESH_SECS", "0");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(message.contains("drift.refresh_secs"), "{message}");
+        Ok(())
+    });
+}

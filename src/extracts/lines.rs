@@ -8,7 +8,7 @@
 use std::io::{self, Read};
 
 /// A reader that remembers the byte offset of every `\n` it has passed on.
-pub(super) struct LineCounter<R> {
+pub(crate) struct LineCounter<R> {
     inner: R,
     read: u64,
     newlines: Vec<u64>,

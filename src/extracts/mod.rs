@@ -14,7 +14,7 @@
 mod error;
 mod example;
 mod join;
-mod lines;
+pub(crate) mod lines;
 mod read;
 mod validate;
 mod write;

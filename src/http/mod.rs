@@ -8,6 +8,7 @@
 //! - [`routes`]: the route table, the router and its layers,
 //! - [`health`]: `/health`, `/ready`, `/metrics` and the queue-depth poller,
 //! - [`predict`]: `POST /predict`; [`batch`]: `POST /predict/batch`, `GET /batches/{id}`,
+//! - [`outcomes`]: `POST /outcomes`,
 //! - [`auth`]: API keys and rate limits; [`log`]: per-request log line and metrics,
 //! - [`errors`]: the error bodies; [`openapi`]: the document and its schemas.
 
@@ -17,6 +18,7 @@ mod errors;
 mod health;
 mod log;
 mod openapi;
+mod outcomes;
 mod predict;
 mod routes;
 

@@ -25,10 +25,11 @@ use crate::record::{EmployeeRecord, Envelope, FieldError};
         super::predict::predict,
         super::batch::submit,
         super::batch::status,
+        super::outcomes::record,
     ),
-    components(schemas(EmployeeRecord, Envelope, FieldError, Contribution, Summary, RiskLevel, ScoreReply, ErrorReply)),
+    components(schemas(EmployeeRecord, Envelope, FieldError, Contribution, Summary, RiskLevel, ScoreReply, ErrorReply, OutcomeSchema, crate::storage::OutcomeCounts)),
     modifiers(&ApiKeyScheme),
-    tags((name = "scoring"), (name = "operations")),
+    tags((name = "scoring"), (name = "operations"), (name = "outcomes")),
 )]
 pub struct ApiDoc;
 
@@ -86,3 +87,78 @@ pub struct BatchUpload {
     #[schema(value_type = String, format = Binary)]
     sirh_file: Vec<u8>,
 }
+
+/// Who actually left, and when (docs/contract.md#outcomes).
+pub struct OutcomeSchema;
+
+impl PartialSchema for OutcomeSchema {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+        };
+        let string = |format: KnownFormat| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+            .property(
+                "employee_id",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(0.0))
+                    .maximum(Some(i64::MAX as f64))
+                    .description(Some("The employee_id of the scoring requests")),
+            )
+            .required("employee_id")
+            .property(
+                "left",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some("Whether the employee left")),
+            )
+            .required("left")
+            .property(
+                "observed_at",
+                AnyOfBuilder::new()
+                    .item(string(KnownFormat::DateTime))
+                    .item(string(KnownFormat::Date))
+                    .description(Some(
+                        "When the outcome was observed: RFC 3339 with its offset, or a date \
+                         (midnight UTC); not in the future",
+                    )),
+            )
+            .required("observed_at")
+            .property(
+                "source",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(crate::outcomes::MAX_SOURCE_CHARS))
+                    .description(Some("Where the outcome comes from; default \"http\"")),
+            )
+            .into()
+    }
+}
+impl ToSchema for OutcomeSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Outcome".into()
+    }
+}
+
+/// One outcome, or a list of them.
+pub struct OutcomesRequest;
+
+impl PartialSchema for OutcomesRequest {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::ArrayBuilder;
+        OneOfBuilder::new()
+            .item(OutcomeSchema::schema())
+            .item(ArrayBuilder::new().items(OutcomeSchema::schema()))
+            .into()
+    }
+}
+impl ToSchema for OutcomesRequest {}

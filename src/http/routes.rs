@@ -10,7 +10,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use super::errors::{self, ApiError};
-use super::{auth, batch, health, log, openapi, predict, State};
+use super::{auth, batch, health, log, openapi, outcomes, predict, State};
 
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
 const PREDICT_BODY_LIMIT: usize = 64 * 1024;
@@ -51,6 +51,12 @@ fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRo
             "/batches/{batch_id}",
             Protected,
             get(batch::status),
+        ),
+        (
+            Method::POST,
+            "/outcomes",
+            Protected,
+            post(outcomes::record).layer(DefaultBodyLimit::max(max_upload_bytes)),
         ),
     ]
 }

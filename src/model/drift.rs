@@ -90,6 +90,49 @@ pub fn psi(reference: &Bins, observed: &[f32]) -> f64 {
         .sum()
 }
 
+/// The PSI above which a shift counts as major: `turnover drift` flags it, and the alert on
+/// `turnover_feature_psi` fires past it.
+pub const PSI_MAJOR: f64 = 0.25;
+
+/// One feature's population stability index.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureDrift {
+    pub feature: String,
+    pub psi: f64,
+}
+
+/// The PSI of every feature that has a reference, over `rows` rows laid out as
+/// [`crate::features::matrix`] builds them, largest first (ties by name). Empty when there are
+/// no rows or no reference.
+pub fn psi_table(
+    reference: &std::collections::BTreeMap<String, Bins>,
+    data: &[f32],
+    rows: usize,
+) -> Vec<FeatureDrift> {
+    let count = crate::features::COUNT;
+    if rows == 0 || data.len() != rows * count {
+        return Vec::new();
+    }
+    let mut table: Vec<FeatureDrift> = crate::features::names()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(j, feature)| {
+            let bins = reference.get(&feature)?;
+            let column: Vec<f32> = data.iter().skip(j).step_by(count).copied().collect();
+            Some(FeatureDrift {
+                psi: psi(bins, &column),
+                feature,
+            })
+        })
+        .collect();
+    table.sort_by(|a, b| {
+        b.psi
+            .total_cmp(&a.psi)
+            .then_with(|| a.feature.cmp(&b.feature))
+    });
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use bundle::{sha256_hex, Bundle, Manifest, ModelError};
 pub use calibration::Calibration;
 pub(crate) use calibration::{logit, sigmoid};
-pub use drift::{psi, Bins, MAX_BINS, PSI_EPSILON};
+pub use drift::{psi, psi_table, Bins, FeatureDrift, MAX_BINS, PSI_EPSILON, PSI_MAJOR};
 pub use explain::Contribution;
 pub use reply::{ErrorReply, ScoreReply};
 pub use scorer::{Scored, Scorer};

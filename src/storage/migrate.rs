@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "model_registry",
         sql: include_str!("../../migrations/V4__model_registry.sql"),
     },
+    Migration {
+        version: 5,
+        name: "outcomes",
+        sql: include_str!("../../migrations/V5__outcomes.sql"),
+    },
 ];
 
 // An arbitrary constant shared by every turnover process: the key of the advisory lock that

@@ -9,6 +9,7 @@
 //! - [`write`]: `insert_batch` (the worker's one transaction per micro-batch), model versions,
 //!   batches,
 //! - [`read`]: batch progress and results, readiness, and the lookups tests need,
+//! - [`outcomes`](mod@outcomes): the outcomes upsert and the `model_performance` reads,
 //! - [`rows`]: the row types; [`error`]: [`StorageError`] and `is_transient`;
 //! - [`tls`]: `sslmode` and `sslrootcert` of the URL, with libpq's meaning.
 //!
@@ -16,6 +17,7 @@
 
 mod error;
 mod migrate;
+mod outcomes;
 mod read;
 mod rows;
 mod tls;
@@ -28,6 +30,9 @@ use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
 pub use deadpool_postgres::{Client, Pool};
 pub use error::StorageError;
 pub use migrate::{ensure_database, migrate, Migration, MIGRATIONS};
+pub use outcomes::{
+    holdout_metrics, model_performance, upsert_outcomes, OutcomeCounts, Performance,
+};
 pub use read::{batch_results, batch_status, find_prediction, ping};
 pub use rows::{
     BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, Source, StoredBatch,

@@ -154,6 +154,13 @@ pub async fn process(
             .inc();
         m.probability.observe(s.score.probability);
     }
+    // A replay is a record seen before: only new rows join the drift window.
+    ctx.drift.observe(
+        jobs.iter()
+            .zip(&written)
+            .filter(|(_, w)| **w == Written::Inserted)
+            .map(|(job, _)| &job.record),
+    );
     let done = Instant::now();
     for job in &jobs {
         if let Some(at) = job.enqueued_at {

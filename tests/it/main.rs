@@ -9,9 +9,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod drift;
 mod helpers;
 mod http;
 mod idempotency;
+mod outcomes;
 mod proxy;
 mod storage;
 mod tls;

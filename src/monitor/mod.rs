@@ -1,0 +1,31 @@
+//! The gauges that watch the model in service (docs/contract.md#metrics, issue 13):
+//!
+//! - [`performance`]: every `metrics.performance_refresh_secs`, `turnover_model_live_metric`
+//!   from the `model_performance` view (scores judged against real outcomes) and
+//!   `turnover_model_holdout_metric` from the manifests of the registered versions, which the
+//!   alert on live F1 compares;
+//! - [`drift`]: the worker's sliding window of recent records ([`DriftWindow`]) and, every
+//!   `drift.refresh_secs`, `turnover_feature_psi` against the bundle's `drift_reference`.
+//!
+//! It only reads and sets gauges: a failed refresh is logged and the previous values stay.
+
+pub mod drift;
+pub mod performance;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use drift::DriftWindow;
+
+use crate::app::AppContext;
+
+/// Starts the refresh loops on `tracker`, until `stop`: performance always, drift where the
+/// worker runs (only it sees records).
+pub fn spawn(tracker: &TaskTracker, ctx: &Arc<AppContext>, stop: &CancellationToken, worker: bool) {
+    tracker.spawn(performance::watch(Arc::clone(ctx), stop.clone()));
+    if worker {
+        tracker.spawn(drift::watch(Arc::clone(ctx), stop.clone()));
+    }
+}
