@@ -24,6 +24,7 @@
 //! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
 //! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` |
 //! | `metrics.queue_depth_interval_ms` | `5000` |
+//! | `model.shadow_path` | unset: no shadow bundle |
 //!
 //! The environment variable of a key is `TURNOVER_` + the key upper-cased with `__` for the
 //! dot: `TURNOVER_AMQP__URL`. Secrets, URLs and paths are taken verbatim (`0042` is a key,
@@ -141,6 +142,9 @@ pub struct ModelSettings {
     pub path: PathBuf,
     pub explain_top_k: usize,
     pub risk_cuts: Option<[f64; 2]>,
+    /// A second bundle that scores every record beside the live one, into
+    /// `shadow_predictions`; it never changes a reply.
+    pub shadow_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,6 +210,7 @@ impl Default for Settings {
                 path: "models/turnover".into(),
                 explain_top_k: 5,
                 risk_cuts: None,
+                shadow_path: None,
             },
             log: Log {
                 format: if std::io::IsTerminal::is_terminal(&std::io::stderr()) {

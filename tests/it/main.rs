@@ -12,6 +12,7 @@ mod app;
 mod helpers;
 mod http;
 mod idempotency;
+mod model_swap;
 mod proxy;
 mod storage;
 mod tls;
