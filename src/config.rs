@@ -25,6 +25,7 @@
 //! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` |
 //! | `metrics.queue_depth_interval_ms` | `5000` |
 //! | `model.shadow_path` | unset: no shadow bundle |
+//! | `model.watch_interval_ms` | unset: bundles reload on SIGHUP only |
 //!
 //! The environment variable of a key is `TURNOVER_` + the key upper-cased with `__` for the
 //! dot: `TURNOVER_AMQP__URL`. Secrets, URLs and paths are taken verbatim (`0042` is a key,
@@ -145,6 +146,9 @@ pub struct ModelSettings {
     /// A second bundle that scores every record beside the live one, into
     /// `shadow_predictions`; it never changes a reply.
     pub shadow_path: Option<PathBuf>,
+    /// When set, the bundle files are checked this often and a change reloads them, as SIGHUP
+    /// does; unset, only SIGHUP reloads.
+    pub watch_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,6 +215,7 @@ impl Default for Settings {
                 explain_top_k: 5,
                 risk_cuts: None,
                 shadow_path: None,
+                watch_interval_ms: None,
             },
             log: Log {
                 format: if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -348,6 +353,12 @@ impl Settings {
             return invalid(
                 "http.rate_limit_per_minute",
                 "must be at least 1 (leave unset for no limit)",
+            );
+        }
+        if self.model.watch_interval_ms == Some(0) {
+            return invalid(
+                "model.watch_interval_ms",
+                "must be at least 1 (leave unset to reload on SIGHUP only)",
             );
         }
         if let Some([low, high]) = self.model.risk_cuts {

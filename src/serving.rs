@@ -198,3 +198,51 @@ pub async fn heartbeat(ctx: Arc<AppContext>, stop: CancellationToken, interval: 
         }
     }
 }
+
+/// The sha256 of the bundle files the settings name (`model.json` and `manifest.json` of the
+/// live folder and of the shadow one), `None` when one cannot be read (a copy in progress).
+fn fingerprint(settings: &crate::config::Settings) -> Option<String> {
+    let folders = std::iter::once(&settings.model.path).chain(&settings.model.shadow_path);
+    let mut all = String::new();
+    for folder in folders {
+        for file in ["manifest.json", "model.json"] {
+            let bytes = std::fs::read(folder.join(file)).ok()?;
+            all.push_str(&crate::model::sha256_hex(&bytes));
+        }
+    }
+    Some(all)
+}
+
+/// Reloads the bundles when their files change (`model.watch_interval_ms`), as SIGHUP does:
+/// for a mounted ConfigMap or volume that is updated in place. A change is acted on once the
+/// files read the same on two checks in a row, so a copy in progress is not loaded half-way;
+/// files that were refused are not tried again until they change.
+pub async fn watch(ctx: Arc<AppContext>, stop: CancellationToken, interval: Duration) {
+    let settings = Arc::clone(&ctx.settings);
+    let read = move || {
+        let settings = Arc::clone(&settings);
+        async move {
+            tokio::task::spawn_blocking(move || fingerprint(&settings))
+                .await
+                .ok()
+                .flatten()
+        }
+    };
+    // What is serving now (or was last tried), and what was read on the previous check.
+    let mut settled = read().await;
+    let mut previous = settled.clone();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        let now = read().await;
+        if now.is_some() && now == previous && now != settled {
+            tracing::info!("the bundle files changed: reloading the model bundles");
+            // Refused or not, these files have had their chance.
+            let _ = ctx.reload().await;
+            settled.clone_from(&now);
+        }
+        previous = now;
+    }
+}

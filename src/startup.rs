@@ -137,6 +137,13 @@ impl App {
                 serving::HEARTBEAT,
             ));
         }
+        if let Some(ms) = ctx.settings.model.watch_interval_ms {
+            tracker.spawn(serving::watch(
+                Arc::clone(&ctx),
+                shutdown.clone(),
+                Duration::from_millis(ms),
+            ));
+        }
         let http = self.listener.map(|listener| {
             tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))
         });

@@ -764,3 +764,45 @@ async fn the_registry_sets_first_served_once_and_only_moves_last_served_forward(
     assert!(row.get::<_, bool>(0));
     assert_eq!(row.get::<_, Value>(1), manifest);
 }
+
+#[tokio::test]
+async fn with_a_watch_interval_a_changed_bundle_folder_is_reloaded_without_a_signal() {
+    let served = bundle_dir(&model_path());
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.model.path = served.path().to_owned();
+    settings.model.watch_interval_ms = Some(50);
+    let (app, ctx) = start(db, settings).await;
+    let (version_a, version_b) = (version_of(&model_path()), version_of(&candidate_path()));
+    assert_eq!(ctx.model_version(), version_a);
+
+    install(&candidate_path(), served.path());
+    wait_until(
+        "the candidate to serve",
+        Duration::from_secs(10),
+        || async { (ctx.model_version() == version_b).then_some(()) },
+    )
+    .await;
+
+    // A broken change is refused once, and not retried while the files stay the same.
+    std::fs::write(served.path().join("model.json"), b"{}").expect("break");
+    let failures = || {
+        metric(
+            &ctx.metrics.render(),
+            "turnover_model_reloads_total{outcome=\"failure\"}",
+        )
+    };
+    wait_until("the refusal", Duration::from_secs(10), || async {
+        (failures() == Some(1.0)).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(failures(), Some(1.0));
+    assert_eq!(ctx.model_version(), version_b);
+    let text = ctx.metrics.render();
+    assert_eq!(
+        metric(&text, "turnover_model_reloads_total{outcome=\"success\"}"),
+        Some(1.0)
+    );
+    app.finish().await;
+}
