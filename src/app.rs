@@ -1,5 +1,5 @@
-//! What the running service shares: settings, the scoring threads, the database pool, the
-//! metrics and the shutdown deadline. Built once by [`crate::startup::build`]; the worker and
+//! What the running service shares: settings, the bundles in service (swapped on reload, see
+//! [`crate::serving`]), the database pool, the metrics and the shutdown deadline. Built once by [`crate::startup::build`]; the worker and
 //! the HTTP sidecar both read it, and neither owns it.
 
 use std::sync::Arc;
@@ -9,16 +9,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::model::Scorer;
 use crate::monitor::DriftWindow;
+use crate::serving::ServingSlot;
 
 /// The application's shared state.
 pub struct AppContext {
     pub settings: Arc<Settings>,
-    pub scorer: Scorer,
+    /// The live bundle and the shadow one; read once per batch ([`ServingSlot::current`]).
+    pub models: ServingSlot,
     pub pool: Pool,
     pub metrics: Metrics,
-    pub model_version: String,
     /// Cancelled when the shutdown deadline has passed: stop retrying, give messages back.
     pub hard_stop: CancellationToken,
     /// The recent records' features, for `turnover_feature_psi`.

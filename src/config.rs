@@ -26,6 +26,8 @@
 //! | `metrics.queue_depth_interval_ms` | `5000` |
 //! | `metrics.performance_refresh_secs` | `60` (`turnover_model_live_metric` from the view) |
 //! | `drift.window` / `drift.min_records` / `drift.refresh_secs` | `1000` / `100` / `60` |
+//! | `model.shadow_path` | unset: no shadow bundle |
+//! | `model.watch_interval_ms` | unset: bundles reload on SIGHUP only |
 //!
 //! The environment variable of a key is `TURNOVER_` + the key upper-cased with `__` for the
 //! dot: `TURNOVER_AMQP__URL`. Secrets, URLs and paths are taken verbatim (`0042` is a key,
@@ -144,6 +146,12 @@ pub struct ModelSettings {
     pub path: PathBuf,
     pub explain_top_k: usize,
     pub risk_cuts: Option<[f64; 2]>,
+    /// A second bundle that scores every record beside the live one, into
+    /// `shadow_predictions`; it never changes a reply.
+    pub shadow_path: Option<PathBuf>,
+    /// When set, the bundle files are checked this often and a change reloads them, as SIGHUP
+    /// does; unset, only SIGHUP reloads.
+    pub watch_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,6 +232,8 @@ impl Default for Settings {
                 path: "models/turnover".into(),
                 explain_top_k: 5,
                 risk_cuts: None,
+                shadow_path: None,
+                watch_interval_ms: None,
             },
             log: Log {
                 format: if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -367,6 +377,12 @@ impl Settings {
             return invalid(
                 "http.rate_limit_per_minute",
                 "must be at least 1 (leave unset for no limit)",
+            );
+        }
+        if self.model.watch_interval_ms == Some(0) {
+            return invalid(
+                "model.watch_interval_ms",
+                "must be at least 1 (leave unset to reload on SIGHUP only)",
             );
         }
         if let Some([low, high]) = self.model.risk_cuts {

@@ -10,7 +10,8 @@
 //! - `commands`: the binary's subcommands, one file each (serve, train, score, enqueue, migrate,
 //!   outcomes, drift);
 //! - `config`, `telemetry`, `startup`, `app`: settings, logs, build and run until stopped, and
-//!   the context the worker and the sidecar share;
+//!   the context the worker and the sidecar share; `serving`: the bundles in service, their
+//!   reload on SIGHUP and their registry rows;
 //! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
 //! - `model`, `train`: the bundle, scoring, replies and summaries; training;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
@@ -34,6 +35,7 @@ pub mod outcomes;
 pub mod queue;
 pub mod record;
 pub mod rng;
+pub mod serving;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -4,8 +4,8 @@
 //! only records and renders; the polling of queue depth lives with the queue code.
 
 use prometheus::{
-    exponential_buckets, Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    exponential_buckets, Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the service exports.
@@ -38,6 +38,12 @@ pub struct Metrics {
     pub model_holdout_metric: GaugeVec,
     /// `feature`: the population stability index of the worker's recent records.
     pub feature_psi: GaugeVec,
+    /// `outcome`: success, failure.
+    pub model_reloads: IntCounterVec,
+    /// Records the shadow bundle classed otherwise than the live one.
+    pub shadow_disagreements: IntCounter,
+    /// The shadow bundle's probability of leaving, buckets as `probability`.
+    pub shadow_probability: Histogram,
 }
 
 impl Default for Metrics {
@@ -151,9 +157,30 @@ impl Metrics {
                 &["feature"],
             )
             .expect("static"),
+            model_reloads: IntCounterVec::new(
+                Opts::new(
+                    "turnover_model_reloads_total",
+                    "Model bundle reloads (SIGHUP), by outcome",
+                ),
+                &["outcome"],
+            )
+            .expect("static"),
+            shadow_disagreements: IntCounter::new(
+                "turnover_shadow_disagreements_total",
+                "Records the shadow bundle classed otherwise than the live one",
+            )
+            .expect("static"),
+            shadow_probability: Histogram::with_opts(
+                HistogramOpts::new(
+                    "turnover_shadow_probability",
+                    "Probability of leaving given by the shadow bundle",
+                )
+                .buckets((1..=10).map(|i| f64::from(i) / 10.0).collect()),
+            )
+            .expect("static"),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
             Box::new(m.jobs.clone()),
             Box::new(m.job_duration.clone()),
             Box::new(m.batch_size.clone()),
@@ -165,6 +192,9 @@ impl Metrics {
             Box::new(m.amqp_connected.clone()),
             Box::new(m.postgres_connected.clone()),
             Box::new(m.queue_depth.clone()),
+            Box::new(m.model_reloads.clone()),
+            Box::new(m.shadow_disagreements.clone()),
+            Box::new(m.shadow_probability.clone()),
         ];
         for c in collectors {
             m.registry.register(c).expect("each metric registered once");
@@ -184,6 +214,9 @@ impl Metrics {
         }
         for level in ["Low", "Medium", "High"] {
             m.predictions.with_label_values(&[level]);
+        }
+        for outcome in ["success", "failure"] {
+            m.model_reloads.with_label_values(&[outcome]);
         }
         m
     }
@@ -254,6 +287,10 @@ mod tests {
             "turnover_model_live_metric{metric=\"f1\",model_version=\"xgb-1\",role=\"live\"} 0.5",
             "turnover_model_holdout_metric{bound=\"lower\",metric=\"f1\",model_version=\"xgb-1\"} 0.43",
             "turnover_feature_psi{feature=\"age\"} 0.01",
+            "turnover_model_reloads_total{outcome=\"failure\"} 0",
+            "turnover_model_reloads_total{outcome=\"success\"} 0",
+            "turnover_shadow_disagreements_total 0",
+            "turnover_shadow_probability_count 0",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -14,8 +14,8 @@ use tokio_util::task::TaskTracker;
 use crate::app::AppContext;
 use crate::config::{redact_url, Settings};
 use crate::metrics::Metrics;
-use crate::model::{Bundle, Scorer};
 use crate::monitor::{self, DriftWindow};
+use crate::serving::{self, ServingSlot};
 use crate::worker;
 use crate::{http, storage};
 
@@ -63,22 +63,11 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
     // An unusable amqp.url or TLS set-up stops start-up here, in one line, rather than in a
     // warning the worker would repeat forever.
     crate::queue::check_at_startup(&settings.amqp).await?;
-    let bundle = Bundle::load(&settings.model.path).with_context(|| {
-        format!(
-            "cannot load the model bundle {}",
-            settings.model.path.display()
-        )
-    })?;
-    let scorer = Scorer::start(
-        &bundle,
-        settings.worker.scoring_threads,
-        settings.model.risk_cuts,
-    )?;
+    let serving = serving::load_configured(&settings)
+        .await
+        .context("cannot load the model bundle")?;
     let metrics = Metrics::new();
-    metrics
-        .model_info
-        .with_label_values(&[&bundle.manifest.version])
-        .set(1);
+    serving::set_model_info(&metrics, None, &serving);
 
     let db_url = &settings.postgres.url;
     storage::ensure_database(db_url)
@@ -94,15 +83,11 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");
         }
-        storage::record_model_version(
-            &client,
-            &bundle.manifest.version,
-            &bundle.sha256,
-            &bundle.manifest.metrics,
-        )
-        .await?;
         metrics.postgres_connected.set(1);
     }
+    serving::register(&pool, &serving)
+        .await
+        .context("cannot record the model bundles in model_versions")?;
 
     let listener = if !roles.http {
         None
@@ -116,18 +101,17 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
     };
     let drift = DriftWindow::new(
         settings.drift.window,
-        bundle.manifest.drift_reference.clone(),
+        serving.live.drift_reference.clone(),
     );
     let ctx = Arc::new(AppContext {
-        model_version: bundle.manifest.version.clone(),
         settings,
-        scorer,
+        models: ServingSlot::new(serving),
         pool,
         metrics,
         hard_stop: CancellationToken::new(),
         drift,
     });
-    tracing::info!(model_version = %ctx.model_version, worker = roles.worker, http = ?listener.as_ref().and_then(|l| l.local_addr().ok()), "built");
+    tracing::info!(model_version = %ctx.model_version(), model.shadow_version = ?ctx.models.current().shadow.as_ref().map(|s| s.version.clone()), worker = roles.worker, http = ?listener.as_ref().and_then(|l| l.local_addr().ok()), "built");
     Ok(App {
         ctx,
         listener,
@@ -150,8 +134,21 @@ impl App {
         let tracker = TaskTracker::new();
         let ctx = self.ctx;
         if self.run_worker {
-            let (ctx, stop) = (Arc::clone(&ctx), shutdown.clone());
-            tracker.spawn(async move { worker::run_consumers(ctx, stop).await });
+            let (worker_ctx, stop) = (Arc::clone(&ctx), shutdown.clone());
+            tracker.spawn(async move { worker::run_consumers(worker_ctx, stop).await });
+            // Only a process that scores serves the bundles: the sidecar alone does not.
+            tracker.spawn(serving::heartbeat(
+                Arc::clone(&ctx),
+                shutdown.clone(),
+                serving::HEARTBEAT,
+            ));
+        }
+        if let Some(ms) = ctx.settings.model.watch_interval_ms {
+            tracker.spawn(serving::watch(
+                Arc::clone(&ctx),
+                shutdown.clone(),
+                Duration::from_millis(ms),
+            ));
         }
         let http = self.listener.map(|listener| {
             tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))

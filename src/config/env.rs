@@ -32,6 +32,7 @@ const VERBATIM: &[&str] = &[
     "postgres.url_file",
     "auth.api_keys",
     "auth.api_keys_file",
+    "model.shadow_path",
 ];
 
 /// The environment's part of the configuration.

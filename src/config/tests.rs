@@ -298,3 +298,28 @@ fn the_model_over_time_keys_load_and_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+fn the_shadow_path_is_taken_verbatim_and_a_zero_watch_interval_is_refused() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        let s = Settings::load(None).expect("defaults");
+        assert_eq!(
+            (s.model.shadow_path, s.model.watch_interval_ms),
+            (None, None)
+        );
+        // A folder named like a number stays a path.
+        jail.set_env("TURNOVER_MODEL__SHADOW_PATH", "2026");
+        jail.set_env("TURNOVER_MODEL__WATCH_INTERVAL_MS", "10000");
+        let s = Settings::load(None).expect("a shadow bundle and a watch");
+        assert_eq!(s.model.shadow_path, Some(PathBuf::from("2026")));
+        assert_eq!(s.model.watch_interval_ms, Some(10_000));
+        jail.set_env("TURNOVER_MODEL__WATCH_INTERVAL_MS", "0");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(
+            message.starts_with("configuration key model.watch_interval_ms: must be at least 1"),
+            "{message}"
+        );
+        Ok(())
+    });
+}

@@ -59,7 +59,7 @@ pub async fn health(State(state): State<super::State>) -> Json<Health> {
         status: "healthy",
         model_loaded: true,
         model_type: "xgboost",
-        model_version: state.ctx.model_version.clone(),
+        model_version: state.ctx.model_version(),
         version: env!("CARGO_PKG_VERSION"),
     })
 }

@@ -6,8 +6,8 @@
 //! to the worker and the HTTP handlers, which know what the row stands for.
 //!
 //! - [`migrate`](mod@migrate): embedded migrations, `ensure_database`, `migrate`,
-//! - [`write`]: `insert_batch` (the worker's one transaction per micro-batch), model versions,
-//!   batches,
+//! - [`write`]: `insert_batch` (the worker's one transaction per micro-batch, with the shadow
+//!   bundle's rows), the model registry, batches,
 //! - [`read`]: batch progress and results, readiness, and the lookups tests need,
 //! - [`outcomes`](mod@outcomes): the outcomes upsert and the `model_performance` reads,
 //! - [`rows`]: the row types; [`error`]: [`StorageError`] and `is_transient`;
@@ -35,10 +35,13 @@ pub use outcomes::{
 };
 pub use read::{batch_results, batch_status, find_prediction, ping};
 pub use rows::{
-    BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, Source, StoredBatch,
-    StoredScore, Written,
+    BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, ShadowRow, Source,
+    StoredBatch, StoredScore, Written,
 };
-pub use write::{create_batch, insert_batch, record_model_version};
+pub use write::{
+    create_batch, insert_batch, insert_batch_with_shadow, record_model_version, register_model,
+    touch_models, RegisteredModel,
+};
 
 /// How long opening a connection, waiting for a free one, or checking a returned one may
 /// take. Short on purpose: with the database down, callers get a transient error within this

@@ -167,3 +167,18 @@ pub struct BatchPrediction {
     pub probability: f64,
     pub risk_level: RiskLevel,
 }
+
+/// One `shadow_predictions` row: the shadow bundle's score of a request whose live row is
+/// written in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowRow {
+    pub request_id: String,
+    /// The shadow bundle's version.
+    pub model_version: String,
+    /// Probability of leaving, in `0.0..=1.0`.
+    pub probability: f64,
+    /// 0 or 1.
+    pub prediction: i16,
+    pub risk_level: RiskLevel,
+    pub scored_at: OffsetDateTime,
+}

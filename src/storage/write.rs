@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::rows::risk_level_from_str;
 use super::{
-    InsertOutcome, PredictionRow, RejectedRow, StorageError, StoredBatch, StoredScore, Written,
+    InsertOutcome, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, StoredScore,
+    Written,
 };
 
 // One statement per table for a whole batch: UNNEST turns the parallel arrays into rows, so a
@@ -36,6 +37,15 @@ SELECT j.ord, \
        p.prediction, p.probability, p.risk_level, p.model_version, p.explanation
 FROM UNNEST($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS j(request_id, sha, input, ord)
 JOIN predictions p ON p.request_id = j.request_id";
+
+// A shadow row exists only beside a live row inserted in the same transaction, so a conflict
+// here is a shadow bundle of the same version as an earlier one: the first score stands.
+const INSERT_SHADOW: &str = "\
+INSERT INTO shadow_predictions (request_id, model_version, probability, prediction, risk_level, \
+                                scored_at)
+SELECT * FROM UNNEST($1::text[], $2::text[], $3::float8[], $4::smallint[], $5::text[], \
+                     $6::timestamptz[])
+ON CONFLICT (request_id, model_version) DO NOTHING";
 
 // The conflict target names the partial unique index's predicate so Postgres can infer it.
 const INSERT_REJECTED: &str = "\
@@ -67,6 +77,35 @@ pub async fn insert_batch(
     rejected: &[RejectedRow],
     conflict: impl Fn(usize) -> RejectedRow,
 ) -> Result<StoredBatch, StorageError> {
+    insert_batch_with_shadow(client, predictions, &[], rejected, conflict).await
+}
+
+/// As [`insert_batch`], with the shadow bundle's scores: `shadow[i]` is the shadow score of
+/// `predictions[i]` (`shadow` is empty when no shadow bundle serves). A shadow row is written,
+/// in the same transaction, only for a prediction [`Written::Inserted`] now: a replayed or
+/// refused request keeps what it had, so shadow and live rows stay one to one.
+///
+/// # Errors
+///
+/// As [`insert_batch`]; [`StorageError::Corrupt`] when `shadow` is neither empty nor as long
+/// as `predictions` (nothing is written then).
+pub async fn insert_batch_with_shadow(
+    client: &mut Client,
+    predictions: &[PredictionRow],
+    shadow: &[ShadowRow],
+    rejected: &[RejectedRow],
+    conflict: impl Fn(usize) -> RejectedRow,
+) -> Result<StoredBatch, StorageError> {
+    if !shadow.is_empty() && shadow.len() != predictions.len() {
+        return Err(StorageError::Corrupt {
+            column: "shadow_predictions",
+            value: format!(
+                "{} shadow rows for {} predictions",
+                shadow.len(),
+                predictions.len()
+            ),
+        });
+    }
     if predictions.is_empty() && rejected.is_empty() {
         return Ok(StoredBatch::default());
     }
@@ -131,6 +170,15 @@ pub async fn insert_batch(
             written.push(w);
         }
     }
+    if !shadow.is_empty() {
+        let new: Vec<&ShadowRow> = shadow
+            .iter()
+            .zip(&written)
+            .filter(|(_, w)| **w == Written::Inserted)
+            .map(|(s, _)| s)
+            .collect();
+        insert_shadow(&tx, &new).await?;
+    }
     let rejected: Vec<&RejectedRow> = rejected.iter().chain(&conflicts).collect();
     if !rejected.is_empty() {
         let statement = tx.prepare_cached(INSERT_REJECTED).await?;
@@ -149,6 +197,33 @@ pub async fn insert_batch(
     }
     tx.commit().await?;
     Ok(StoredBatch { outcome, written })
+}
+
+/// Writes the shadow rows of the new predictions of a batch, in its transaction.
+async fn insert_shadow(tx: &Transaction<'_>, rows: &[&ShadowRow]) -> Result<(), StorageError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let statement = tx.prepare_cached(INSERT_SHADOW).await?;
+    let request_id: Vec<&str> = rows.iter().map(|r| r.request_id.as_str()).collect();
+    let model_version: Vec<&str> = rows.iter().map(|r| r.model_version.as_str()).collect();
+    let probability: Vec<f64> = rows.iter().map(|r| r.probability).collect();
+    let prediction: Vec<i16> = rows.iter().map(|r| r.prediction).collect();
+    let risk_level: Vec<&str> = rows.iter().map(|r| r.risk_level.as_str()).collect();
+    let scored_at: Vec<OffsetDateTime> = rows.iter().map(|r| r.scored_at).collect();
+    tx.execute(
+        &statement,
+        &[
+            &request_id,
+            &model_version,
+            &probability,
+            &prediction,
+            &risk_level,
+            &scored_at,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Settles the predictions not inserted by this batch against their stored rows.
@@ -277,5 +352,85 @@ pub async fn create_batch(
         )
         .await?;
     client.execute(&statement, &[&batch_id, &total]).await?;
+    Ok(())
+}
+
+/// A bundle as the registry (`model_versions`) records it.
+#[derive(Debug, Clone, Copy)]
+pub struct RegisteredModel<'a> {
+    pub version: &'a str,
+    /// sha256 of `model.json`, hex.
+    pub sha256: &'a str,
+    /// `manifest.json` as loaded.
+    pub manifest: &'a serde_json::Value,
+    /// The manifest's `metrics`.
+    pub metrics: &'a serde_json::Value,
+}
+
+// A load: the row is created, or refreshed with what was loaded. `first_served_at` is set
+// once; `last_served_at` only moves forward.
+const REGISTER_MODEL: &str = "\
+INSERT INTO model_versions (version, loaded_at, sha256, metrics, manifest, first_served_at, \
+                            last_served_at)
+VALUES ($1, now(), $2, $3, $4, now(), now())
+ON CONFLICT (version) DO UPDATE
+SET loaded_at = now(), sha256 = EXCLUDED.sha256, metrics = EXCLUDED.metrics,
+    manifest = EXCLUDED.manifest,
+    first_served_at = coalesce(model_versions.first_served_at, now()),
+    last_served_at = greatest(model_versions.last_served_at, now())";
+
+// A heartbeat: only `last_served_at` moves. A version missing from the table (its load could
+// not be recorded) is inserted in full, so the registry catches up.
+const TOUCH_MODEL: &str = "\
+INSERT INTO model_versions (version, loaded_at, sha256, metrics, manifest, first_served_at, \
+                            last_served_at)
+VALUES ($1, now(), $2, $3, $4, now(), now())
+ON CONFLICT (version) DO UPDATE
+SET first_served_at = coalesce(model_versions.first_served_at, now()),
+    last_served_at = greatest(model_versions.last_served_at, now())";
+
+/// Records that a bundle was loaded to serve (live or shadow): inserts its row with the
+/// manifest, or refreshes a known version (`loaded_at`, `sha256`, `metrics`, `manifest`).
+/// `first_served_at` is set once, `last_served_at` moved to now.
+///
+/// # Errors
+///
+/// [`StorageError`] when the statement fails.
+pub async fn register_model(
+    client: &impl GenericClient,
+    model: RegisteredModel<'_>,
+) -> Result<(), StorageError> {
+    upsert_model(client, REGISTER_MODEL, model).await
+}
+
+/// Moves `last_served_at` of bundles still serving to now (a row missing is inserted as by
+/// [`register_model`]). One statement per bundle, outside any batch transaction, so the
+/// workers' transactions never wait on a registry row lock.
+///
+/// # Errors
+///
+/// [`StorageError`] when a statement fails.
+pub async fn touch_models(
+    client: &impl GenericClient,
+    models: &[RegisteredModel<'_>],
+) -> Result<(), StorageError> {
+    for model in models {
+        upsert_model(client, TOUCH_MODEL, *model).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_model(
+    client: &impl GenericClient,
+    sql: &str,
+    model: RegisteredModel<'_>,
+) -> Result<(), StorageError> {
+    let statement = client.prepare_cached(sql).await?;
+    client
+        .execute(
+            &statement,
+            &[&model.version, &model.sha256, model.metrics, model.manifest],
+        )
+        .await?;
     Ok(())
 }

@@ -7,7 +7,14 @@
 //!   unknown correlation id), so a waiting caller is never left without an answer;
 //! - a transient storage failure is retried here with capped backoff, messages unacked, so
 //!   nothing is redelivered (and no delivery count burnt) while Postgres is away.
+//!
+//! The bundles are taken once per batch ([`crate::serving::ServingSlot::current`]): a reload
+//! that lands mid-batch serves from the next batch on, and every row and reply of this batch
+//! names the version that scored it. The shadow bundle, when one serves, scores the same
+//! records right after the live one; its rows go into the same transaction and it never
+//! changes a reply.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lapin::options::{BasicAckOptions, BasicNackOptions};
@@ -18,8 +25,10 @@ use time::OffsetDateTime;
 use super::job::{Job, Rejected};
 use super::reply::{self, Answer};
 use crate::app::AppContext;
-use crate::model::{ErrorReply, Scored};
-use crate::storage::{self, PredictionRow, RejectedRow, StorageError, StoredBatch, Written};
+use crate::model::{ErrorReply, LoadedModel, Scored, Serving};
+use crate::storage::{
+    self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
+};
 
 /// What became of a batch, for the caller's bookkeeping.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -48,17 +57,31 @@ pub async fn process(
     let total = jobs.len() + rejected.len() + failed.len();
     m.batch_size.observe(total as f64);
 
+    let serving: Arc<Serving> = ctx.models.current();
+    let live = &serving.live;
     let t = Instant::now();
-    let (jobs, scores, score_failed) = score(ctx, jobs).await;
+    let (jobs, scores, score_failed) = score(ctx, live, jobs).await;
     failed.extend(score_failed);
+    let shadow_scores = match &serving.shadow {
+        Some(shadow) => shadow_score(shadow, &jobs).await,
+        None => Vec::new(),
+    };
     m.stage("score", t.elapsed().as_secs_f64());
 
     let now = OffsetDateTime::now_utc();
     let rows: Vec<PredictionRow> = jobs
         .iter()
         .zip(&scores)
-        .map(|(job, s)| prediction_row(ctx, job, s, now))
+        .map(|(job, s)| prediction_row(&live.version, job, s, now))
         .collect();
+    let shadow_rows: Vec<ShadowRow> = match &serving.shadow {
+        Some(shadow) => jobs
+            .iter()
+            .zip(&shadow_scores)
+            .map(|(job, s)| shadow_row(&shadow.version, job, s, now))
+            .collect(),
+        None => Vec::new(),
+    };
     let rejected_rows: Vec<_> = rejected
         .iter()
         .filter(|r| r.stored)
@@ -67,7 +90,7 @@ pub async fn process(
 
     let conflict = |i: usize| conflict_row(&jobs[i], now);
     let t = Instant::now();
-    let written = match store(ctx, &rows, &rejected_rows, conflict).await {
+    let written = match store(ctx, &rows, &shadow_rows, &rejected_rows, conflict).await {
         Ok(stored) => stored.written,
         Err(error) => {
             // Only reached on shutdown while Postgres is still away, or on a permanent error that
@@ -92,7 +115,8 @@ pub async fn process(
     // earlier request with the same id and record, or a refusal.
     let mut conflicts = 0;
     for ((job, s), written) in jobs.iter().zip(&scores).zip(&written) {
-        let span = tracing::info_span!("job", request_id = %job.request_id, model_version = %ctx.model_version);
+        let span =
+            tracing::info_span!("job", request_id = %job.request_id, model_version = %live.version);
         let answer = span.in_scope(|| match written {
             Written::Inserted => {
                 tracing::debug!(
@@ -100,7 +124,7 @@ pub async fn process(
                     probability = s.score.probability,
                     "scored"
                 );
-                Answer::Score(reply::score(ctx, job, s), false)
+                Answer::Score(reply::score(&live.version, job, s), false)
             }
             Written::Replayed(stored) => {
                 tracing::debug!("request_id known with the same record; stored result replayed");
@@ -161,6 +185,20 @@ pub async fn process(
             .filter(|(_, w)| **w == Written::Inserted)
             .map(|(job, _)| &job.record),
     );
+    for (shadow, _) in shadow_rows
+        .iter()
+        .zip(&written)
+        .filter(|(_, w)| **w == Written::Inserted)
+    {
+        m.shadow_probability.observe(shadow.probability);
+    }
+    let disagreements = rows
+        .iter()
+        .zip(&shadow_rows)
+        .zip(&written)
+        .filter(|((l, s), w)| **w == Written::Inserted && l.prediction != s.prediction)
+        .count();
+    m.shadow_disagreements.inc_by(disagreements as u64);
     let done = Instant::now();
     for job in &jobs {
         if let Some(at) = job.enqueued_at {
@@ -174,11 +212,15 @@ pub async fn process(
 
 /// Scores the batch in one call. If that fails (it should not for valid records), each job is
 /// scored alone so one bad job fails alone; the failed ones come back as tags to nack.
-async fn score(ctx: &AppContext, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<u64>) {
+async fn score(
+    ctx: &AppContext,
+    live: &LoadedModel,
+    jobs: Vec<Job>,
+) -> (Vec<Job>, Vec<Scored>, Vec<u64>) {
     let top_k = ctx.settings.model.explain_top_k;
     let records: Vec<_> = jobs.iter().map(|j| &j.record).collect();
     let explain: Vec<bool> = jobs.iter().map(|j| j.explain).collect();
-    match ctx.scorer.score(&records, &explain, top_k).await {
+    match live.scorer.score(&records, &explain, top_k).await {
         Ok(scores) => return (jobs, scores, Vec::new()),
         Err(error) => {
             tracing::error!(error.message = %error, batch.size = jobs.len(), "batch scoring failed; scoring one by one")
@@ -186,7 +228,7 @@ async fn score(ctx: &AppContext, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<
     }
     let (mut ok, mut scores, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for job in jobs {
-        match ctx
+        match live
             .scorer
             .score(&[&job.record], &[job.explain], top_k)
             .await
@@ -204,11 +246,33 @@ async fn score(ctx: &AppContext, jobs: Vec<Job>) -> (Vec<Job>, Vec<Scored>, Vec<
     (ok, scores, failed)
 }
 
+/// The shadow bundle's scores of the jobs the live one scored, in one call, without
+/// explanations. A failure costs the batch its shadow rows only: the shadow never holds up or
+/// changes the live path.
+async fn shadow_score(shadow: &LoadedModel, jobs: &[Job]) -> Vec<Scored> {
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let records: Vec<_> = jobs.iter().map(|j| &j.record).collect();
+    match shadow
+        .scorer
+        .score(&records, &vec![false; jobs.len()], 0)
+        .await
+    {
+        Ok(scores) if scores.len() == jobs.len() => scores,
+        other => {
+            tracing::error!(error.message = ?other.err(), model_version = %shadow.version, batch.size = jobs.len(), "shadow scoring failed; this batch has no shadow rows");
+            Vec::new()
+        }
+    }
+}
+
 /// Writes the batch, retrying transient failures with capped backoff until it succeeds or the
 /// shutdown deadline passes.
 async fn store(
     ctx: &AppContext,
     rows: &[PredictionRow],
+    shadow: &[ShadowRow],
     rejected: &[RejectedRow],
     conflict: impl Fn(usize) -> RejectedRow,
 ) -> Result<StoredBatch, StorageError> {
@@ -216,7 +280,7 @@ async fn store(
     loop {
         let attempt = async {
             let mut client = ctx.pool.get().await?;
-            storage::insert_batch(&mut client, rows, rejected, &conflict).await
+            storage::insert_batch_with_shadow(&mut client, rows, shadow, rejected, &conflict).await
         };
         match attempt.await {
             Ok(stored) => {
@@ -248,13 +312,13 @@ fn conflict_row(job: &Job, now: OffsetDateTime) -> RejectedRow {
     }
 }
 
-fn prediction_row(ctx: &AppContext, job: &Job, s: &Scored, now: OffsetDateTime) -> PredictionRow {
+fn prediction_row(version: &str, job: &Job, s: &Scored, now: OffsetDateTime) -> PredictionRow {
     PredictionRow {
         request_id: job.request_id.clone(),
         employee_id: job.employee_id,
         batch_id: job.batch_id,
         source: job.source,
-        model_version: ctx.model_version.clone(),
+        model_version: version.to_owned(),
         prediction: i16::from(s.score.prediction),
         probability: s.score.probability,
         risk_level: s.score.risk_level,
@@ -262,6 +326,17 @@ fn prediction_row(ctx: &AppContext, job: &Job, s: &Scored, now: OffsetDateTime) 
         record_sha256: job.record.sha256(),
         explanation: s.explanation.as_ref().map(|e| json!(e)),
         enqueued_at: job.enqueued_at,
+        scored_at: now,
+    }
+}
+
+fn shadow_row(version: &str, job: &Job, s: &Scored, now: OffsetDateTime) -> ShadowRow {
+    ShadowRow {
+        request_id: job.request_id.clone(),
+        model_version: version.to_owned(),
+        probability: s.score.probability,
+        prediction: i16::from(s.score.prediction),
+        risk_level: s.score.risk_level,
         scored_at: now,
     }
 }

@@ -7,7 +7,6 @@ use lapin::{BasicProperties, Channel};
 use serde_json::json;
 
 use super::job::{Job, ReplyTo};
-use crate::app::AppContext;
 use crate::model::{Contribution, ErrorReply, ScoreReply, Scored};
 use crate::queue::{REPLAYED_HEADER, STATUS_HEADER};
 use crate::record::FieldError;
@@ -21,14 +20,14 @@ pub enum Answer {
 }
 
 /// The reply to a request scored now.
-pub fn score(ctx: &AppContext, job: &Job, s: &Scored) -> ScoreReply {
+pub fn score(model_version: &str, job: &Job, s: &Scored) -> ScoreReply {
     ScoreReply {
         request_id: job.request_id.clone(),
         prediction: s.score.prediction,
         probability_0: 1.0 - s.score.probability,
         probability_1: s.score.probability,
         risk_level: s.score.risk_level,
-        model_version: ctx.model_version.clone(),
+        model_version: model_version.to_owned(),
         explanation: s.explanation.clone(),
     }
 }

@@ -14,6 +14,7 @@ mod helpers;
 mod http;
 mod idempotency;
 mod outcomes;
+mod model_swap;
 mod proxy;
 mod storage;
 mod tls;
