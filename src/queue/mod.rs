@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod publisher;
+pub mod resend;
 pub(crate) mod rpc;
 pub mod topology;
 

@@ -143,7 +143,8 @@ impl Publisher {
     }
 }
 
-fn tally(
+/// Counts one confirm's answer; the error of a failed channel is passed on.
+pub(crate) fn tally(
     report: &mut PublishReport,
     confirm: Result<Confirmation, lapin::Error>,
 ) -> Result<(), lapin::Error> {

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod failover;
 mod helpers;
 mod http;
 mod idempotency;
