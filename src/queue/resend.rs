@@ -183,10 +183,7 @@ async fn session(
         cause: cause.to_string(),
         unconfirmed: unanswered.iter().copied().collect(),
     };
-    loop {
-        let Some(&index) = to_send.front() else {
-            break;
-        };
+    while let Some(&index) = to_send.front() {
         if let Some(rate) = pace.rate.filter(|r| *r > 0) {
             let due = started + Duration::from_secs_f64(*sent as f64 / f64::from(rate));
             tokio::time::sleep_until(due.into()).await;
