@@ -110,8 +110,8 @@ async fn publish(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitC
 fn print_tally(total: u64, run: &ResendReport) {
     let r = &run.report;
     println!(
-        "{total} published: {} confirmed, {} returned, {} nacked; {} re-sent after {} reconnection(s)",
-        r.confirmed, r.returned, r.nacked, run.resent, run.reconnections
+        "{total} published: {} confirmed, {} returned, {} nacked; {} re-sent after {} reconnection(s), {} after a nack",
+        r.confirmed, r.returned, r.nacked, run.resent, run.reconnections, run.resent_after_nack
     );
 }
 

@@ -143,8 +143,7 @@ impl Publisher {
     }
 }
 
-/// Counts one confirm's answer; the error of a failed channel is passed on.
-pub(crate) fn tally(
+fn tally(
     report: &mut PublishReport,
     confirm: Result<Confirmation, lapin::Error>,
 ) -> Result<(), lapin::Error> {

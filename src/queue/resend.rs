@@ -8,8 +8,9 @@
 //! second copy into a replay of the first. Publishing without confirms could not do this: it
 //! cannot know what to send again.
 //!
-//! It must not re-send a message the broker answered: a nack or a return is the broker's
-//! verdict, counted and left to the caller.
+//! A nack is sent again too, after a pause and a bounded number of times: a quorum queue nacks
+//! what it cannot store while it has no leader, which is exactly the moment this module is
+//! for. A return (no queue bound) is never sent again: routing does not heal by waiting.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -19,7 +20,9 @@ use futures_util::{FutureExt, StreamExt};
 use lapin::Connection;
 use tokio_util::sync::CancellationToken;
 
-use super::publisher::{tally, Outgoing, PublishReport, Publisher};
+use lapin::Confirmation;
+
+use super::publisher::{Outgoing, PublishReport, Publisher};
 use super::{connect_with, connect_with_backoff, topology, ConnectError};
 use crate::config::Amqp;
 
@@ -32,6 +35,8 @@ pub struct ResendReport {
     pub resent: u64,
     /// New connections made after a loss.
     pub reconnections: u32,
+    /// Publishes sent again after the broker nacked them.
+    pub resent_after_nack: u64,
 }
 
 /// How to publish.
@@ -78,35 +83,29 @@ pub async fn publish_resending(
     pace: Pace,
     mut progress: impl FnMut(&PublishReport),
 ) -> Result<ResendReport, ResendError> {
-    let mut run = ResendReport::default();
-    let mut to_send: VecDeque<usize> = (0..messages.len()).collect();
     let mut connection = connect_with(amqp, name).await?;
-    let started = Instant::now();
-    let mut sent = 0_u64;
+    let mut state = State {
+        run: ResendReport::default(),
+        to_send: (0..messages.len()).collect(),
+        nacks: vec![0; messages.len()],
+        started: Instant::now(),
+        sent: 0,
+        pause_until: None,
+    };
     loop {
-        let lost = match session(
-            &connection,
-            amqp,
-            messages,
-            &mut to_send,
-            pace,
-            (started, &mut sent),
-            &mut run.report,
-            &mut progress,
-        )
-        .await
+        let lost = match session(&connection, amqp, messages, pace, &mut state, &mut progress).await
         {
             Ok(()) => {
                 let _ = connection.close(200, "done".into()).await;
-                return Ok(run);
+                return Ok(state.run);
             }
             Err(Lost::Declare(error)) => return Err(ResendError::Declare(error)),
             Err(Lost::Connection { cause, unconfirmed }) => {
                 // Sent again first, in their original order, before anything new.
                 for index in unconfirmed.iter().rev() {
-                    to_send.push_front(*index);
+                    state.to_send.push_front(*index);
                 }
-                run.resent += unconfirmed.len() as u64;
+                state.run.resent += unconfirmed.len() as u64;
                 tracing::warn!(
                     amqp.connection = name,
                     error.message = %cause,
@@ -123,14 +122,14 @@ pub async fn publish_resending(
         {
             Ok(Some(fresh)) => {
                 connection = fresh;
-                run.reconnections += 1;
+                state.run.reconnections += 1;
             }
             Ok(None) | Err(_) => {
                 return Err(ResendError::GaveUp {
                     cause: lost,
                     waited: pace.reconnect_for,
-                    unanswered: to_send.len(),
-                    so_far: run,
+                    unanswered: state.to_send.len(),
+                    so_far: state.run,
                 })
             }
         }
@@ -149,15 +148,12 @@ enum Lost {
 
 /// Publishes from `to_send` on one connection until it is empty and answered (`Ok`), or the
 /// connection fails.
-#[allow(clippy::too_many_arguments)]
 async fn session(
     connection: &Connection,
     amqp: &Amqp,
     messages: &[Outgoing],
-    to_send: &mut VecDeque<usize>,
     pace: Pace,
-    (started, sent): (Instant, &mut u64),
-    report: &mut PublishReport,
+    state: &mut State,
     progress: &mut impl FnMut(&PublishReport),
 ) -> Result<(), Lost> {
     topology::declare(connection, amqp).await.map_err(|e| {
@@ -183,36 +179,82 @@ async fn session(
         cause: cause.to_string(),
         unconfirmed: unanswered.iter().copied().collect(),
     };
-    while let Some(&index) = to_send.front() {
-        if let Some(rate) = pace.rate.filter(|r| *r > 0) {
-            let due = started + Duration::from_secs_f64(*sent as f64 / f64::from(rate));
-            tokio::time::sleep_until(due.into()).await;
-        }
-        while pending.len() >= pace.in_flight.max(1) {
-            if let Some((done, confirm)) = pending.next().await {
-                if let Err(error) = tally(report, confirm) {
-                    return Err(lost(error, &unanswered));
+    loop {
+        let next = state.to_send.front().copied();
+        let window_full = pending.len() >= pace.in_flight.max(1);
+        if let (Some(index), false) = (next, window_full) {
+            if let Some(until) = state.pause_until.take() {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            if let Some(rate) = pace.rate.filter(|r| *r > 0) {
+                let due =
+                    state.started + Duration::from_secs_f64(state.sent as f64 / f64::from(rate));
+                tokio::time::sleep_until(due.into()).await;
+            }
+            match publisher.send(&messages[index]).await {
+                Ok(confirm) => {
+                    state.to_send.pop_front();
+                    state.sent += 1;
+                    unanswered.insert(index);
+                    pending.push(confirm.map(move |c| (index, c)));
                 }
-                unanswered.remove(&done);
-                progress(report);
+                Err(error) => return Err(lost(error, &unanswered)),
             }
+            continue;
         }
-        match publisher.send(&messages[index]).await {
-            Ok(confirm) => {
-                to_send.pop_front();
-                *sent += 1;
-                unanswered.insert(index);
-                pending.push(confirm.map(move |c| (index, c)));
-            }
+        // The window is full, or everything is sent: wait for an answer.
+        let Some((done, confirm)) = pending.next().await else {
+            break;
+        };
+        let confirmation = match confirm {
+            Ok(confirmation) => confirmation,
             Err(error) => return Err(lost(error, &unanswered)),
-        }
-    }
-    while let Some((done, confirm)) = pending.next().await {
-        if let Err(error) = tally(report, confirm) {
-            return Err(lost(error, &unanswered));
-        }
+        };
         unanswered.remove(&done);
-        progress(report);
+        state.answer(done, confirmation);
+        progress(&state.run.report);
     }
     Ok(())
+}
+
+/// Nacks of one message sent again, at most: a queue that keeps refusing it is the broker's
+/// verdict, not a passing election.
+const NACK_RESENDS: u8 = 20;
+/// The pause before sending again after a nack, so a leader election can finish.
+const NACK_PAUSE: Duration = Duration::from_millis(250);
+
+/// A run's progress, across connections.
+struct State {
+    run: ResendReport,
+    /// Indices still to publish, in order.
+    to_send: VecDeque<usize>,
+    /// Nacks so far, per message.
+    nacks: Vec<u8>,
+    started: Instant,
+    /// Publishes sent (first sends and re-sends), for `--rate`.
+    sent: u64,
+    pause_until: Option<Instant>,
+}
+
+impl State {
+    /// Counts the broker's answer to message `index`. A nack is the broker saying it did not
+    /// take the message (a quorum queue without a leader for a moment nacks what it cannot
+    /// store): the message goes back in line, after a pause, up to [`NACK_RESENDS`] times.
+    fn answer(&mut self, index: usize, confirmation: Confirmation) {
+        let report = &mut self.run.report;
+        if confirmation.is_nack() {
+            if self.nacks[index] < NACK_RESENDS {
+                self.nacks[index] += 1;
+                self.run.resent_after_nack += 1;
+                self.to_send.push_back(index);
+                self.pause_until = Some(Instant::now() + NACK_PAUSE);
+            } else {
+                report.nacked += 1;
+            }
+        } else if confirmation.take_message().is_some() {
+            report.returned += 1;
+        } else {
+            report.confirmed += 1;
+        }
+    }
 }
