@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use lapin::Confirmation;
 
 use super::publisher::{Outgoing, PublishReport, Publisher};
-use super::{connect_with, connect_with_backoff, topology, ConnectError};
+use super::{close_quietly, connect_with, connect_with_backoff, topology, ConnectError};
 use crate::config::Amqp;
 
 /// What a publishing run did, connection losses included.
@@ -96,7 +96,7 @@ pub async fn publish_resending(
         let lost = match session(&connection, amqp, messages, pace, &mut state, &mut progress).await
         {
             Ok(()) => {
-                let _ = connection.close(200, "done".into()).await;
+                close_quietly(&connection, 200, "done").await;
                 return Ok(state.run);
             }
             Err(Lost::Declare(error)) => return Err(ResendError::Declare(error)),
@@ -115,7 +115,7 @@ pub async fn publish_resending(
                 cause
             }
         };
-        let _ = connection.close(320, "reconnecting".into()).await;
+        close_quietly(&connection, 320, "reconnecting").await;
         let never = CancellationToken::new();
         match tokio::time::timeout(pace.reconnect_for, connect_with_backoff(amqp, name, &never))
             .await

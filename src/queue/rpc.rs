@@ -27,8 +27,8 @@ use prometheus::IntGauge;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER, REPLAYED_HEADER,
-    STATUS_HEADER,
+    close_quietly, connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER,
+    REPLAYED_HEADER, STATUS_HEADER,
 };
 use crate::config::Amqp;
 use pending::Pending;
@@ -147,7 +147,7 @@ impl RpcClient {
                     tracing::warn!(error.message = %error, "cannot open the reply channel")
                 }
             }
-            let _ = connection.close(200, "closing".into()).await;
+            close_quietly(&connection, 200, "closing").await;
             if stop.is_cancelled() {
                 return;
             }

@@ -65,7 +65,7 @@ pub async fn run_consumers(ctx: Arc<AppContext>, stop: CancellationToken) {
                 }
                 ctx.metrics.amqp_connected.set(0);
                 tracing::warn!(error.message = %error, retry_in_ms = delay.as_millis() as u64, "lost RabbitMQ; reconnecting");
-                let _ = connection.close(320, "reconnecting".into()).await;
+                queue::close_quietly(&connection, 320, "reconnecting").await;
             }
         }
         tokio::select! {

@@ -37,6 +37,8 @@ PG_PORT=${PG_PORT:-5439}
 MAIN_PG=${MAIN_PG:-postgres://postgres@127.0.0.1:5432}
 # A scenario that makes no progress for this long has failed.
 STALL_S=${STALL_S:-90}
+# The longest a publisher may run, whatever happens.
+PUBLISH_TIMEOUT_S=${PUBLISH_TIMEOUT_S:-400}
 
 say() { echo "scenarios: $*"; }
 die() {
@@ -211,24 +213,35 @@ publish() {
 }
 # publish_wait TAG: its exit status and tally line (into $tally).
 publish_wait() {
-    local status=0
-    wait "${procs[$1]}" || status=$?
+    local status=0 pid=${procs[$1]} deadline=$(($(now) + PUBLISH_TIMEOUT_S))
+    # A publisher that hangs must fail the scenario, not hang the script.
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$(now)" -ge "$deadline" ]; then
+            say "$1 still running after ${PUBLISH_TIMEOUT_S}s; killed"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.5
+    done
+    wait "$pid" || status=$?
     unset "procs[$1]"
     tally=$(grep -E '^[0-9]+ published:' "$work/$1.log" || true)
     [ "$status" = 0 ] || say "$1 exited with $status: $(tail -n 3 "$work/$1.log" | tr '\n' ' ')"
     return "$status"
 }
+# new_database NAME: sets $db to the URL of a database of this run's own, dropped at exit (not
+# in a command substitution: the list must survive in this shell).
 new_database() {
-    local db="turnover_scen_${1//-/_}_$$"
-    databases+=("$db")
-    echo "$MAIN_PG/$db"
+    local name="turnover_scen_${1//-/_}_$$"
+    databases+=("$name")
+    db="$MAIN_PG/$name"
 }
 
 # summary NAME PGURL EXPECTED T0 PUBLISH_STATUS: the one line, and the verdict.
 summary() {
     local name=$1 url=$2 expected=$3 t0=$4 pub_status=$5 published resent count distinct rejected dead missing verdict=ok
     published=$(echo "$tally" | sed -nE 's/.* ([0-9]+) confirmed.*/\1/p')
-    resent=$(echo "$tally" | sed -nE 's/.*; ([0-9]+) re-sent after ([0-9]+) reconnection.*/\1 (\2 reconnections)/p')
+    resent=$(echo "$tally" | sed -nE 's/.*; ([0-9]+) re-sent after ([0-9]+) reconnection\(s\), ([0-9]+) after a nack.*/\1 (\2 reconnections, \3 more after nacks)/p')
     count=$(rows "$url")
     distinct=$(sql "$url" "SELECT count(DISTINCT request_id) FROM predictions")
     rejected=$(sql "$url" "SELECT count(*) FROM rejected_messages")
@@ -255,7 +268,7 @@ clear_logs() { rm -f "$work"/worker*.log; }
 scenario_leader_loss() {
     local name=leader-loss db t0 leader idx first rest pub_status=0 u
     clear_logs
-    db=$(new_database "$name")
+    new_database "$name"
     t0=$(now)
     env_for "$name" "$db"
     "$SCENARIOS_BIN" migrate >/dev/null
@@ -289,7 +302,7 @@ scenario_leader_loss() {
 scenario_worker_kill() {
     local name=worker-kill db t0 pub_status=0 k
     clear_logs
-    db=$(new_database "$name")
+    new_database "$name"
     t0=$(now)
     env_for "$name" "$db"
     "$SCENARIOS_BIN" migrate >/dev/null
@@ -345,7 +358,7 @@ scenario_pg_restart() {
 scenario_rolling() {
     local name=rolling db t0 pub_status=0
     clear_logs
-    db=$(new_database "$name")
+    new_database "$name"
     t0=$(now)
     env_for "$name" "$db"
     "$SCENARIOS_BIN" migrate >/dev/null
