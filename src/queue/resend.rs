@@ -35,7 +35,8 @@ pub struct ResendReport {
     pub resent: u64,
     /// New connections made after a loss.
     pub reconnections: u32,
-    /// Publishes sent again after the broker nacked them.
+    /// Publishes sent again because the broker nacked them, or was nacking when they were
+    /// unanswered.
     pub resent_after_nack: u64,
 }
 
@@ -90,7 +91,6 @@ pub async fn publish_resending(
         nacks: vec![0; messages.len()],
         started: Instant::now(),
         sent: 0,
-        pause_until: None,
     };
     loop {
         let lost = match session(&connection, amqp, messages, pace, &mut state, &mut progress).await
@@ -101,10 +101,7 @@ pub async fn publish_resending(
             }
             Err(Lost::Declare(error)) => return Err(ResendError::Declare(error)),
             Err(Lost::Connection { cause, unconfirmed }) => {
-                // Sent again first, in their original order, before anything new.
-                for index in unconfirmed.iter().rev() {
-                    state.to_send.push_front(*index);
-                }
+                requeue(&mut state, &unconfirmed);
                 state.run.resent += unconfirmed.len() as u64;
                 tracing::warn!(
                     amqp.connection = name,
@@ -113,6 +110,18 @@ pub async fn publish_resending(
                     "lost RabbitMQ while publishing; reconnecting to send the unconfirmed again"
                 );
                 cause
+            }
+            Err(Lost::Nacked { unconfirmed }) => {
+                requeue(&mut state, &unconfirmed);
+                state.run.resent_after_nack += unconfirmed.len() as u64;
+                tracing::warn!(
+                    amqp.connection = name,
+                    unconfirmed = unconfirmed.len(),
+                    "RabbitMQ nacked a publish; reconnecting to send it and the unconfirmed again"
+                );
+                // Time for a leader election to end.
+                tokio::time::sleep(NACK_PAUSE).await;
+                "nacked".to_owned()
             }
         };
         close_quietly(&connection, 320, "reconnecting").await;
@@ -139,6 +148,10 @@ pub async fn publish_resending(
 /// Why one connection's session ended early.
 enum Lost {
     Declare(lapin::Error),
+    /// The broker nacked a publish; these indices (it included) are to be sent again.
+    Nacked {
+        unconfirmed: Vec<usize>,
+    },
     /// The channel or connection failed; these indices were sent without an answer.
     Connection {
         cause: String,
@@ -183,9 +196,6 @@ async fn session(
         let next = state.to_send.front().copied();
         let window_full = pending.len() >= pace.in_flight.max(1);
         if let (Some(index), false) = (next, window_full) {
-            if let Some(until) = state.pause_until.take() {
-                tokio::time::sleep_until(until.into()).await;
-            }
             if let Some(rate) = pace.rate.filter(|r| *r > 0) {
                 let due =
                     state.started + Duration::from_secs_f64(state.sent as f64 / f64::from(rate));
@@ -211,7 +221,15 @@ async fn session(
             Err(error) => return Err(lost(error, &unanswered)),
         };
         unanswered.remove(&done);
-        state.answer(done, confirmation);
+        if state.answer(done, confirmation) {
+            // The channel that nacked keeps its view of the queue (a leader that is gone) and
+            // may nack whatever follows: start over on a fresh connection, with this message
+            // and everything unanswered.
+            let mut unconfirmed: Vec<usize> = unanswered.iter().copied().collect();
+            unconfirmed.push(done);
+            unconfirmed.sort_unstable();
+            return Err(Lost::Nacked { unconfirmed });
+        }
         progress(&state.run.report);
     }
     Ok(())
@@ -220,8 +238,16 @@ async fn session(
 /// Nacks of one message sent again, at most: a queue that keeps refusing it is the broker's
 /// verdict, not a passing election.
 const NACK_RESENDS: u8 = 20;
-/// The pause before sending again after a nack, so a leader election can finish.
+/// The pause before reconnecting after a nack, so a leader election can finish.
 const NACK_PAUSE: Duration = Duration::from_millis(250);
+
+/// Puts `unconfirmed` back at the head of the line, in their original order, before anything
+/// new.
+fn requeue(state: &mut State, unconfirmed: &[usize]) {
+    for index in unconfirmed.iter().rev() {
+        state.to_send.push_front(*index);
+    }
+}
 
 /// A run's progress, across connections.
 struct State {
@@ -233,28 +259,26 @@ struct State {
     started: Instant,
     /// Publishes sent (first sends and re-sends), for `--rate`.
     sent: u64,
-    pause_until: Option<Instant>,
 }
 
 impl State {
-    /// Counts the broker's answer to message `index`. A nack is the broker saying it did not
-    /// take the message (a quorum queue without a leader for a moment nacks what it cannot
-    /// store): the message goes back in line, after a pause, up to [`NACK_RESENDS`] times.
-    fn answer(&mut self, index: usize, confirmation: Confirmation) {
+    /// Counts the broker's answer to message `index`; `true` for a nack to send again (up to
+    /// [`NACK_RESENDS`] times). A nack says the broker did not take the message at that
+    /// moment (a quorum queue whose leader is being replaced nacks what it cannot store), not
+    /// that it never will.
+    fn answer(&mut self, index: usize, confirmation: Confirmation) -> bool {
         let report = &mut self.run.report;
         if confirmation.is_nack() {
             if self.nacks[index] < NACK_RESENDS {
                 self.nacks[index] += 1;
-                self.run.resent_after_nack += 1;
-                self.to_send.push_back(index);
-                self.pause_until = Some(Instant::now() + NACK_PAUSE);
-            } else {
-                report.nacked += 1;
+                return true;
             }
+            report.nacked += 1;
         } else if confirmation.take_message().is_some() {
             report.returned += 1;
         } else {
             report.confirmed += 1;
         }
+        false
     }
 }
