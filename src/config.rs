@@ -9,6 +9,7 @@
 //! | `amqp.tls_cert_file` / `amqp.tls_key_file` | unset; both set: client certificate (mutual TLS) |
 //! | `amqp.exchange` / `amqp.routing_key` | `turnover` / `predict` |
 //! | `amqp.queue` / `amqp.queue_type` / `amqp.delivery_limit` | `turnover.requests` / `quorum` / `5` |
+//! | `amqp.quorum_initial_group_size` | `3` (replicas of a new quorum queue, capped by the cluster's size) |
 //! | `amqp.dead_letter_exchange` / `amqp.dead_letter_queue` | `turnover.dlx` / `turnover.dead` |
 //! | `amqp.rpc_queue` | `turnover.rpc` (the transient queue of `POST /predict`) |
 //! | `amqp.prefetch` | `512` (see docs/performance.md) |
@@ -73,6 +74,9 @@ pub struct Amqp {
     pub queue: String,
     pub queue_type: QueueType,
     pub delivery_limit: u32,
+    /// Replicas of a new quorum request queue (`x-quorum-initial-group-size`); RabbitMQ caps it
+    /// at the cluster's size, so 3 also suits a single node.
+    pub quorum_initial_group_size: u32,
     pub dead_letter_exchange: String,
     pub dead_letter_queue: String,
     /// The transient, non-durable queue of synchronous `/predict` requests: no dead-lettering.
@@ -199,6 +203,7 @@ impl Default for Settings {
                 queue: "turnover.requests".into(),
                 queue_type: QueueType::Quorum,
                 delivery_limit: 5,
+                quorum_initial_group_size: 3,
                 dead_letter_exchange: "turnover.dlx".into(),
                 dead_letter_queue: "turnover.dead".into(),
                 rpc_queue: "turnover.rpc".into(),
@@ -352,6 +357,9 @@ impl Settings {
                 "amqp.prefetch",
                 "must be at least worker.batch_size, or batches can never fill",
             );
+        }
+        if self.amqp.quorum_initial_group_size == 0 {
+            return invalid("amqp.quorum_initial_group_size", "must be at least 1");
         }
         if self.postgres.pool_size == 0 {
             return invalid("postgres.pool_size", "must be at least 1");

@@ -123,8 +123,7 @@ impl AppContext {
         }
         let previous = self.models.replace(Arc::clone(&next));
         // PSI compares what comes in with the training distribution of the bundle now live.
-        self.drift
-            .set_reference(next.live.drift_reference.clone());
+        self.drift.set_reference(next.live.drift_reference.clone());
         set_model_info(m, Some(&previous), &next);
         m.model_reloads.with_label_values(&["success"]).inc();
         // The versions swapped out served until now.

@@ -99,10 +99,7 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
                 .with_context(|| format!("cannot listen on {addr}"))?,
         )
     };
-    let drift = DriftWindow::new(
-        settings.drift.window,
-        serving.live.drift_reference.clone(),
-    );
+    let drift = DriftWindow::new(settings.drift.window, serving.live.drift_reference.clone());
     let ctx = Arc::new(AppContext {
         settings,
         models: ServingSlot::new(serving),

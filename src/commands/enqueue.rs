@@ -1,9 +1,12 @@
 //! `turnover enqueue`: publishes scoring requests from a JSON-lines file or the three extracts,
-//! with pipelined publisher confirms, and says how many the broker confirmed.
+//! with pipelined publisher confirms, and says how many the broker confirmed. A lost connection
+//! is not the end: it moves to the next node of `amqp.url` and sends again what was not
+//! confirmed (`queue::resend`).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -11,8 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Settings;
 use crate::extracts;
-use crate::queue::publisher::{Outgoing, Publisher};
-use crate::queue::{self, topology};
+use crate::queue::publisher::Outgoing;
+use crate::queue::resend::{publish_resending, Pace, ResendError, ResendReport};
 use crate::record::Envelope;
 
 #[derive(Debug, Args)]
@@ -39,6 +42,10 @@ pub struct EnqueueArgs {
     /// Publisher confirms allowed in flight.
     #[arg(long, default_value_t = 1000)]
     pub in_flight: usize,
+    /// After losing the broker, seconds to keep trying the nodes of `amqp.url` before giving
+    /// up; what was not confirmed is then sent again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub reconnect_for: u64,
 }
 
 /// Reads the requests, publishes them, prints the tally; non-zero exit unless all confirmed.
@@ -55,15 +62,6 @@ async fn publish(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitC
         (None, Some(dir)) => extract_bodies(dir, args.explain)?,
         (None, None) => anyhow::bail!("give --jsonl FILE or --data DIR"),
     };
-    let amqp = &settings.amqp;
-    // The error names the broker (host:port) and the reason, TLS included.
-    let connection = queue::connect_with(amqp, "turnover-enqueue").await?;
-    let channel = connection.create_channel().await?;
-    topology::declare(&channel, amqp)
-        .await
-        .context("cannot declare the queues")?;
-    let publisher = Publisher::new(&connection, &amqp.exchange, &amqp.routing_key).await?;
-
     let total = bodies.len() as u64;
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new(total)
@@ -74,26 +72,47 @@ async fn publish(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitC
         ProgressStyle::with_template("{bar:30} {pos}/{len} confirmed, {per_sec}, ~{eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let messages = bodies.into_iter().map(|body| Outgoing {
-        body,
-        ..Default::default()
-    });
-    let report = publisher
-        .publish_all(messages, args.in_flight, args.rate, |r| {
-            bar.set_position(r.confirmed + r.returned + r.nacked)
+    let messages: Vec<Outgoing> = bodies
+        .into_iter()
+        .map(|body| Outgoing {
+            body,
+            ..Default::default()
         })
-        .await?;
+        .collect();
+    let pace = Pace {
+        in_flight: args.in_flight,
+        rate: args.rate,
+        reconnect_for: Duration::from_secs(args.reconnect_for),
+    };
+    // The first connection's error names the broker (host:port) and the reason, TLS included.
+    let run = publish_resending(&settings.amqp, "turnover-enqueue", &messages, pace, |r| {
+        bar.set_position(r.confirmed + r.returned + r.nacked)
+    })
+    .await;
     bar.finish_and_clear();
-    let _ = connection.close(200, "done".into()).await;
-    println!(
-        "{total} published: {} confirmed, {} returned, {} nacked",
-        report.confirmed, report.returned, report.nacked
-    );
-    Ok(if report.all_confirmed(total) {
+    let run = match run {
+        Ok(run) => run,
+        Err(error) => {
+            if let ResendError::GaveUp { so_far, .. } = &error {
+                print_tally(total, so_far);
+            }
+            return Err(error.into());
+        }
+    };
+    print_tally(total, &run);
+    Ok(if run.report.all_confirmed(total) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn print_tally(total: u64, run: &ResendReport) {
+    let r = &run.report;
+    println!(
+        "{total} published: {} confirmed, {} returned, {} nacked; {} re-sent after {} reconnection(s), {} after a nack",
+        r.confirmed, r.returned, r.nacked, run.resent, run.reconnections, run.resent_after_nack
+    );
 }
 
 /// Each non-empty line as it is, with `"explain": true` merged into envelopes when asked.

@@ -9,6 +9,7 @@ fn defaults_serve_this_machine() {
         assert_eq!(s.amqp.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
         assert_eq!(s.amqp.queue, "turnover.requests");
         assert_eq!(s.amqp.dead_letter_queue, "turnover.dead");
+        assert_eq!(s.amqp.quorum_initial_group_size, 3);
         assert_eq!(
             s.postgres.url,
             "postgres://postgres@127.0.0.1:5432/turnover"
@@ -61,6 +62,18 @@ fn a_bad_value_names_its_key() {
         jail.set_env("TURNOVER_AMQP__PREFETCH", "10");
         let message = Settings::load(None).unwrap_err().to_string();
         assert!(message.contains("amqp.prefetch"), "{message}");
+        Ok(())
+    });
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("TURNOVER_AMQP__QUORUM_INITIAL_GROUP_SIZE", "0");
+        let message = Settings::load(None).unwrap_err().to_string();
+        assert!(
+            message.contains("amqp.quorum_initial_group_size") && message.contains("at least 1"),
+            "{message}"
+        );
+        jail.set_env("TURNOVER_AMQP__QUORUM_INITIAL_GROUP_SIZE", "5");
+        let settings = Settings::load(None).expect("5 replicas is a valid size");
+        assert_eq!(settings.amqp.quorum_initial_group_size, 5);
         Ok(())
     });
     figment::Jail::expect_with(|jail| {

@@ -289,7 +289,10 @@ mod tests {
     fn the_committed_model_ubj_is_model_json_in_binary_form_and_scores_the_same() {
         let dir = committed();
         let bundle = Bundle::load(&dir).expect("the committed bundle loads");
-        let ubj = bundle.model_ubj.as_deref().expect("the committed bundle has model.ubj");
+        let ubj = bundle
+            .model_ubj
+            .as_deref()
+            .expect("the committed bundle has model.ubj");
         let from_json = super::super::xgb::Booster::load(&bundle.model_json).expect("model.json");
         assert!(
             from_json.to_ubj().expect("to ubj") == ubj,

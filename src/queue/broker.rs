@@ -125,7 +125,7 @@ impl Brokers {
         for endpoint in &self.endpoints {
             match self.connect_one(endpoint, name).await {
                 Ok(connection) => {
-                    tracing::info!(amqp.url = %endpoint.shown, amqp.connection = name, "connected to RabbitMQ");
+                    tracing::info!(amqp.server = %endpoint.server, amqp.url = %endpoint.shown, amqp.connection = name, "connected to RabbitMQ");
                     return Ok(connection);
                 }
                 Err(error) => {

@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod publisher;
+pub mod resend;
 pub(crate) mod rpc;
 pub mod topology;
 
@@ -84,6 +85,17 @@ pub async fn connect_with_backoff(
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     }
+}
+
+/// Closes a connection without waiting more than a moment: closing one whose broker died
+/// waits for an answer that never comes, and a client moving to the next node must not wait
+/// for the one it leaves.
+pub async fn close_quietly(connection: &Connection, code: u16, reason: &str) {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        connection.close(code, reason.into()),
+    )
+    .await;
 }
 
 /// The start-up check of `amqp.url`: a URL or TLS file that cannot be used, or a broker whose

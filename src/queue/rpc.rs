@@ -10,7 +10,9 @@
 //! The client reconnects in the background with capped backoff. While it has no channel,
 //! [`RpcClient::call`] fails at once with [`RpcError::Unavailable`] (HTTP 503) rather than
 //! making callers wait for a broker that may not come back. When the channel is lost, every
-//! waiting caller is failed too: their replies would go to a channel that no longer exists.
+//! waiting caller is woken: their replies would go to a channel that no longer exists. Each
+//! sends its request again on the next connection (the next node of `amqp.url`) if it comes
+//! before the caller's deadline, and fails with `Unavailable` otherwise.
 //!
 //! It must not decide what a reply means: the HTTP handler maps its status header.
 
@@ -25,8 +27,8 @@ use prometheus::IntGauge;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER, REPLAYED_HEADER,
-    STATUS_HEADER,
+    close_quietly, connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER,
+    REPLAYED_HEADER, STATUS_HEADER,
 };
 use crate::config::Amqp;
 use pending::Pending;
@@ -145,7 +147,7 @@ impl RpcClient {
                     tracing::warn!(error.message = %error, "cannot open the reply channel")
                 }
             }
-            let _ = connection.close(200, "closing".into()).await;
+            close_quietly(&connection, 200, "closing").await;
             if stop.is_cancelled() {
                 return;
             }
@@ -158,9 +160,7 @@ impl RpcClient {
     }
 
     async fn attach(&self, connection: &Connection) -> Result<(Channel, Consumer), lapin::Error> {
-        let setup = connection.create_channel().await?;
-        topology::declare(&setup, &self.inner.amqp).await?;
-        let _ = setup.close(200, "declared".into()).await;
+        topology::declare(connection, &self.inner.amqp).await?;
 
         let channel = connection.create_channel().await?;
         // Confirms tell a request the broker took from one it dropped (503 now, not 504 later).
@@ -233,9 +233,15 @@ impl RpcClient {
     /// (strings), and waits for the reply at most `timeout`, which is also the message's
     /// `expiration`: a request nobody waits for any more is dropped, not scored.
     ///
+    /// When the connection dies before the broker confirmed the request, or before its reply
+    /// came (the reply would go to the channel just lost), the same bytes are published again
+    /// on the next connection, as long as the deadline allows: the worker's keyed write makes
+    /// a second copy a replay of the first, never a second row.
+    ///
     /// # Errors
-    /// [`RpcError::Unavailable`] without a broker (or when it is lost while waiting),
-    /// [`RpcError::Refused`] when the broker nacks or cannot route it, [`RpcError::Timeout`].
+    /// [`RpcError::Unavailable`] without a broker (or when it is lost and not back before the
+    /// deadline), [`RpcError::Refused`] when the broker nacks or cannot route it,
+    /// [`RpcError::Timeout`].
     pub async fn call(
         &self,
         body: &[u8],
@@ -244,7 +250,54 @@ impl RpcClient {
     ) -> Result<Reply, RpcError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let timeout_ms = timeout.as_millis() as u64;
-        let link = self.link().ok_or(RpcError::Unavailable)?;
+        let mut link = self.link().ok_or(RpcError::Unavailable)?;
+        loop {
+            match self
+                .attempt(&link, body, headers, deadline, timeout_ms)
+                .await
+            {
+                Err(Attempt::Lost) => {
+                    link = self
+                        .relink(&link, deadline)
+                        .await
+                        .ok_or(RpcError::Unavailable)?;
+                    tracing::info!("request sent again after losing the broker connection");
+                }
+                Err(Attempt::Failed(error)) => return Err(error),
+                Ok(reply) => return Ok(reply),
+            }
+        }
+    }
+
+    /// Waits until `deadline` for a link on another connection than `lost`'s (which may still
+    /// look alive for a moment after its channel failed).
+    async fn relink(&self, lost: &Link, deadline: tokio::time::Instant) -> Option<Link> {
+        loop {
+            if let Some(link) = self.link() {
+                if !Arc::ptr_eq(&link.connection, &lost.connection) {
+                    return Some(link);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(
+                Duration::from_millis(50)
+                    .min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+            )
+            .await;
+        }
+    }
+
+    /// One publish and wait on `link`.
+    async fn attempt(
+        &self,
+        link: &Link,
+        body: &[u8],
+        headers: &[(&str, &str)],
+        deadline: tokio::time::Instant,
+        timeout_ms: u64,
+    ) -> Result<Reply, Attempt> {
         let id = uuid::Uuid::new_v4().to_string();
         let (_waiting, rx) = self.inner.pending.wait(id.clone());
 
@@ -256,6 +309,11 @@ impl RpcClient {
         for (name, value) in headers {
             table.insert((*name).into(), AMQPValue::LongString((*value).into()));
         }
+        // What is left of the caller's deadline: the worker drops the request after it.
+        let left_ms = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .as_millis()
+            .max(1) as u64;
         // Not persistent: the request lives only as long as its caller waits (see topology).
         let properties = BasicProperties::default()
             .with_content_type("application/json".into())
@@ -263,7 +321,7 @@ impl RpcClient {
             .with_timestamp(now_ms() / 1000)
             .with_reply_to(DIRECT_REPLY_TO.into())
             .with_correlation_id(id.as_str().into())
-            .with_expiration(timeout_ms.to_string().into())
+            .with_expiration(left_ms.to_string().into())
             .with_headers(table);
         let amqp = &self.inner.amqp;
         let publish = async {
@@ -283,25 +341,33 @@ impl RpcClient {
             confirm.await
         };
         match tokio::time::timeout_at(deadline, publish).await {
-            Err(_) => return Err(RpcError::Timeout(timeout_ms)),
+            Err(_) => return Err(Attempt::Failed(RpcError::Timeout(timeout_ms))),
             Ok(Err(error)) => {
                 tracing::warn!(error.message = %error, "cannot publish a request");
-                return Err(RpcError::Unavailable);
+                return Err(Attempt::Lost);
             }
             Ok(Ok(confirmation)) if confirmation.is_nack() => {
-                return Err(RpcError::Refused("nacked"))
+                return Err(Attempt::Failed(RpcError::Refused("nacked")))
             }
             // Published `mandatory`: a message no queue took comes back with the confirm.
             Ok(Ok(confirmation)) => {
                 if confirmation.take_message().is_some() {
-                    return Err(RpcError::Refused("no queue bound"));
+                    return Err(Attempt::Failed(RpcError::Refused("no queue bound")));
                 }
             }
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(RpcError::Unavailable),
-            Err(_) => Err(RpcError::Timeout(timeout_ms)),
+            // The channel was lost while waiting: its reply can no longer come.
+            Ok(Err(_)) => Err(Attempt::Lost),
+            Err(_) => Err(Attempt::Failed(RpcError::Timeout(timeout_ms))),
         }
     }
+}
+
+/// How one attempt of a call ended without a reply.
+enum Attempt {
+    /// The connection died: worth sending again while the deadline allows.
+    Lost,
+    Failed(RpcError),
 }

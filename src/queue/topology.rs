@@ -1,8 +1,15 @@
 //! Declares the exchanges and queues (docs/contract.md#queues), idempotently, at every (re)connect.
+//!
+//! One argument is only a creation setting: `x-quorum-initial-group-size`. RabbitMQ still
+//! compares it when a queue is declared again, and refuses a different value (or its absence)
+//! with PRECONDITION_FAILED, which closes the channel. A queue created before the setting
+//! existed, or with another size, is used as it is, with a warning, rather than stopping
+//! start-up over a number that can no longer change anything.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
 
 use crate::config::{Amqp, QueueType};
 
@@ -14,9 +21,55 @@ use crate::config::{Amqp, QueueType};
 /// and is published to through the default exchange: its caller holds the deadline and retries,
 /// so a request nobody waits for any more is dropped, never kept for an operator to replay.
 ///
+/// Opens its own channels (a refused declaration closes the channel it was made on) and
+/// closes them when done.
+///
 /// # Errors
-/// When the broker refuses a declaration, e.g. a queue that exists with other arguments.
-pub async fn declare(channel: &Channel, amqp: &Amqp) -> Result<(), lapin::Error> {
+/// When the broker refuses a declaration, e.g. a queue that exists with another type.
+pub async fn declare(connection: &Connection, amqp: &Amqp) -> Result<(), lapin::Error> {
+    let channel = connection.create_channel().await?;
+    let channel = match declare_on(&channel, amqp, true).await {
+        Err(error) if amqp.queue_type == QueueType::Quorum && refuses_group_size(&error) => {
+            tracing::warn!(
+                queue = %amqp.queue,
+                error.message = %error,
+                "the request queue exists with another x-quorum-initial-group-size; \
+                 it is used as it is (the setting only applies when a queue is created)"
+            );
+            let channel = connection.create_channel().await?;
+            declare_on(&channel, amqp, false).await?;
+            channel
+        }
+        other => {
+            other?;
+            channel
+        }
+    };
+    let _ = channel.close(200, "declared".into()).await;
+    Ok(())
+}
+
+/// Whether the broker refused a declaration over `x-quorum-initial-group-size` alone.
+fn refuses_group_size(error: &lapin::Error) -> bool {
+    match error.kind() {
+        lapin::ErrorKind::ProtocolError(e) => {
+            matches!(
+                e.kind(),
+                AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
+            ) && e
+                .get_message()
+                .as_str()
+                .contains("'x-quorum-initial-group-size'")
+        }
+        _ => false,
+    }
+}
+
+async fn declare_on(
+    channel: &Channel,
+    amqp: &Amqp,
+    with_group_size: bool,
+) -> Result<(), lapin::Error> {
     let durable = ExchangeDeclareOptions {
         durable: true,
         ..Default::default()
@@ -76,7 +129,7 @@ pub async fn declare(channel: &Channel, amqp: &Amqp) -> Result<(), lapin::Error>
         .queue_declare(
             amqp.queue.as_str().into(),
             queue_options,
-            request_queue_args(amqp),
+            queue_args(amqp, with_group_size),
         )
         .await?;
     channel
@@ -90,9 +143,17 @@ pub async fn declare(channel: &Channel, amqp: &Amqp) -> Result<(), lapin::Error>
         .await
 }
 
+const GROUP_SIZE: &str = "x-quorum-initial-group-size";
+
 /// The request queue's arguments. A quorum queue counts deliveries and dead-letters a
 /// message redelivered more than `delivery_limit` times: a poison message cannot loop forever.
+/// It is created on `quorum_initial_group_size` nodes (RabbitMQ takes them all when the
+/// cluster has fewer), so losing a minority of them loses no confirmed message.
 pub fn request_queue_args(amqp: &Amqp) -> FieldTable {
+    queue_args(amqp, true)
+}
+
+fn queue_args(amqp: &Amqp, with_group_size: bool) -> FieldTable {
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
@@ -107,6 +168,12 @@ pub fn request_queue_args(amqp: &Amqp) -> FieldTable {
             "x-delivery-limit".into(),
             AMQPValue::LongInt(amqp.delivery_limit as i32),
         );
+        if with_group_size {
+            args.insert(
+                GROUP_SIZE.into(),
+                AMQPValue::LongInt(amqp.quorum_initial_group_size as i32),
+            );
+        }
     }
     args
 }

@@ -50,16 +50,22 @@ pub async fn run_consumers(ctx: Arc<AppContext>, stop: CancellationToken) {
         else {
             return;
         };
-        match consume(&ctx, &connection, &stop).await {
+        let mut consumed = false;
+        match consume(&ctx, &connection, &stop, &mut consumed).await {
             Ok(()) => {
                 let _ = connection.close(200, "shutdown".into()).await;
                 ctx.metrics.amqp_connected.set(0);
                 return;
             }
             Err(error) => {
+                // A connection that got as far as consuming was healthy: the next failure is
+                // a new incident, not the same one again, so the backoff starts over.
+                if consumed {
+                    delay = Duration::from_millis(100);
+                }
                 ctx.metrics.amqp_connected.set(0);
                 tracing::warn!(error.message = %error, retry_in_ms = delay.as_millis() as u64, "lost RabbitMQ; reconnecting");
-                let _ = connection.close(320, "reconnecting".into()).await;
+                queue::close_quietly(&connection, 320, "reconnecting").await;
             }
         }
         tokio::select! {
@@ -70,16 +76,16 @@ pub async fn run_consumers(ctx: Arc<AppContext>, stop: CancellationToken) {
     }
 }
 
-/// Declares the topology, starts the consumers and waits for them. `Ok` on a clean stop.
+/// Declares the topology, starts the consumers and waits for them. `Ok` on a clean stop;
+/// `consumed` tells whether the consumers were started (a healthy connection).
 async fn consume(
     ctx: &Arc<AppContext>,
     connection: &Connection,
     stop: &CancellationToken,
+    consumed: &mut bool,
 ) -> Result<(), ConsumerError> {
     let amqp = &ctx.settings.amqp;
-    let setup = connection.create_channel().await?;
-    topology::declare(&setup, amqp).await?;
-    let _ = setup.close(200, "declared".into()).await;
+    topology::declare(connection, amqp).await?;
 
     let mut consumers = JoinSet::new();
     for i in 0..ctx.settings.worker.consumers {
@@ -108,6 +114,7 @@ async fn consume(
         consumers.spawn(async move { consume_loop(&ctx, &channel, deliveries, &stop).await });
     }
     ctx.metrics.amqp_connected.set(1);
+    *consumed = true;
     tracing::info!(queue = %amqp.queue, rpc_queue = %amqp.rpc_queue, consumers = ctx.settings.worker.consumers, prefetch = amqp.prefetch, "consuming");
 
     let mut result = Ok(());

@@ -18,6 +18,8 @@
 #                     it), start it, wait until it is a running member of the cluster again
 #   rolling-restart   restart 1, 2 and 3, one after the other
 #   leader QUEUE      print the name of the node that leads quorum queue QUEUE
+#   messages QUEUE    print the number of messages in QUEUE (ready and unacked), as a running
+#                     node sees it
 #   wait-members N [SECONDS]  wait until every running node sees N running members
 #   ports             one line per node: name, AMQP port, distribution port
 #   urls              the nodes' AMQP URLs, comma-separated (a value for amqp.url)
@@ -501,6 +503,20 @@ cmd_leader() {
     done
 }
 
+cmd_messages() {
+    local queue=${1:-} i
+    [ -n "$queue" ] || die "usage: $0 messages QUEUE"
+    need_sbin
+    for i in $(seq 1 "$SIZE"); do
+        port_open "$(amqp_port "$i")" || continue
+        if ctl rabbitmqctl "$i" -q list_queues -p "$VHOST" name messages --no-table-headers 2>/dev/null |
+            awk -v q="$queue" '$1 == q { print $2; found = 1 } END { exit !found }'; then
+            return 0
+        fi
+    done
+    die "no running node lists queue '$queue' in vhost $VHOST"
+}
+
 cmd_ports() {
     local i
     for i in $(seq 1 "$SIZE"); do
@@ -532,6 +548,7 @@ kill) cmd_kill "${2:-}" ;;
 restart) cmd_restart "${2:-}" ;;
 rolling-restart) cmd_rolling_restart ;;
 leader) cmd_leader "${2:-}" ;;
+messages) cmd_messages "${2:-}" ;;
 wait-members)
     need_sbin
     [[ "${2:-}" =~ ^[0-9]+$ ]] || die "usage: $0 wait-members N [SECONDS]"

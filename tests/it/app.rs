@@ -134,8 +134,9 @@ impl TestApp {
         let connection = queue::connect_with(amqp, "test-producer")
             .await
             .expect("broker");
-        let setup = connection.create_channel().await.expect("channel");
-        topology::declare(&setup, amqp).await.expect("topology");
+        topology::declare(&connection, amqp)
+            .await
+            .expect("topology");
         let publisher = Publisher::new(&connection, &amqp.exchange, &amqp.routing_key)
             .await
             .expect("publisher");

@@ -47,7 +47,7 @@ async fn a_reused_request_id_replays_the_stored_result_or_is_refused() {
     let amqp = &app.settings.amqp;
     let connection = queue::connect(&amqp.url, "test-idempotency").await.unwrap();
     let channel = connection.create_channel().await.unwrap();
-    topology::declare(&channel, amqp).await.unwrap();
+    topology::declare(&connection, amqp).await.unwrap();
     let replies = channel
         .queue_declare(
             "".into(),

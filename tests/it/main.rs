@@ -10,11 +10,12 @@
 
 mod app;
 mod drift;
+mod failover;
 mod helpers;
 mod http;
 mod idempotency;
-mod outcomes;
 mod model_swap;
+mod outcomes;
 mod proxy;
 mod storage;
 mod tls;
