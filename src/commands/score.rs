@@ -40,8 +40,18 @@ pub fn score(args: ScoreArgs, settings: Settings) -> anyhow::Result<ExitCode> {
         Bundle::load(&path)
             .with_context(|| format!("cannot load the model bundle {}", path.display()))?,
     );
-    let model = Model::new(&bundle, settings.model.risk_cuts)?;
-    let extracts = extracts::read_dir(&args.data)?;
+    // Parsing the model (libxgboost) and reading the extracts cost about the same: one runs on
+    // another core while the other runs here.
+    let cuts = settings.model.risk_cuts;
+    let (model, extracts) = std::thread::scope(|scope| {
+        let model = scope.spawn(|| Model::new(&bundle, cuts));
+        let extracts = extracts::read_dir(&args.data);
+        (model.join(), extracts)
+    });
+    let model = model
+        .map_err(|_| anyhow::anyhow!("loading the model bundle {} panicked", path.display()))?
+        .with_context(|| format!("cannot load the model bundle {}", path.display()))?;
+    let extracts = extracts?;
     if !extracts.orphans.is_empty() {
         eprintln!("warning: {}", extracts.orphans);
     }

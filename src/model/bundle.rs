@@ -105,7 +105,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 impl Bundle {
     /// Loads and checks a bundle: manifest fields, feature list against the code's, threshold
-    /// and cuts in range, and that libxgboost can load the model with that many features.
+    /// and cuts in range, calibration and drift reference well-formed, `model.ubj` the one the
+    /// manifest names. The model itself is parsed by [`super::Model::new`] (once), which checks
+    /// its feature count; [`Bundle::check_with_xgboost_rs`] adds an independent check.
     ///
     /// # Errors
     /// [`ModelError`] naming the file and what is wrong.
@@ -203,12 +205,29 @@ impl Bundle {
                 ));
             }
         }
-        let file = if self.model_ubj.is_some() {
+        Ok(())
+    }
+
+    /// The file libxgboost loads, for messages.
+    pub fn model_file(&self) -> &'static str {
+        if self.model_ubj.is_some() {
             "model.ubj"
         } else {
             "model.json"
-        };
-        // A second opinion from the xgboost-rs safe layer: the learner's own feature count.
+        }
+    }
+
+    /// A second opinion on the model file from the xgboost-rs safe layer: it loads, and the
+    /// learner's own feature count is the code's. [`Bundle::load`] leaves the model to
+    /// [`super::Model::new`], which checks the count through the scoring wrapper; this check is
+    /// made where a wrong bundle costs most and a second parse costs least: on every bundle the
+    /// service loads to serve, and on every bundle `turnover train` writes.
+    ///
+    /// # Errors
+    /// [`ModelError`] naming the folder and the file.
+    pub fn check_with_xgboost_rs(&self) -> Result<(), ModelError> {
+        let expected = features::COUNT;
+        let file = self.model_file();
         let booster = xgboost_rs::Booster::load_buffer(self.model_bytes()).map_err(|e| {
             ModelError::Invalid {
                 path: self.path.clone(),
@@ -221,13 +240,10 @@ impl Bundle {
             .as_str()
             .and_then(|n| n.parse::<usize>().ok());
         match num_feature {
-            Some(n) if n == expected.len() => Ok(()),
+            Some(n) if n == expected => Ok(()),
             other => Err(ModelError::FeatureMismatch {
                 path: self.path.clone(),
-                detail: format!(
-                    "{file} takes {other:?} features, the code builds {}",
-                    expected.len()
-                ),
+                detail: format!("{file} takes {other:?} features, the code builds {expected}"),
             }),
         }
     }

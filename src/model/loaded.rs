@@ -82,6 +82,7 @@ impl LoadedModel {
         cuts: Option<[f64; 2]>,
     ) -> Result<Self, ModelError> {
         let bundle = Bundle::load(dir)?;
+        bundle.check_with_xgboost_rs()?;
         smoke_test(&bundle, cuts)?;
         let manifest =
             serde_json::to_value(&bundle.manifest).map_err(|source| ModelError::Manifest {

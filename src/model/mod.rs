@@ -114,6 +114,17 @@ impl Model {
     /// When libxgboost cannot load the bundle's model.
     pub fn new(bundle: &Bundle, cuts: Option<[f64; 2]>) -> Result<Self, ModelError> {
         let booster = xgb::Booster::load(bundle.model_bytes())?;
+        let takes = booster.num_features()?;
+        if takes != features::COUNT {
+            return Err(ModelError::FeatureMismatch {
+                path: bundle.path.clone(),
+                detail: format!(
+                    "{} takes {takes} features, the code builds {}",
+                    bundle.model_file(),
+                    features::COUNT
+                ),
+            });
+        }
         // One thread per booster: the worker parallelises across batches, and OpenMP threads
         // spinning between small batches would steal the core the broker and database need.
         booster.set_param("nthread", "1")?;

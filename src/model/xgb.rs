@@ -135,6 +135,17 @@ impl Booster {
         Ok(booster)
     }
 
+    /// The number of features the learner takes.
+    ///
+    /// # Errors
+    /// When libxgboost fails.
+    pub fn num_features(&self) -> Result<usize> {
+        let mut n = 0u64;
+        // SAFETY: the handle is live; n is an out-pointer.
+        check(unsafe { sys::XGBoosterGetNumFeature(self.handle, &mut n) })?;
+        Ok(n as usize)
+    }
+
     /// Sets one parameter (`nthread`, `eta`, ...).
     ///
     /// # Errors

@@ -210,6 +210,8 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         model_ubj_sha256: Some(sha256_hex(&model_ubj)),
     };
     Bundle::write(&options.out, &manifest, &model_json, &model_ubj)?;
+    // What was written must load as the service will load it.
+    Bundle::load(&options.out)?.check_with_xgboost_rs()?;
     Ok(Trained {
         manifest,
         cv,

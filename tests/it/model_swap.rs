@@ -100,7 +100,9 @@ async fn publish(
         .await
         .expect("broker");
     let channel = connection.create_channel().await.expect("channel");
-    topology::declare(&channel, amqp).await.expect("topology");
+    topology::declare(&connection, amqp)
+        .await
+        .expect("topology");
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await
