@@ -72,6 +72,7 @@ pub struct BatchScore {
         (status = 413, description = "Larger than http.max_upload_bytes", body = ErrorBody),
         (status = 422, description = "A bad extract: file, line, column and value", body = ErrorBody),
         (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
+        (status = 500, description = "Reading the upload failed unexpectedly (a bug; logged)", body = ErrorBody),
         (status = 503, description = "RabbitMQ or Postgres unreachable", body = ErrorBody),
     ),
     security((), ("api_key" = [])))]

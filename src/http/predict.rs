@@ -48,6 +48,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 422, description = "The record breaks rules; every error is listed", body = ValidationErrors),
         (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
+        (status = 500, description = "The worker sent a reply the sidecar cannot read (a bug; logged)", body = ErrorBody),
         (status = 503, description = "RabbitMQ is unreachable", body = ErrorBody),
         (status = 504, description = "No reply within http.predict_timeout_ms", body = ErrorBody),
     ),
