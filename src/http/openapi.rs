@@ -138,7 +138,10 @@ impl PartialSchema for OutcomeSchema {
                     .schema_type(Type::String)
                     .min_length(Some(1))
                     .max_length(Some(crate::outcomes::MAX_SOURCE_CHARS))
-                    .description(Some("Where the outcome comes from; default \"http\"")),
+                    .pattern(Some(crate::outcomes::SOURCE_PATTERN))
+                    .description(Some(
+                        "Where the outcome comes from, without control characters; default \"http\"",
+                    )),
             )
             .into()
     }

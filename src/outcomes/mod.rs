@@ -13,8 +13,8 @@
 //! - `observed_at`: when the outcome was known, RFC 3339 (`2026-09-30T17:00:00Z`, an offset is
 //!   required) or a date (`2026-09-30`, read as midnight UTC at the start of that day); not in
 //!   the future;
-//! - `source`: optional, 1 to 200 characters naming where the outcome comes from; default the
-//!   file's name for the CSV, `http` for the API;
+//! - `source`: optional, 1 to 200 characters (no control character) naming where the outcome
+//!   comes from; default the file's name for the CSV, `http` for the API;
 //! - one outcome per employee in one file or request.
 
 mod csv;
@@ -97,7 +97,11 @@ fn parse_date(text: &str) -> Option<OffsetDateTime> {
     Some(date.with_time(Time::MIDNIGHT).assume_utc())
 }
 
-/// A `source` value: 1 to [`MAX_SOURCE_CHARS`] characters.
+/// What a `source` may hold, as a regular expression for the OpenAPI document: no control
+/// characters (a NUL cannot even be stored in a Postgres `text`).
+pub const SOURCE_PATTERN: &str = "^[^\\x00-\\x1f\\x7f]*$";
+
+/// A `source` value: 1 to [`MAX_SOURCE_CHARS`] characters, none of them a control character.
 ///
 /// # Errors
 /// The rule, for the error message.
@@ -105,6 +109,9 @@ pub fn check_source(source: &str) -> Result<(), String> {
     let n = source.chars().count();
     if n == 0 || n > MAX_SOURCE_CHARS {
         return Err(format!("must be 1 to {MAX_SOURCE_CHARS} characters"));
+    }
+    if source.chars().any(|c| c.is_ascii_control()) {
+        return Err("must not contain control characters".into());
     }
     Ok(())
 }
@@ -173,5 +180,10 @@ mod tests {
         assert!(check_source("").is_err());
         assert!(check_source(&"é".repeat(200)).is_ok());
         assert!(check_source(&"é".repeat(201)).is_err());
+        assert_eq!(
+            check_source("hr\u{0}export"),
+            Err("must not contain control characters".to_owned())
+        );
+        assert!(check_source("hr\texport").is_err());
     }
 }

@@ -328,6 +328,16 @@ async fn post_outcomes_checks_every_outcome_and_stores_all_or_nothing() {
         .expect("message")
         .contains("future"));
     assert_eq!(outcome_rows(&app.db).await, 0, "nothing stored on a 422");
+
+    // A NUL cannot be stored in Postgres text: refused as a rule, not a database failure.
+    let nul = json!([{"employee_id": 3, "left": false, "observed_at": "2026-09-30", "source": "hr\u{0}x"}]);
+    let (status, body) = post(&app, Some("k1"), nul.to_string().into()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"][0]["field"], "[0].source", "{body}");
+    assert_eq!(
+        body["detail"][0]["message"],
+        "must not contain control characters"
+    );
     let many: Vec<Value> = (0..2000)
         .map(|e| json!({"employee_id": e, "left": false, "observed_at": "2026-09-30"}))
         .collect();
