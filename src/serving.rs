@@ -202,13 +202,17 @@ pub async fn heartbeat(ctx: Arc<AppContext>, stop: CancellationToken, interval: 
 }
 
 /// The sha256 of the bundle files the settings name (`model.json` and `manifest.json` of the
-/// live folder and of the shadow one), `None` when one cannot be read (a copy in progress).
+/// live folder and of the shadow one, and `model.ubj` where there is one), `None` when a
+/// required one cannot be read (a copy in progress).
 fn fingerprint(settings: &crate::config::Settings) -> Option<String> {
     let folders = std::iter::once(&settings.model.path).chain(&settings.model.shadow_path);
     let mut all = String::new();
     for folder in folders {
         for file in ["manifest.json", "model.json"] {
             let bytes = std::fs::read(folder.join(file)).ok()?;
+            all.push_str(&crate::model::sha256_hex(&bytes));
+        }
+        if let Ok(bytes) = std::fs::read(folder.join("model.ubj")) {
             all.push_str(&crate::model::sha256_hex(&bytes));
         }
     }
