@@ -161,6 +161,11 @@ impl RpcClient {
 
     async fn attach(&self, connection: &Connection) -> Result<(Channel, Consumer), lapin::Error> {
         topology::declare(connection, &self.inner.amqp).await?;
+        // Without it a /predict is answered 503 ("no queue bound") until a worker declares it
+        // again; the other routes do not need it.
+        if let Err(error) = topology::declare_rpc_queue(connection, &self.inner.amqp).await {
+            tracing::warn!(error.message = %error, queue = %self.inner.amqp.rpc_queue, "cannot declare the synchronous queue; /predict answers 503 until a worker declares it");
+        }
 
         let channel = connection.create_channel().await?;
         // Confirms tell a request the broker took from one it dropped (503 now, not 504 later).

@@ -13,13 +13,10 @@ use lapin::{Channel, Connection, ExchangeKind};
 
 use crate::config::{Amqp, QueueType};
 
-/// Declares: the direct exchange, the request queue (quorum by default, with a delivery limit
-/// and dead-lettering) bound with the routing key, the fanout dead-letter exchange with its
-/// queue, and the transient queue of synchronous requests.
-///
-/// The synchronous queue (`amqp.rpc_queue`) is classic, not durable, with no dead-lettering,
-/// and is published to through the default exchange: its caller holds the deadline and retries,
-/// so a request nobody waits for any more is dropped, never kept for an operator to replay.
+/// Declares the durable topology: the direct exchange, the request queue (quorum by default,
+/// with a delivery limit and dead-lettering) bound with the routing key, and the fanout
+/// dead-letter exchange with its queue. The transient queue of synchronous requests is
+/// declared apart, by [`declare_rpc_queue`], because it can be missing while this is not.
 ///
 /// Opens its own channels (a refused declaration closes the channel it was made on) and
 /// closes them when done.
@@ -45,6 +42,31 @@ pub async fn declare(connection: &Connection, amqp: &Amqp) -> Result<(), lapin::
             channel
         }
     };
+    let _ = channel.close(200, "declared".into()).await;
+    Ok(())
+}
+
+/// Declares the transient queue of synchronous requests (`amqp.rpc_queue`): classic, not
+/// durable, with no dead-lettering, published to through the default exchange. Its caller holds
+/// the deadline and retries, so a request nobody waits for any more is dropped, never kept for
+/// an operator to replay.
+///
+/// Being classic and transient, it lives on one node of a cluster: while that node is down the
+/// broker refuses to declare it (NOT_FOUND, "process is stopped by supervisor"), and when the
+/// node comes back the queue is gone. Callers therefore treat a failure here as temporary and
+/// try again, and never let it stop the durable path.
+///
+/// # Errors
+/// When the broker refuses the declaration.
+pub async fn declare_rpc_queue(connection: &Connection, amqp: &Amqp) -> Result<(), lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel
+        .queue_declare(
+            amqp.rpc_queue.as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     let _ = channel.close(200, "declared".into()).await;
     Ok(())
 }
@@ -113,14 +135,6 @@ async fn declare_on(
             amqp.dead_letter_exchange.as_str().into(),
             "".into(),
             QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-
-    channel
-        .queue_declare(
-            amqp.rpc_queue.as_str().into(),
-            QueueDeclareOptions::default(),
             FieldTable::default(),
         )
         .await?;

@@ -13,6 +13,7 @@ mod batch;
 mod job;
 mod reply;
 
+use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::Connection;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -87,7 +89,9 @@ async fn consume(
     let amqp = &ctx.settings.amqp;
     topology::declare(connection, amqp).await?;
 
+    let (needs_rpc, mut rpc_wanted) = mpsc::unbounded_channel::<usize>();
     let mut consumers = JoinSet::new();
+    let mut rpc_feeds = Vec::with_capacity(ctx.settings.worker.consumers);
     for i in 0..ctx.settings.worker.consumers {
         let channel = connection.create_channel().await?;
         // Re-applied on every (re)connect: prefetch is per channel and lost with it.
@@ -95,52 +99,127 @@ async fn consume(
             .basic_qos(amqp.prefetch, BasicQosOptions::default())
             .await?;
         // Both queues on one channel: queued work and synchronous requests share the batches,
-        // and one delivery-tag sequence keeps the `multiple` ack exact.
-        let mut deliveries = Vec::with_capacity(2);
-        for queue in [&amqp.queue, &amqp.rpc_queue] {
-            deliveries.push(
-                channel
-                    .basic_consume(
-                        queue.as_str().into(),
-                        format!("turnover-worker-{i}:{queue}").into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await?,
-            );
-        }
-        let deliveries = futures_util::stream::select_all(deliveries);
+        // and one delivery-tag sequence keeps the `multiple` ack exact. The request queue's
+        // consumer ending is an error (the channel is rebuilt); the synchronous queue's
+        // consumers arrive through `feed` (see `attach_rpc`), one after another.
+        let request = channel
+            .basic_consume(
+                amqp.queue.as_str().into(),
+                format!("turnover-worker-{i}:{}", amqp.queue).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?
+            .map(|d| d.map_err(ConsumerError::from))
+            .chain(futures_util::stream::once(std::future::ready(Err(
+                ConsumerError::Ended,
+            ))));
+        let (feed, mut fed) = mpsc::unbounded_channel::<RpcDeliveries>();
+        let rpc = futures_util::stream::poll_fn(move |cx| fed.poll_recv(cx)).flatten();
+        let deliveries = futures_util::stream::select(request, rpc);
+        rpc_feeds.push((channel.clone(), feed));
+        let _ = needs_rpc.send(i);
         let (ctx, stop) = (Arc::clone(ctx), stop.clone());
-        consumers.spawn(async move { consume_loop(&ctx, &channel, deliveries, &stop).await });
+        consumers
+            .spawn(async move { consume_loop(&ctx, &channel, Box::pin(deliveries), &stop).await });
     }
     ctx.metrics.amqp_connected.set(1);
     *consumed = true;
     tracing::info!(queue = %amqp.queue, rpc_queue = %amqp.rpc_queue, consumers = ctx.settings.worker.consumers, prefetch = amqp.prefetch, "consuming");
 
+    // The synchronous queue is transient and lives on one node: while that node is down it
+    // cannot be declared, and when the node returns it is gone. Queued work must not wait on
+    // it, so its consumers are attached here, retried every second, and attached again when
+    // one ends (the queue was deleted), while the request queue's consumers run.
+    let mut wanted: BTreeSet<usize> = BTreeSet::new();
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rpc_down = false;
     let mut result = Ok(());
-    while let Some(joined) = consumers.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                // One consumer's channel died: the others are restarted with it, on a fresh
-                // connection, rather than limping on with fewer consumers.
-                if result.is_ok() {
-                    result = Err(error);
+    loop {
+        tokio::select! {
+            joined = consumers.join_next() => {
+                let Some(joined) = joined else { break };
+                match joined {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        // One consumer's channel died: the others are restarted with it, on a
+                        // fresh connection, rather than limping on with fewer consumers.
+                        if result.is_ok() {
+                            result = Err(error);
+                        }
+                        consumers.abort_all();
+                    }
+                    Err(join) if join.is_cancelled() => {}
+                    Err(join) => tracing::error!(error.message = %join, "consumer task panicked"),
                 }
-                consumers.abort_all();
             }
-            Err(join) if join.is_cancelled() => {}
-            Err(join) => tracing::error!(error.message = %join, "consumer task panicked"),
+            Some(i) = rpc_wanted.recv() => {
+                wanted.insert(i);
+            }
+            _ = retry.tick(), if !wanted.is_empty() && result.is_ok() && !stop.is_cancelled() => {
+                match attach_rpc(connection, amqp, &rpc_feeds, &mut wanted, &needs_rpc).await {
+                    Ok(()) if rpc_down => {
+                        rpc_down = false;
+                        tracing::info!(rpc_queue = %amqp.rpc_queue, "consuming the synchronous queue again");
+                    }
+                    Ok(()) => {}
+                    Err(error) if !rpc_down => {
+                        rpc_down = true;
+                        tracing::warn!(error.message = %error, rpc_queue = %amqp.rpc_queue, "cannot consume the synchronous queue (its node may be down); queued work goes on, retrying every second");
+                    }
+                    Err(_) => {}
+                }
+            }
         }
     }
     result
+}
+
+/// A synchronous queue consumer's deliveries, followed (when it ends) by a request to attach
+/// a new one.
+type RpcDeliveries =
+    std::pin::Pin<Box<dyn Stream<Item = Result<Delivery, ConsumerError>> + Send + 'static>>;
+
+/// Declares the synchronous queue and starts a consumer on it on each channel in `wanted`,
+/// handing it to that channel's batch loop. When such a consumer ends (the broker cancelled
+/// it), its index is sent on `needs_rpc` to be attached again.
+async fn attach_rpc(
+    connection: &Connection,
+    amqp: &crate::config::Amqp,
+    feeds: &[(lapin::Channel, mpsc::UnboundedSender<RpcDeliveries>)],
+    wanted: &mut BTreeSet<usize>,
+    needs_rpc: &mpsc::UnboundedSender<usize>,
+) -> Result<(), lapin::Error> {
+    topology::declare_rpc_queue(connection, amqp).await?;
+    while let Some(&i) = wanted.iter().next() {
+        let (channel, feed) = &feeds[i];
+        let consumer = channel
+            .basic_consume(
+                amqp.rpc_queue.as_str().into(),
+                format!("turnover-worker-{i}:{}", amqp.rpc_queue).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let again = needs_rpc.clone();
+        let deliveries = consumer.map(|d| d.map_err(ConsumerError::from)).chain(
+            futures_util::stream::once(async move {
+                let _ = again.send(i);
+            })
+            .filter_map(|()| std::future::ready(None)),
+        );
+        let _ = feed.send(Box::pin(deliveries));
+        wanted.remove(&i);
+    }
+    Ok(())
 }
 
 /// Gathers batches and processes them until stopped or the channel fails.
 async fn consume_loop(
     ctx: &AppContext,
     channel: &lapin::Channel,
-    mut consumer: impl Stream<Item = Result<Delivery, lapin::Error>> + Unpin,
+    mut consumer: impl Stream<Item = Result<Delivery, ConsumerError>> + Unpin,
     stop: &CancellationToken,
 ) -> Result<(), ConsumerError> {
     let size = ctx.settings.worker.batch_size;

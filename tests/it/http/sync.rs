@@ -238,3 +238,45 @@ async fn wrong_keys_from_one_address_are_throttled() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     app.finish().await;
 }
+
+/// The synchronous queue is transient: in a cluster it disappears with its node. The worker
+/// declares it again and consumes it again by itself, and queued work never waits on it.
+#[tokio::test]
+async fn a_lost_synchronous_queue_is_declared_and_consumed_again() {
+    let app = TestApp::spawn().await;
+    wait_ready(&app, true).await;
+    let (status, body) = post_json(&app, "/predict", &record_with_age(41)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // What a node's loss does to it: the queue is gone, and its consumers are cancelled.
+    let amqp = &app.settings.amqp;
+    let connection = turnover::queue::connect_with(amqp, "test-delete-rpc")
+        .await
+        .expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .queue_delete(
+            amqp.rpc_queue.as_str().into(),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .expect("delete the synchronous queue");
+
+    // Queued work goes on meanwhile.
+    app.publish([crate::app::body(&Value::Object(sample::example()))])
+        .await;
+    app.wait_for_predictions(2).await;
+
+    // Within seconds the worker has declared it again and consumes it: /predict answers 200.
+    wait_until(
+        "a /predict answered after the queue was lost",
+        Duration::from_secs(15),
+        || async {
+            let (status, _) = post_json(&app, "/predict", &record_with_age(42)).await;
+            (status == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+    let _ = connection.close(200, "".into()).await;
+    app.finish().await;
+}
