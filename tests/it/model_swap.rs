@@ -87,6 +87,43 @@ fn request_id(i: usize) -> String {
     format!("j-{i:05}")
 }
 
+/// A reply queue of the test's own (exclusive, auto-deleted) and a no-ack consumer on it; the
+/// connection must live as long as the queue is used.
+async fn reply_queue(
+    settings: &Settings,
+    name: &str,
+) -> (lapin::Connection, lapin::Queue, lapin::Consumer) {
+    let connection = queue::connect_with(&settings.amqp, name)
+        .await
+        .expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    let replies = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("reply queue");
+    let consumer = channel
+        .basic_consume(
+            replies.name().clone(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume replies");
+    (connection, replies, consumer)
+}
+
 /// Publishes one envelope per record with confirms; every `reply_every`-th asks for a reply
 /// on `reply_to`.
 async fn publish(
@@ -219,34 +256,7 @@ async fn jobs_flowing_through_two_swaps_and_a_refused_bundle_are_each_scored_onc
     let started = Instant::now();
 
     // Replies to every 10th job come to a queue of the test's own.
-    let connection = queue::connect_with(&app.settings.amqp, "test-swap-replies")
-        .await
-        .expect("broker");
-    let channel = connection.create_channel().await.expect("channel");
-    let replies = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("reply queue");
-    let mut consumer = channel
-        .basic_consume(
-            replies.name().clone(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume replies");
+    let (connection, replies, mut consumer) = reply_queue(&app.settings, "test-swap-replies").await;
     let reply_every = 10;
     let expected_replies = n.div_ceil(reply_every);
     let collect = tokio::spawn(async move {
@@ -447,34 +457,8 @@ async fn a_shadow_bundle_stores_its_own_scores_beside_every_live_row_and_changes
 
     let n = 600;
     let records = sample::many(77, n);
-    let connection = queue::connect_with(&app.settings.amqp, "test-shadow-replies")
-        .await
-        .expect("broker");
-    let channel = connection.create_channel().await.expect("channel");
-    let replies = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("reply queue");
-    let mut consumer = channel
-        .basic_consume(
-            replies.name().clone(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
+    let (connection, replies, mut consumer) =
+        reply_queue(&app.settings, "test-shadow-replies").await;
     publish(&app.settings, &records, replies.name().as_str(), 3).await;
     app.wait_for_predictions(n as u64).await;
     let mut answers = HashMap::new();
