@@ -1,5 +1,5 @@
-//! Writes the made-up example extract (`examples/extracts/`) with the project's own extract
-//! writer: `cargo run --example write_extracts -- examples/extracts [SEED] [EMPLOYEES]`.
+//! Writes the made-up example extract (`target/example-extracts/`) with the project's own extract
+//! writer: `cargo run --example write_extracts -- target/example-extracts [SEED] [EMPLOYEES]`.
 
 use std::path::PathBuf;
 
@@ -9,7 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(
         args.next()
-            .unwrap_or_else(|| "examples/extracts".to_owned()),
+            .unwrap_or_else(|| "target/example-extracts".to_owned()),
     );
     let seed = args.next().map_or(Ok(EXAMPLE_SEED), |s| s.parse())?;
     let employees = args.next().map_or(Ok(EXAMPLE_EMPLOYEES), |s| s.parse())?;

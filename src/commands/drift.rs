@@ -17,7 +17,7 @@ use crate::model::{psi_table, Bundle, FeatureDrift, PSI_MAJOR};
 #[derive(Debug, Args)]
 #[command(
     after_help = "Prints one line per feature, largest PSI first; a PSI above 0.25 (a major \
-                        shift) is flagged. Example:\n  turnover drift --data examples/extracts"
+                        shift) is flagged. Example:\n  turnover drift --data target/example-extracts"
 )]
 pub struct DriftArgs {
     /// Folder holding the three extracts (the label column is not needed).

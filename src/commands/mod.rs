@@ -37,12 +37,13 @@ use score::ScoreArgs;
     propagate_version = true,
     after_help = "Settings: defaults, then turnover.toml (or --config / TURNOVER_CONFIG), then TURNOVER_* \
                   variables such as TURNOVER_AMQP__URL or TURNOVER_POSTGRES__URL (docs/operations.md).\n\n\
-                  Examples (examples/extracts holds 200 made-up employees):\n  turnover serve\n  \
-                  turnover score --data examples/extracts --out scores.csv --explain\n  \
-                  turnover enqueue --data examples/extracts\n  \
-                  turnover train --data examples/extracts --out target/example-model --trials 5\n  \
+                  Examples (`cargo run --example write_extracts -- target/example-extracts` writes 200 made-up\n\
+                  employees there):\n  turnover serve\n  \
+                  turnover score --data target/example-extracts --out scores.csv --explain\n  \
+                  turnover enqueue --data target/example-extracts\n  \
+                  turnover train --data target/example-extracts --out target/example-model --trials 5\n  \
                   turnover outcomes --csv examples/outcomes.csv\n  \
-                  turnover drift --data examples/extracts"
+                  turnover drift --data target/example-extracts"
 )]
 pub struct Cli {
     /// Configuration file (TOML); default `TURNOVER_CONFIG`, else `turnover.toml` if present.

@@ -23,7 +23,7 @@ use crate::storage::{self, OutcomeCounts};
                         with an offset, or a date (midnight UTC); not in the future. source: up to \
                         200 characters, default the file's name. One line per employee; loading \
                         an employee again replaces their outcome.\n\n\
-                        Example (made-up outcomes of examples/extracts):\n  \
+                        Example (made-up outcomes of target/example-extracts):\n  \
                         turnover outcomes --csv examples/outcomes.csv"
 )]
 pub struct OutcomesArgs {

@@ -15,8 +15,8 @@ use crate::model::{Bundle, EmployeeScore, Model, ModelError, Summary};
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// Folder holding the three extracts (the label column is not needed; examples/extracts
-    /// holds made-up ones).
+    /// Folder holding the three extracts (the label column is not needed;
+    /// `cargo run --example write_extracts -- target/example-extracts` writes made-up ones).
     #[arg(long, value_name = "DIR", env = "TURNOVER_DATA")]
     pub data: PathBuf,
     /// Output file: `.csv`, or `.jsonl`/`.json` for JSON lines. Default: CSV on stdout.

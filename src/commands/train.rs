@@ -11,7 +11,7 @@ use crate::train;
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Folder holding extrait_sondage.csv, extrait_eval.csv and extrait_sirh.csv, with labels
-    /// (examples/extracts holds made-up ones).
+    /// (`cargo run --example write_extracts -- target/example-extracts` writes made-up ones).
     #[arg(long, value_name = "DIR", env = "TURNOVER_DATA")]
     pub data: PathBuf,
     /// Where to write model.json and manifest.json (the served bundle is models/turnover).

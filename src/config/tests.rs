@@ -108,7 +108,7 @@ fn passwords_are_redacted() {
 #[test]
 fn the_command_line_variables_are_not_settings() {
     figment::Jail::expect_with(|jail| {
-        jail.set_env("TURNOVER_DATA", "examples/extracts");
+        jail.set_env("TURNOVER_DATA", "target/example-extracts");
         jail.set_env("TURNOVER_CONFIG", "absent.toml");
         Settings::load(None).expect("TURNOVER_DATA and TURNOVER_CONFIG are not refused");
         Ok(())

@@ -1,4 +1,4 @@
-//! The made-up population behind `examples/extracts/`: random valid records from
+//! The made-up population behind `target/example-extracts/`: random valid records from
 //! [`crate::record::sample`], labelled by a noisy rule on overtime, satisfaction, age and level,
 //! so that training on it learns something, but not perfectly (about one label in twenty is
 //! flipped). No real person is in it.
@@ -7,9 +7,9 @@ use super::ExtractRow;
 use crate::record::{sample, validate};
 use crate::rng::Rng;
 
-/// The seed of the shipped example extract.
+/// The seed of the example extract.
 pub const EXAMPLE_SEED: u64 = 11;
-/// The number of employees in the shipped example extract.
+/// The number of employees in the example extract.
 pub const EXAMPLE_EMPLOYEES: usize = 200;
 
 /// `n` labelled employees with ids `1..=n`, the same for the same `seed`.
