@@ -1,0 +1,147 @@
+//! The rules between keys (docs/contract.md#configuration), checked after loading and before
+//! any connection is opened: each names the key it is about.
+
+use super::{ConfigError, Settings};
+
+impl Settings {
+    /// The rules between keys, checked before any connection is opened.
+    ///
+    /// # Errors
+    /// The first inconsistent key.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if self.worker.batch_size == 0 {
+            return invalid("worker.batch_size", "must be at least 1");
+        }
+        if self.worker.consumers == 0 {
+            return invalid("worker.consumers", "must be at least 1");
+        }
+        if self.worker.scoring_threads == 0 {
+            return invalid("worker.scoring_threads", "must be at least 1");
+        }
+        if usize::from(self.amqp.prefetch) < self.worker.batch_size {
+            return invalid(
+                "amqp.prefetch",
+                "must be at least worker.batch_size, or batches can never fill",
+            );
+        }
+        if self.amqp.quorum_initial_group_size == 0 {
+            return invalid("amqp.quorum_initial_group_size", "must be at least 1");
+        }
+        if self.postgres.pool_size == 0 {
+            return invalid("postgres.pool_size", "must be at least 1");
+        }
+        if self.http.predict_timeout_ms == 0 {
+            return invalid("http.predict_timeout_ms", "must be at least 1");
+        }
+        if self.http.auth_failures_per_minute == 0 {
+            return invalid("http.auth_failures_per_minute", "must be at least 1");
+        }
+        let queues = [
+            &self.amqp.queue,
+            &self.amqp.rpc_queue,
+            &self.amqp.dead_letter_queue,
+        ];
+        if queues[0] == queues[1] || queues[1] == queues[2] || queues[0] == queues[2] {
+            return invalid(
+                "amqp.rpc_queue",
+                "amqp.queue, amqp.rpc_queue and amqp.dead_letter_queue must be three different queues",
+            );
+        }
+        if self.http.rate_limit_per_minute == Some(0) {
+            return invalid(
+                "http.rate_limit_per_minute",
+                "must be at least 1 (leave unset for no limit)",
+            );
+        }
+        if self.model.watch_interval_ms == Some(0) {
+            return invalid(
+                "model.watch_interval_ms",
+                "must be at least 1 (leave unset to reload on SIGHUP only)",
+            );
+        }
+        if let Some([low, high]) = self.model.risk_cuts {
+            if !(0.0 <= low && low <= high && high <= 1.0) {
+                return invalid(
+                    "model.risk_cuts",
+                    "must be two increasing probabilities, like [0.3, 0.7]",
+                );
+            }
+        }
+        if crate::queue::broker::urls(&self.amqp.url).next().is_none()
+            || !crate::queue::broker::urls(&self.amqp.url).all(|u| u.contains("://"))
+        {
+            return invalid(
+                "amqp.url",
+                "must be a URL (scheme://host...), or several separated by commas",
+            );
+        }
+        if !self.postgres.url.contains("://") {
+            return invalid("postgres.url", "must be a URL (scheme://host...)");
+        }
+        if self.amqp.tls_cert_file.is_some() != self.amqp.tls_key_file.is_some() {
+            return invalid(
+                "amqp.tls_cert_file",
+                "and amqp.tls_key_file go together: set both for a client certificate, or neither",
+            );
+        }
+        let tls_file = [
+            ("amqp.tls_ca_file", &self.amqp.tls_ca_file),
+            ("amqp.tls_cert_file", &self.amqp.tls_cert_file),
+        ]
+        .into_iter()
+        .find_map(|(key, file)| file.as_ref().map(|_| key));
+        if let Some(key) = tls_file {
+            if !crate::queue::broker::urls(&self.amqp.url)
+                .any(|u| u.to_ascii_lowercase().starts_with("amqps://"))
+            {
+                return invalid(
+                    key,
+                    "is set but no amqp.url is amqps://, so it would not be used",
+                );
+            }
+        }
+        for key in &self.auth.api_keys {
+            if let Some(hex) = key.strip_prefix("sha256:") {
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return invalid(
+                        "auth.api_keys",
+                        "a sha256: key must be followed by 64 hex digits (sha256sum of the key)",
+                    );
+                }
+            }
+        }
+        if self.metrics.performance_refresh_secs == 0 {
+            return invalid("metrics.performance_refresh_secs", "must be at least 1");
+        }
+        if self.drift.window == 0 {
+            return invalid("drift.window", "must be at least 1");
+        }
+        if self.drift.min_records == 0 || self.drift.min_records > self.drift.window {
+            return invalid(
+                "drift.min_records",
+                "must be at least 1 and at most drift.window, or no PSI is ever exported",
+            );
+        }
+        if self.drift.refresh_secs == 0 {
+            return invalid("drift.refresh_secs", "must be at least 1");
+        }
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return invalid(
+                "log.level",
+                "must be a level (error, warn, info, debug, trace) or a filter",
+            );
+        }
+        Ok(())
+    }
+}
