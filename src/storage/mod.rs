@@ -19,6 +19,7 @@ mod error;
 mod migrate;
 mod outcomes;
 mod read;
+mod registry;
 mod rows;
 mod tls;
 mod write;
@@ -34,14 +35,12 @@ pub use outcomes::{
     holdout_metrics, model_performance, upsert_outcomes, OutcomeCounts, Performance,
 };
 pub use read::{batch_results, batch_status, find_prediction, ping};
+pub use registry::{register_model, touch_models, RegisteredModel};
 pub use rows::{
     BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, ShadowRow, Source,
     StoredBatch, StoredScore, Written,
 };
-pub use write::{
-    create_batch, insert_batch, insert_batch_with_shadow, record_model_version, register_model,
-    touch_models, RegisteredModel,
-};
+pub use write::{create_batch, insert_batch, insert_batch_with_shadow};
 
 /// How long opening a connection, waiting for a free one, or checking a returned one may
 /// take. Short on purpose: with the database down, callers get a transient error within this

@@ -301,7 +301,15 @@ async fn batch_status_counts_scored_rows_and_results_are_ordered() {
 async fn model_versions_are_upserted() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    storage::record_model_version(&client, "v1", "aa", &json!({"f1": 0.5}))
+    let manifest = json!({"version": "v1"});
+    let model = |sha256, metrics| storage::RegisteredModel {
+        version: "v1",
+        sha256,
+        manifest: &manifest,
+        metrics,
+    };
+    let (first_metrics, reload_metrics) = (json!({"f1": 0.5}), json!({"f1": 0.6}));
+    storage::register_model(&client, model("aa", &first_metrics))
         .await
         .expect("first load");
     let first: OffsetDateTime = client
@@ -312,7 +320,7 @@ async fn model_versions_are_upserted() {
         .await
         .expect("row")
         .get(0);
-    storage::record_model_version(&client, "v1", "bb", &json!({"f1": 0.6}))
+    storage::register_model(&client, model("bb", &reload_metrics))
         .await
         .expect("reload");
     let row = client
