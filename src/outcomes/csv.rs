@@ -210,13 +210,9 @@ fn csv_error<R: Read>(file: &str, lines: &LineCounter<R>, e: ::csv::Error) -> Ou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::{Date, Month};
 
     fn now() -> OffsetDateTime {
-        Date::from_calendar_date(2026, Month::December, 3)
-            .expect("date")
-            .midnight()
-            .assume_utc()
+        super::super::fixed_now()
     }
 
     fn read(text: &str) -> Result<Vec<Outcome>, OutcomeFileError> {

@@ -148,13 +148,9 @@ fn one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::{Date, Month};
 
     fn now() -> OffsetDateTime {
-        Date::from_calendar_date(2026, Month::December, 3)
-            .expect("date")
-            .midnight()
-            .assume_utc()
+        super::super::fixed_now()
     }
 
     #[test]

@@ -116,6 +116,15 @@ pub fn check_source(source: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The "now" of the CSV and JSON readers' tests: 2026-12-03, midnight UTC.
+#[cfg(test)]
+fn fixed_now() -> OffsetDateTime {
+    Date::from_calendar_date(2026, Month::December, 3)
+        .expect("date")
+        .midnight()
+        .assume_utc()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
