@@ -83,7 +83,7 @@ impl LoadedModel {
     ) -> Result<Self, ModelError> {
         let bundle = Bundle::load(dir)?;
         bundle.check_with_xgboost_rs()?;
-        smoke_test(&bundle, cuts)?;
+        let checked = smoke_test(&bundle, cuts)?;
         let manifest =
             serde_json::to_value(&bundle.manifest).map_err(|source| ModelError::Manifest {
                 path: dir.join("manifest.json"),
@@ -96,13 +96,14 @@ impl LoadedModel {
             drift_reference: bundle.manifest.drift_reference.clone(),
             manifest,
             path: dir.to_owned(),
-            scorer: Scorer::start(&bundle, threads, cuts)?,
+            scorer: Scorer::start_with(checked, &bundle, threads, cuts)?,
         })
     }
 }
 
-/// Scores [`SMOKE_RECORDS`] made-up records; refuses a bundle whose scores are not probabilities.
-fn smoke_test(bundle: &Bundle, cuts: Option<[f64; 2]>) -> Result<(), ModelError> {
+/// Scores [`SMOKE_RECORDS`] made-up records; refuses a bundle whose scores are not
+/// probabilities. Returns the model that passed, for the first scoring thread.
+fn smoke_test(bundle: &Bundle, cuts: Option<[f64; 2]>) -> Result<Model, ModelError> {
     let invalid = |detail: String| ModelError::Invalid {
         path: bundle.path.clone(),
         detail,
@@ -133,7 +134,7 @@ fn smoke_test(bundle: &Bundle, cuts: Option<[f64; 2]>) -> Result<(), ModelError>
             s.probability
         )));
     }
-    Ok(())
+    Ok(model)
 }
 
 /// What scores a batch: the live bundle, whose scores are stored and answered, and the shadow,

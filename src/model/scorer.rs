@@ -56,10 +56,28 @@ impl Scorer {
         threads: usize,
         cuts: Option<[f64; 2]>,
     ) -> Result<Self, ModelError> {
+        Self::start_with(Model::new(bundle, cuts)?, bundle, threads, cuts)
+    }
+
+    /// As [`Scorer::start`], with `first` (a model of `bundle` already parsed, e.g. to check
+    /// it) as the first thread's copy, so that it is not parsed again.
+    ///
+    /// # Errors
+    /// When the model cannot be loaded.
+    pub fn start_with(
+        first: Model,
+        bundle: &Bundle,
+        threads: usize,
+        cuts: Option<[f64; 2]>,
+    ) -> Result<Self, ModelError> {
         let (jobs, rx) = mpsc::channel::<ScoringRequest>(threads.max(1) * 2);
         let rx = Arc::new(std::sync::Mutex::new(rx));
+        let mut first = Some(first);
         for i in 0..threads.max(1) {
-            let model = Model::new(bundle, cuts)?;
+            let model = match first.take() {
+                Some(model) => model,
+                None => Model::new(bundle, cuts)?,
+            };
             let rx = Arc::clone(&rx);
             std::thread::Builder::new()
                 .name(format!("scorer-{i}"))
