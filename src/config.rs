@@ -13,6 +13,7 @@
 //! | `amqp.dead_letter_exchange` / `amqp.dead_letter_queue` | `turnover.dlx` / `turnover.dead` |
 //! | `amqp.rpc_queue` | `turnover.rpc` (the transient queue of `POST /predict`) |
 //! | `amqp.prefetch` | `512` (see docs/performance.md) |
+//! | `amqp.max_message_bytes` | `65536` (a larger message is rejected `too_large`, its first 4 KiB kept) |
 //! | `postgres.url` / `postgres.pool_size` | `postgres://postgres@127.0.0.1:5432/turnover` / `8` |
 //! | (in `postgres.url`) `sslmode` / `sslrootcert` | `prefer` / unset (libpq's meaning, see `storage::tls`) |
 //! | `worker.consumers` / `worker.batch_size` / `worker.batch_wait_ms` | `2` / `256` / `5` |
@@ -93,6 +94,9 @@ pub struct Amqp {
     /// PEM client certificate (chain) and its key, for brokers that require mutual TLS.
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// The largest message body the worker decodes; a larger one is rejected (`too_large`)
+    /// with its first 4 KiB, its length and its sha256, never stored whole.
+    pub max_message_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +220,7 @@ impl Default for Settings {
                 tls_ca_file: None,
                 tls_cert_file: None,
                 tls_key_file: None,
+                max_message_bytes: 65_536,
             },
             postgres: Postgres {
                 url: "postgres://postgres@127.0.0.1:5432/turnover".into(),

@@ -209,7 +209,7 @@ impl Metrics {
             m.registry.register(c).expect("each metric registered once");
         }
         // Labelled series exist from the start, so dashboards and rate() see zeros, not gaps.
-        for outcome in ["scored", "rejected", "expired", "failed"] {
+        for outcome in ["scored", "rejected", "expired", "failed", "dead_lettered"] {
             m.jobs.with_label_values(&[outcome]);
         }
         for level in ["Low", "Medium", "High"] {

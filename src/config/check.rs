@@ -30,6 +30,10 @@ impl Settings {
                 "must be at least worker.batch_size, or batches can never fill",
             );
         }
+        // Below 4 KiB a too_large row would keep the whole body, which the bound exists to avoid.
+        if self.amqp.max_message_bytes < 4096 {
+            return invalid("amqp.max_message_bytes", "must be at least 4096");
+        }
         if self.amqp.quorum_initial_group_size == 0 {
             return invalid("amqp.quorum_initial_group_size", "must be at least 1");
         }

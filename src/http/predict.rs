@@ -19,6 +19,7 @@ use super::openapi::{ErrorBody, PredictRequest, ValidationErrors};
 use crate::model::{ErrorReply, ScoreReply};
 use crate::queue::rpc::RpcError;
 use crate::queue::SOURCE_HEADER;
+use crate::record::ids::check_id;
 use crate::record::{decode_object, DecodeError, FieldError, Request};
 
 /// The header that marks an answer taken from the stored row of an earlier request.
@@ -34,7 +35,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 #[utoipa::path(post, path = "/predict", tag = "scoring",
     params(
         ("explain" = Option<bool>, Query, description = "Add the top contributions (SHAP) to the answer"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The request's id, when the envelope has no request_id: 1 to 200 visible ASCII characters", min_length = 1, max_length = 200, pattern = "^[!-~]+$"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The request's id, when the envelope has no request_id: 1 to 200 bytes of UTF-8 with no control characters (else a 422 on the field Idempotency-Key)", min_length = 1, max_length = 200),
     ),
     request_body(content = PredictRequest, description = "A bare record, or an envelope around one"),
     responses(
@@ -46,7 +47,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 405, description = "Method not allowed (POST only)", body = ErrorBody),
         (status = 409, description = "The request_id was used before with a different record", body = ValidationErrors),
         (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
-        (status = 422, description = "The record breaks rules; every error is listed", body = ValidationErrors),
+        (status = 422, description = "The record breaks rules, or an id (request_id, Idempotency-Key) breaks the id rule; every error is listed", body = ValidationErrors),
         (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
         (status = 500, description = "The worker sent a reply the sidecar cannot read (a bug; logged)", body = ErrorBody),
         (status = 503, description = "RabbitMQ is unreachable", body = ErrorBody),
@@ -180,20 +181,15 @@ fn explain_param(query: Option<&str>) -> Result<bool, ApiError> {
     Ok(explain)
 }
 
-/// The `Idempotency-Key` header: 1 to 200 visible ASCII characters (`!` to `~`).
+/// The `Idempotency-Key` header, under the rule of every id (`record::ids`); a refused one is a
+/// 422 naming the header and the rule, and never becomes a key.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
-    let bytes = value.as_bytes();
-    let visible = bytes.iter().all(|b| (b'!'..=b'~').contains(b));
-    match std::str::from_utf8(bytes) {
-        Ok(key) if visible && !key.is_empty() && key.len() <= 200 => Ok(Some(key.to_owned())),
-        _ => Err(ApiError::malformed(vec![FieldError::new(
-            "Idempotency-Key",
-            "header must be 1 to 200 visible ASCII characters",
-            json!(String::from_utf8_lossy(value.as_bytes())),
-        )])),
+    match check_id("Idempotency-Key", value.as_bytes()) {
+        Ok(key) => Ok(Some(key.to_owned())),
+        Err(error) => Err(ApiError::invalid(vec![error])),
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{validate, EmployeeRecord, FieldError, Record};
+use super::{ids, validate, EmployeeRecord, FieldError, Record};
 
 /// A scoring request as it travels: the record and what to do with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -147,13 +147,15 @@ pub fn decode_object(mut map: Map<String, Value>) -> Result<Request, DecodeError
     }
     let request_id = match map.remove("request_id") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 200 => Some(s),
+        Some(Value::String(s)) => match ids::check_id("request_id", s.as_bytes()) {
+            Ok(_) => Some(s),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        },
         Some(v) => {
-            errors.push(FieldError::new(
-                "request_id",
-                "must be a non-empty string of at most 200 characters",
-                v,
-            ));
+            errors.push(FieldError::new("request_id", ids::ID_RULE, v));
             None
         }
     };

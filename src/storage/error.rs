@@ -34,8 +34,9 @@ pub enum StorageError {
     #[error("no postgres connection available")]
     Pool(#[source] PoolError),
 
-    /// A statement or a connection failed.
-    #[error("postgres request failed")]
+    /// A statement or a connection failed. Shown with the SQLSTATE and the server's message
+    /// (never its DETAIL, which may quote the row's values).
+    #[error("postgres: {}", describe(.0))]
     Postgres(#[source] tokio_postgres::Error),
 
     /// An applied migration's SQL differs from the one embedded in this build.
@@ -103,6 +104,29 @@ impl StorageError {
             Self::Postgres(e) | Self::Pool(PoolError::Backend(e)) => e.code(),
             _ => None,
         }
+    }
+
+    /// The SQLSTATE and the server's message, when the server refused the statement.
+    #[must_use]
+    pub fn refusal(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::Postgres(e) | Self::Pool(PoolError::Backend(e)) => {
+                e.as_db_error().map(|db| (db.code().code(), db.message()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A Postgres error as one line: `SQLSTATE 22P05: <message>` for a refusal by the server,
+/// the client's own description otherwise (connection refused, closed, timed out).
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("SQLSTATE {}: {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }
 

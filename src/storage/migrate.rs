@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "outcomes",
         sql: include_str!("../../migrations/V5__outcomes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "rejected_key",
+        sql: include_str!("../../migrations/V6__rejected_key.sql"),
+    },
 ];
 
 // An arbitrary constant shared by every turnover process: the key of the advisory lock that

@@ -1,9 +1,11 @@
 //! The rows that storage writes and reads, as plain Rust types.
 //!
 //! Owns the mapping between these types and the columns of docs/contract.md#tables (the string
-//! values of `source` and `risk_level`). It must not compute anything: scores, risk levels and
-//! request ids arrive already decided.
+//! values of `source` and `risk_level`), and what makes any value storable in them
+//! ([`storable_json`]). It must not compute anything else: scores, risk levels and request ids
+//! arrive already decided.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -100,8 +102,10 @@ pub struct RejectedRow {
     pub reason: String,
     /// Every reason in detail, e.g. the validation list.
     pub errors: serde_json::Value,
-    /// The message body exactly as received.
+    /// The message body exactly as received (its first 4 KiB only when it was `too_large`).
     pub payload: Vec<u8>,
+    /// The sha256 (hex) of the whole message as received; with `request_id`, the row's key.
+    pub payload_sha256: String,
     pub received_at: OffsetDateTime,
 }
 
@@ -181,4 +185,67 @@ pub struct ShadowRow {
     pub prediction: i16,
     pub risk_level: RiskLevel,
     pub scored_at: OffsetDateTime,
+}
+
+/// `value` as `jsonb` accepts it: a NUL (`\u0000`) in any string or key, which `jsonb` refuses
+/// (SQLSTATE 22P05) and a rejected message may hold anywhere, is replaced by the six
+/// characters `\u0000`. Every other character is kept: a rejection's errors show what was sent.
+/// Borrowed when there is nothing to replace, which is nearly always.
+#[must_use]
+pub fn storable_json(value: &serde_json::Value) -> Cow<'_, serde_json::Value> {
+    use serde_json::Value;
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has_nul),
+            Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    fn replaced(v: &Value) -> Value {
+        let text = |s: &str| s.replace('\0', "\\u0000");
+        match v {
+            Value::String(s) => Value::String(text(s)),
+            Value::Array(a) => Value::Array(a.iter().map(replaced).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (text(k), replaced(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    if has_nul(value) {
+        Cow::Owned(replaced(value))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// `text` as a `text` column accepts it: a NUL, which no `text` value may hold (SQLSTATE
+/// 22021), is replaced by the six characters `\u0000`.
+#[must_use]
+pub fn storable_text(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\\u0000"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_nul_anywhere_in_errors_is_escaped_and_the_rest_kept() {
+        let errors = json!([{"field": "a\u{0}b", "value": {"k\u{0}": ["x\u{0}", 1, "é"]}}]);
+        let stored = storable_json(&errors);
+        assert_eq!(
+            *stored,
+            json!([{"field": "a\\u0000b", "value": {"k\\u0000": ["x\\u0000", 1, "é"]}}])
+        );
+        let clean = json!([{"field": "age", "value": 12}]);
+        assert!(matches!(storable_json(&clean), Cow::Borrowed(_)));
+        assert_eq!(storable_text("a\0b"), "a\\u0000b");
+    }
 }

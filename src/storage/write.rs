@@ -3,13 +3,14 @@
 //! Owns the SQL of every insert and upsert. It must not retry, sleep or log: a failure goes
 //! back to the caller as a [`StorageError`] whose `is_transient` tells it what to do.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use deadpool_postgres::{Client, GenericClient, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::rows::risk_level_from_str;
+use super::rows::{risk_level_from_str, storable_json, storable_text};
 use super::{
     InsertOutcome, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, StoredScore,
     Written,
@@ -47,11 +48,13 @@ SELECT * FROM UNNEST($1::text[], $2::text[], $3::float8[], $4::smallint[], $5::t
                      $6::timestamptz[])
 ON CONFLICT (request_id, model_version) DO NOTHING";
 
-// The conflict target names the partial unique index's predicate so Postgres can infer it.
+// The conflict target names the partial unique index's predicate so Postgres can infer it: a
+// redelivery (same id, same bytes) adds nothing, another message with the same id its own row.
 const INSERT_REJECTED: &str = "\
-INSERT INTO rejected_messages (request_id, reason, errors, payload, received_at)
-SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::timestamptz[])
-ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING";
+INSERT INTO rejected_messages (request_id, reason, errors, payload, received_at, payload_sha256)
+SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::timestamptz[], \
+                     $6::text[])
+ON CONFLICT (request_id, payload_sha256) WHERE request_id IS NOT NULL DO NOTHING";
 
 /// Stores a micro-batch: its predictions and its rejected messages, in one transaction.
 ///
@@ -61,7 +64,8 @@ ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING";
 /// the same record it is [`Written::Replayed`] with the stored result, which is what the caller
 /// must answer; when it holds another record it is a [`Written::Conflict`], and the row that
 /// `conflict(index)` makes for that prediction is stored in `rejected_messages` in the same transaction.
-/// Rejected rows with a known `request_id` are skipped likewise. Either everything is
+/// A rejected row whose `request_id` and bytes (`payload_sha256`) are both stored already (a
+/// redelivery) is skipped likewise. Either everything is
 /// committed or nothing is, so the caller acks the whole batch after `Ok` and none of it after
 /// `Err`.
 ///
@@ -182,16 +186,23 @@ pub async fn insert_batch_with_shadow(
     let rejected: Vec<&RejectedRow> = rejected.iter().chain(&conflicts).collect();
     if !rejected.is_empty() {
         let statement = tx.prepare_cached(INSERT_REJECTED).await?;
-        let request_id: Vec<Option<&str>> =
-            rejected.iter().map(|r| r.request_id.as_deref()).collect();
-        let reason: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
-        let errors: Vec<&serde_json::Value> = rejected.iter().map(|r| &r.errors).collect();
+        // What a rejected message holds is anything at all: the text and jsonb columns get it
+        // made storable (the bytes stay as they came in `payload`).
+        let request_id: Vec<Option<Cow<'_, str>>> = rejected
+            .iter()
+            .map(|r| r.request_id.as_deref().map(storable_text))
+            .collect();
+        let reason: Vec<Cow<'_, str>> = rejected.iter().map(|r| storable_text(&r.reason)).collect();
+        let storable: Vec<Cow<'_, serde_json::Value>> =
+            rejected.iter().map(|r| storable_json(&r.errors)).collect();
+        let errors: Vec<&serde_json::Value> = storable.iter().map(AsRef::as_ref).collect();
         let payload: Vec<&[u8]> = rejected.iter().map(|r| r.payload.as_slice()).collect();
         let received_at: Vec<OffsetDateTime> = rejected.iter().map(|r| r.received_at).collect();
+        let sha: Vec<&str> = rejected.iter().map(|r| r.payload_sha256.as_str()).collect();
         outcome.rejected = tx
             .execute(
                 &statement,
-                &[&request_id, &reason, &errors, &payload, &received_at],
+                &[&request_id, &reason, &errors, &payload, &received_at, &sha],
             )
             .await?;
     }

@@ -6,7 +6,9 @@
 //! - reply before ack: a crash between the two redelivers, re-replies (the caller drops an
 //!   unknown correlation id), so a waiting caller is never left without an answer;
 //! - a transient storage failure is retried here with capped backoff, messages unacked, so
-//!   nothing is redelivered (and no delivery count burnt) while Postgres is away.
+//!   nothing is redelivered (and no delivery count burnt) while Postgres is away;
+//! - a permanent one is narrowed to the row Postgres refuses (`isolate`): the others commit,
+//!   the culprit is a `storage_refused` rejection; nothing of the batch is requeued for it.
 //!
 //! The bundles are taken once per batch ([`crate::serving::ServingSlot::current`]): a reload
 //! that lands mid-batch serves from the next batch on, and every row and reply of this batch
@@ -14,6 +16,7 @@
 //! records right after the live one; its rows go into the same transaction and it never
 //! changes a reply.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,10 +25,12 @@ use lapin::Channel;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::isolate;
 use super::job::{Job, Rejected};
 use super::reply::{self, Answer};
 use crate::app::AppContext;
-use crate::model::{ErrorReply, LoadedModel, Scored, Serving};
+use crate::config::QueueType;
+use crate::model::{sha256_hex, ErrorReply, LoadedModel, Scored, Serving};
 use crate::storage::{
     self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
 };
@@ -49,8 +54,9 @@ pub async fn process(
     ctx: &AppContext,
     channel: &Channel,
     jobs: Vec<Job>,
-    rejected: Vec<Rejected>,
+    mut rejected: Vec<Rejected>,
     mut failed: Vec<u64>,
+    redelivered: &HashSet<u64>,
     started: Instant,
 ) -> Result<BatchOutcome, lapin::Error> {
     let m = &ctx.metrics;
@@ -60,7 +66,7 @@ pub async fn process(
     let serving: Arc<Serving> = ctx.models.current();
     let live = &serving.live;
     let t = Instant::now();
-    let (jobs, scores, score_failed) = score(ctx, live, jobs).await;
+    let (mut jobs, mut scores, score_failed) = score(ctx, live, jobs).await;
     failed.extend(score_failed);
     let shadow_scores = match &serving.shadow {
         Some(shadow) => shadow_score(shadow, &jobs).await,
@@ -69,12 +75,12 @@ pub async fn process(
     m.stage("score", t.elapsed().as_secs_f64());
 
     let now = OffsetDateTime::now_utc();
-    let rows: Vec<PredictionRow> = jobs
+    let mut rows: Vec<PredictionRow> = jobs
         .iter()
         .zip(&scores)
         .map(|(job, s)| prediction_row(&live.version, job, s, now))
         .collect();
-    let shadow_rows: Vec<ShadowRow> = match &serving.shadow {
+    let mut shadow_rows: Vec<ShadowRow> = match &serving.shadow {
         Some(shadow) => jobs
             .iter()
             .zip(&shadow_scores)
@@ -82,26 +88,52 @@ pub async fn process(
             .collect(),
         None => Vec::new(),
     };
-    let rejected_rows: Vec<_> = rejected
+    let stored_rejected: Vec<usize> = (0..rejected.len())
+        .filter(|&k| rejected[k].stored)
+        .collect();
+    let rejected_rows: Vec<RejectedRow> = stored_rejected
         .iter()
-        .filter(|r| r.stored)
-        .map(|r| r.row.clone())
+        .map(|&k| rejected[k].row.clone())
         .collect();
 
     let conflict = |i: usize| conflict_row(&jobs[i], now);
     let t = Instant::now();
-    let written = match store(ctx, &rows, &shadow_rows, &rejected_rows, conflict).await {
-        Ok(stored) => stored.written,
+    let ids = || {
+        jobs.iter()
+            .map(|j| j.request_id.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut refused = Vec::new();
+    let stored = match store(ctx, &rows, &shadow_rows, &rejected_rows, conflict).await {
+        Ok(stored) => Ok(stored.written.into_iter().map(Some).collect()),
+        Err(error) if !error.is_transient() => {
+            // A batch is an optimisation, never a fate: the refused row is narrowed down and
+            // the rest committed.
+            tracing::warn!(error.message = %error, sqlstate = error.refusal().map_or("", |r| r.0), batch.size = total, request_ids = %ids(), "Postgres refused the batch; storing its rows apart");
+            let conflict = |i: usize| conflict_row(&jobs[i], now);
+            match isolate::store_apart(ctx, &rows, &shadow_rows, &rejected_rows, &conflict).await {
+                Ok(apart) => {
+                    refused = apart.refused;
+                    Ok(apart.written)
+                }
+                Err(error) => Err(error),
+            }
+        }
+        Err(error) => Err(error),
+    };
+    let written = match stored {
+        Ok(written) => written,
         Err(error) => {
-            // Only reached on shutdown while Postgres is still away, or on a permanent error that
-            // no retry can fix: give every message back; the delivery limit bounds the loop.
-            tracing::error!(error.message = %error, batch.size = total, "batch not stored; messages returned to the queue");
+            // Only reached on shutdown while Postgres is still away: give every message back;
+            // what was committed is a replay on redelivery.
+            tracing::error!(error.message = %error, batch.size = total, request_ids = %ids(), "batch not stored; messages returned to the queue");
             let tags = jobs
                 .iter()
                 .map(|j| j.tag)
                 .chain(rejected.iter().map(|r| r.tag))
                 .chain(failed.iter().copied());
-            requeue(channel, &tags.collect::<Vec<_>>()).await?;
+            requeue(ctx, channel, &tags.collect::<Vec<_>>(), redelivered).await?;
             m.jobs.with_label_values(&["failed"]).inc_by(total as u64);
             return Ok(BatchOutcome {
                 failed: total,
@@ -109,6 +141,21 @@ pub async fn process(
             });
         }
     };
+    let written = isolate::settle(
+        ctx,
+        refused,
+        isolate::Batch {
+            jobs: &mut jobs,
+            scores: &mut scores,
+            rows: &mut rows,
+            shadow: &mut shadow_rows,
+            rejected: &mut rejected,
+            stored_rejected: &stored_rejected,
+            failed: &mut failed,
+        },
+        written,
+    )
+    .await;
     m.stage("store", t.elapsed().as_secs_f64());
 
     // Every answer is what the database holds: a new row's score, the stored result of an
@@ -151,7 +198,7 @@ pub async fn process(
         tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors = r.errors.len(), "message rejected");
     }
 
-    ack(channel, &jobs, &rejected, &failed).await?;
+    ack(ctx, channel, &jobs, &rejected, &failed, redelivered).await?;
 
     let expired = rejected.iter().filter(|r| r.expired).count();
     let outcome = BatchOutcome {
@@ -269,7 +316,7 @@ async fn shadow_score(shadow: &LoadedModel, jobs: &[Job]) -> Vec<Scored> {
 
 /// Writes the batch, retrying transient failures with capped backoff until it succeeds or the
 /// shutdown deadline passes.
-async fn store(
+pub(super) async fn store(
     ctx: &AppContext,
     rows: &[PredictionRow],
     shadow: &[ShadowRow],
@@ -308,6 +355,7 @@ fn conflict_row(job: &Job, now: OffsetDateTime) -> RejectedRow {
         reason: "request_id_conflict".to_owned(),
         errors: serde_json::to_value(reply::conflict(job).detail).unwrap_or_default(),
         payload: job.payload.clone(),
+        payload_sha256: sha256_hex(&job.payload),
         received_at: now,
     }
 }
@@ -345,10 +393,12 @@ fn shadow_row(version: &str, job: &Job, s: &Scored, now: OffsetDateTime) -> Shad
 /// starts, so when nothing failed one `multiple` ack up to the highest tag settles exactly
 /// this batch.
 async fn ack(
+    ctx: &AppContext,
     channel: &Channel,
     jobs: &[Job],
     rejected: &[Rejected],
     failed: &[u64],
+    redelivered: &HashSet<u64>,
 ) -> Result<(), lapin::Error> {
     let done = jobs
         .iter()
@@ -367,14 +417,30 @@ async fn ack(
             .basic_ack(tag, BasicAckOptions { multiple: false })
             .await?;
     }
-    requeue(channel, failed).await
+    requeue(ctx, channel, failed, redelivered).await
 }
 
-/// Gives messages back to the queue; each return counts towards the delivery limit.
-async fn requeue(channel: &Channel, tags: &[u64]) -> Result<(), lapin::Error> {
+/// Gives messages back to the queue; each return counts towards the delivery limit. A classic
+/// queue has no delivery limit: there a message that fails again on a redelivery is rejected
+/// without requeue, which dead-letters it (issue 23), and counted `dead_lettered`.
+async fn requeue(
+    ctx: &AppContext,
+    channel: &Channel,
+    tags: &[u64],
+    redelivered: &HashSet<u64>,
+) -> Result<(), lapin::Error> {
+    let classic = ctx.settings.amqp.queue_type == QueueType::Classic;
     for &tag in tags {
+        let again = classic && redelivered.contains(&tag);
+        if again {
+            tracing::warn!(
+                delivery_tag = tag,
+                "failed again on a redelivery from a classic queue; dead-lettered"
+            );
+            ctx.metrics.jobs.with_label_values(&["dead_lettered"]).inc();
+        }
         let options = BasicNackOptions {
-            requeue: true,
+            requeue: !again,
             multiple: false,
         };
         channel.basic_nack(tag, options).await?;

@@ -1,16 +1,19 @@
-//! One delivery's first steps: identify it, check its deadline, decode and validate it.
+//! One delivery's first steps: bound it, identify it, check its deadline, decode and validate
+//! it. Every identifier and header is checked where it enters (`record::ids`): a refused one
+//! rejects its message alone, keyed by the hash of its bytes.
 //!
 //! Pure functions of the delivery's bytes and properties, so a unit test can drive them
 //! without a broker. What comes out decides the message's fate: a [`Job`] to score, or a
 //! [`Rejected`] to record (permanent, acked, never requeued).
 
-use lapin::types::{AMQPValue, ShortString};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::BasicProperties;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::model::sha256_hex;
 use crate::queue::{header_u64, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
+use crate::record::ids::check_id;
 use crate::record::{decode_request, FieldError, Record};
 use crate::storage::{RejectedRow, Source};
 
@@ -58,8 +61,18 @@ pub enum Decoded {
     Rejected(Box<Rejected>),
 }
 
-/// Decodes one delivery. `now_ms` is the current time (milliseconds since the epoch).
-pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) -> Decoded {
+/// The bytes of an oversized message kept in its `rejected_messages` row.
+pub const TOO_LARGE_KEPT_BYTES: usize = 4096;
+
+/// Decodes one delivery. `now_ms` is the current time (milliseconds since the epoch);
+/// `max_bytes` is `amqp.max_message_bytes`.
+pub fn decode(
+    tag: u64,
+    body: &[u8],
+    properties: &BasicProperties,
+    now_ms: u64,
+    max_bytes: usize,
+) -> Decoded {
     let headers = properties.headers().as_ref();
     let reply = properties
         .reply_to()
@@ -72,33 +85,29 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
                 .as_ref()
                 .map(|c| c.as_str().to_owned()),
         });
-    let enqueued_ms = header_u64(headers, ENQUEUED_AT_HEADER)
-        .or_else(|| properties.timestamp().map(|s| s * 1000));
-    let fallback_id = || {
-        envelope_request_id(body)
-            .or_else(|| {
-                properties
-                    .message_id()
-                    .as_ref()
-                    .map(|m| m.as_str().to_owned())
-                    .filter(|m| !m.is_empty())
-            })
-            // Same bytes, same id: a redelivery (or a duplicate publish) maps to the same row.
-            .unwrap_or_else(|| format!("sha256:{}", &sha256_hex(body)[..32]))
-    };
     let source = match header_str(properties, SOURCE_HEADER).as_deref() {
         Some("http") => Source::Http,
         Some("batch") => Source::Batch,
         _ => Source::Queue,
     };
+    let body_sha256 = sha256_hex(body);
+    // Same bytes, same id: a redelivery (or a duplicate publish) maps to the same row.
+    let hash_id = || format!("sha256:{}", &body_sha256[..32]);
     let reject = |request_id: String, reason: &str, errors: Vec<FieldError>, expired: bool| {
+        // An oversized body is kept by its head only: its length and hash are in the errors.
+        let kept = if body.len() > max_bytes {
+            &body[..TOO_LARGE_KEPT_BYTES.min(body.len())]
+        } else {
+            body
+        };
         Decoded::Rejected(Box::new(Rejected {
             tag,
             row: RejectedRow {
                 request_id: Some(request_id),
                 reason: reason.to_owned(),
                 errors: serde_json::to_value(&errors).unwrap_or_default(),
-                payload: body.to_vec(),
+                payload: kept.to_vec(),
+                payload_sha256: body_sha256.clone(),
                 received_at: OffsetDateTime::now_utc(),
             },
             errors,
@@ -106,6 +115,42 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
             expired,
             stored: !(expired && source == Source::Http),
         }))
+    };
+
+    // Before any parsing: a body past the bound is neither decoded nor copied whole.
+    if body.len() > max_bytes {
+        let error = FieldError::new(
+            "body",
+            format!("must be at most {max_bytes} bytes (amqp.max_message_bytes)"),
+            json!({"bytes": body.len(), "sha256": body_sha256}),
+        );
+        return reject(hash_id(), "too_large", vec![error], false);
+    }
+
+    // A refused id is never a key: the message is keyed by its bytes, the id kept in the error.
+    let message_id = match properties
+        .message_id()
+        .as_ref()
+        .map(|m| m.as_str().as_bytes())
+    {
+        None | Some(b"") => None,
+        Some(id) => match check_id("message_id", id) {
+            Ok(id) => Some(id.to_owned()),
+            Err(error) => return reject(hash_id(), "invalid_id", vec![error], false),
+        },
+    };
+    let batch_id = match batch_header(headers) {
+        Ok(batch_id) => batch_id,
+        Err(error) => return reject(hash_id(), "invalid_id", vec![error], false),
+    };
+    let enqueued_ms = match enqueued_at_header(headers) {
+        Ok(ms) => ms.or_else(|| properties.timestamp().map(|s| s.saturating_mul(1000))),
+        Err(error) => return reject(hash_id(), "invalid_header", vec![error], false),
+    };
+    let fallback_id = || {
+        envelope_request_id(body)
+            .or_else(|| message_id.clone())
+            .unwrap_or_else(hash_id)
     };
 
     let expiration = properties
@@ -127,10 +172,9 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
         Ok(request) => request,
         Err(error) => return reject(fallback_id(), error.reason(), error.errors(), false),
     };
-    let batch_id = header_str(properties, BATCH_HEADER).and_then(|b| b.parse().ok());
     Decoded::Job(Box::new(Job {
         tag,
-        request_id: request.request_id.unwrap_or_else(fallback_id),
+        request_id: request.request_id.or(message_id).unwrap_or_else(hash_id),
         employee_id: request.employee_id,
         batch_id,
         source,
@@ -145,14 +189,74 @@ pub fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) 
 }
 
 /// The envelope's `request_id` of a body that will be rejected (so the rejection can be found
-/// by the id its producer knows). Only on the rejection path: it parses the body again.
+/// by the id its producer knows), when it obeys the id rule. Only an envelope's: a bare
+/// record's `request_id` is one of its errors, not its id (docs/contract.md#messages). Only
+/// on the rejection path: it parses the body again.
 fn envelope_request_id(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value
-        .get("request_id")?
-        .as_str()
-        .filter(|s| !s.is_empty())
+    value.get("employee")?;
+    let id = value.get("request_id")?.as_str()?;
+    check_id("request_id", id.as_bytes())
+        .ok()
         .map(str::to_owned)
+}
+
+/// The `x-batch-id` header: absent, or an id (the rule of every id) that is a UUID.
+fn batch_header(headers: Option<&FieldTable>) -> Result<Option<uuid::Uuid>, FieldError> {
+    let Some(value) = headers.and_then(|h| h.inner().get(&ShortString::from(BATCH_HEADER))) else {
+        return Ok(None);
+    };
+    let bytes = match value {
+        AMQPValue::LongString(s) => s.as_bytes(),
+        AMQPValue::ShortString(s) => s.as_str().as_bytes(),
+        other => {
+            return Err(FieldError::new(
+                BATCH_HEADER,
+                "must be a string holding a UUID",
+                json!(format!("{other:?}").chars().take(200).collect::<String>()),
+            ))
+        }
+    };
+    let id = check_id(BATCH_HEADER, bytes)?;
+    id.parse()
+        .map(Some)
+        .map_err(|_| FieldError::new(BATCH_HEADER, "must be a UUID", json!(id)))
+}
+
+/// The latest publish time the header may hold: the end of year 9999, in milliseconds.
+const MAX_ENQUEUED_MS: u64 = 253_402_300_799_999;
+
+/// The `x-enqueued-at-ms` header: milliseconds since the epoch, as any AMQP integer, a finite
+/// floating-point number (what JavaScript clients send; the fraction is dropped) or a numeric
+/// string. Anything else is refused with a reason, never ignored.
+fn enqueued_at_header(headers: Option<&FieldTable>) -> Result<Option<u64>, FieldError> {
+    let Some(value) = headers.and_then(|h| h.inner().get(&ShortString::from(ENQUEUED_AT_HEADER)))
+    else {
+        return Ok(None);
+    };
+    let from_f64 =
+        |f: f64| (f.is_finite() && f >= 0.0 && f <= MAX_ENQUEUED_MS as f64).then(|| f as u64);
+    let text = |s: &str| {
+        let s = s.trim();
+        s.parse::<u64>()
+            .ok()
+            .or_else(|| s.parse::<f64>().ok().and_then(from_f64))
+    };
+    let ms = match value {
+        AMQPValue::Double(f) => from_f64(*f),
+        AMQPValue::Float(f) => from_f64(f64::from(*f)),
+        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok().and_then(text),
+        AMQPValue::ShortString(s) => text(s.as_str()),
+        _ => header_u64(headers, ENQUEUED_AT_HEADER),
+    };
+    match ms {
+        Some(ms) if ms <= MAX_ENQUEUED_MS => Ok(Some(ms)),
+        _ => Err(FieldError::new(
+            ENQUEUED_AT_HEADER,
+            "must be the publish time in milliseconds since the Unix epoch: a number from 0 to 253402300799999",
+            json!(format!("{value:?}").chars().take(200).collect::<String>()),
+        )),
+    }
 }
 
 fn header_str(properties: &BasicProperties, name: &str) -> Option<String> {

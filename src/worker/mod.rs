@@ -10,10 +10,11 @@
 //! writes. On connection loss everything is rebuilt from scratch with capped backoff.
 
 mod batch;
+mod isolate;
 mod job;
 mod reply;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -257,10 +258,18 @@ async fn consume_loop(
         let now = now_ms();
         let (mut jobs, mut rejected, mut failed) =
             (Vec::<Job>::new(), Vec::<Rejected>::new(), Vec::new());
+        // A classic queue has no delivery limit: what fails again on a redelivery is
+        // dead-lettered instead of requeued (`batch::requeue`).
+        let redelivered: HashSet<u64> = deliveries
+            .iter()
+            .filter(|d| d.redelivered)
+            .map(|d| d.delivery_tag)
+            .collect();
+        let max_bytes = ctx.settings.amqp.max_message_bytes;
         for d in &deliveries {
             // A panic while decoding one message fails that message only.
             match std::panic::catch_unwind(AssertUnwindSafe(|| {
-                job::decode(d.delivery_tag, &d.data, &d.properties, now)
+                job::decode(d.delivery_tag, &d.data, &d.properties, now, max_bytes)
             })) {
                 Ok(Decoded::Job(j)) => jobs.push(*j),
                 Ok(Decoded::Rejected(r)) => rejected.push(*r),
@@ -277,7 +286,13 @@ async fn consume_loop(
         drop(deliveries);
 
         let processed = AssertUnwindSafe(batch::process(
-            ctx, channel, jobs, rejected, failed, started,
+            ctx,
+            channel,
+            jobs,
+            rejected,
+            failed,
+            &redelivered,
+            started,
         ))
         .catch_unwind()
         .await;

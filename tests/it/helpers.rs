@@ -200,6 +200,7 @@ pub async fn insert_batch(
         reason: "request_id_conflict".to_owned(),
         errors: serde_json::json!([]),
         payload: Vec::new(),
+        payload_sha256: turnover::model::sha256_hex(b""),
         received_at: time::OffsetDateTime::now_utc(),
     };
     Ok(
@@ -246,7 +247,7 @@ pub async fn recent_rejected(
 ) -> Result<Vec<RejectedRow>, storage::StorageError> {
     let statement = client
         .prepare_cached(
-            "SELECT request_id, reason, errors, payload, received_at FROM ( \
+            "SELECT request_id, reason, errors, payload, received_at, payload_sha256 FROM ( \
                  SELECT * FROM rejected_messages ORDER BY id DESC LIMIT $1 \
              ) r ORDER BY id",
         )
@@ -262,6 +263,7 @@ pub async fn recent_rejected(
                 errors: row.try_get(2)?,
                 payload: row.try_get(3)?,
                 received_at: row.try_get(4)?,
+                payload_sha256: row.try_get(5)?,
             })
         })
         .collect()

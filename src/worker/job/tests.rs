@@ -5,6 +5,11 @@ use serde_json::json;
 use super::*;
 use crate::record::sample;
 
+/// The decoder with the default `amqp.max_message_bytes`.
+fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) -> Decoded {
+    super::decode(tag, body, properties, now_ms, 65_536)
+}
+
 fn body(value: serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&value).expect("json")
 }
@@ -117,4 +122,109 @@ fn source_and_batch_come_from_headers() {
     let props = BasicProperties::default().with_headers(headers);
     let j = job(decode(1, &body(json!(sample::example())), &props, 0));
     assert_eq!((j.source, j.batch_id), (Source::Batch, Some(batch)));
+}
+
+fn hash_id(bytes: &[u8]) -> String {
+    format!("sha256:{}", &sha256_hex(bytes)[..32])
+}
+
+#[test]
+fn a_refused_envelope_id_is_kept_in_the_errors_but_never_the_key() {
+    for id in ["http\u{0}poison".to_owned(), "x".repeat(3_000)] {
+        let bytes = body(json!({"request_id": id, "employee": sample::example()}));
+        let r = rejected(decode(1, &bytes, &BasicProperties::default(), 0));
+        assert_eq!(r.row.reason, "invalid_record");
+        assert_eq!(r.row.request_id.as_deref(), Some(hash_id(&bytes).as_str()));
+        let error = r
+            .errors
+            .iter()
+            .find(|e| e.field == "request_id")
+            .expect("named");
+        assert_eq!(error.message, crate::record::ids::ID_RULE);
+        let kept = error.value.as_str().expect("the refused id");
+        assert!(kept.len() <= 200 && id.starts_with(kept), "{}", kept.len());
+        assert_eq!(r.row.payload, bytes, "the original bytes are stored");
+        assert_eq!(r.row.payload_sha256, sha256_hex(&bytes));
+    }
+}
+
+#[test]
+fn a_refused_message_id_rejects_the_message_keyed_by_its_bytes() {
+    let bytes = body(json!(sample::example()));
+    let props = BasicProperties::default().with_message_id("m\u{7}bell".into());
+    let r = rejected(decode(1, &bytes, &props, 0));
+    assert_eq!(r.row.reason, "invalid_id");
+    assert_eq!(r.row.request_id.as_deref(), Some(hash_id(&bytes).as_str()));
+    assert_eq!(r.errors[0].field, "message_id");
+}
+
+#[test]
+fn a_bare_record_carrying_request_id_is_keyed_by_message_id_else_its_bytes() {
+    let mut map = sample::example();
+    map.insert("request_id".into(), json!("from-the-body"));
+    let bytes = body(json!(map));
+    let r = rejected(decode(1, &bytes, &BasicProperties::default(), 0));
+    assert_eq!(r.row.request_id.as_deref(), Some(hash_id(&bytes).as_str()));
+    let props = BasicProperties::default().with_message_id("m-9".into());
+    let r = rejected(decode(1, &bytes, &props, 0));
+    assert_eq!(r.row.request_id.as_deref(), Some("m-9"));
+    assert!(
+        r.errors.iter().any(|e| e.field == "request_id"),
+        "{:?}",
+        r.errors
+    );
+}
+
+#[test]
+fn an_oversized_message_keeps_its_head_length_and_hash_only() {
+    let bytes = vec![b'{'; 70_000];
+    let r = rejected(decode(1, &bytes, &BasicProperties::default(), 0));
+    assert_eq!(r.row.reason, "too_large");
+    assert_eq!(r.row.payload.len(), TOO_LARGE_KEPT_BYTES);
+    assert_eq!(r.row.payload_sha256, sha256_hex(&bytes));
+    assert_eq!(r.errors[0].field, "body");
+    assert_eq!(r.errors[0].value["bytes"], json!(70_000));
+    assert_eq!(r.errors[0].value["sha256"], json!(sha256_hex(&bytes)));
+    let at_bound = super::decode(1, &bytes, &BasicProperties::default(), 0, 70_000);
+    assert!(
+        matches!(at_bound, Decoded::Rejected(r) if r.row.reason == "malformed_json"),
+        "a body at the bound is decoded"
+    );
+}
+
+#[test]
+fn a_batch_header_that_is_not_a_uuid_is_refused_not_ignored() {
+    for value in ["not-a-uuid", "a\u{0}b"] {
+        let mut headers = FieldTable::default();
+        headers.insert(BATCH_HEADER.into(), AMQPValue::LongString(value.into()));
+        let props = BasicProperties::default().with_headers(headers);
+        let r = rejected(decode(1, &body(json!(sample::example())), &props, 0));
+        assert_eq!(r.row.reason, "invalid_id");
+        assert_eq!(r.errors[0].field, "x-batch-id");
+    }
+}
+
+#[test]
+fn the_enqueue_time_may_be_a_double_and_garbage_is_refused() {
+    let with = |value: AMQPValue| {
+        let mut headers = FieldTable::default();
+        headers.insert(ENQUEUED_AT_HEADER.into(), value);
+        BasicProperties::default().with_headers(headers)
+    };
+    let bytes = body(json!(sample::example()));
+    let ms = 1_764_000_000_123_u64;
+    let j = job(decode(1, &bytes, &with(AMQPValue::Double(ms as f64)), 0));
+    let at = j.enqueued_at.expect("read from the double");
+    assert_eq!(at.unix_timestamp_nanos() / 1_000_000, i128::from(ms));
+    for bad in [
+        AMQPValue::Double(-1.0),
+        AMQPValue::Double(f64::NAN),
+        AMQPValue::LongLongInt(-5),
+        AMQPValue::LongString("yesterday".into()),
+        AMQPValue::Boolean(true),
+    ] {
+        let r = rejected(decode(1, &bytes, &with(bad.clone()), 0));
+        assert_eq!(r.row.reason, "invalid_header", "{bad:?}");
+        assert_eq!(r.errors[0].field, ENQUEUED_AT_HEADER);
+    }
 }
