@@ -21,6 +21,9 @@
 //! | `http.addr` / `http.predict_timeout_ms` | `0.0.0.0:8080` / `5000` |
 //! | `http.rate_limit_per_minute` / `http.max_upload_bytes` | unset / `20971520` |
 //! | `http.auth_failures_per_minute` | `10` (per client address; then 429 until the minute is over) |
+//! | `http.max_outcomes_bytes` / `http.max_outcomes` | `2097152` / `10000` (`POST /outcomes`) |
+//! | `http.max_batch_rows` / `http.max_concurrent_batches` | `100000` (per extract file) / `4` |
+//! | `http.read_timeout_ms` / `http.max_connections` | `10000` (headers, then the whole body) / `1024` |
 //! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`); a key or `sha256:<hex>` |
 //! | `amqp.url_file` / `postgres.url_file` / `auth.api_keys_file` | unset: a file holding the secret |
 //! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
@@ -135,6 +138,19 @@ pub struct Http {
     /// Wrong or missing API keys allowed per client address and minute, so keys cannot be
     /// guessed at line rate.
     pub auth_failures_per_minute: u32,
+    /// Largest `POST /outcomes` body: a list of outcomes is ~100 bytes an item, so this is far
+    /// below `max_upload_bytes`, which is sized for three CSV extracts.
+    pub max_outcomes_bytes: usize,
+    /// Most outcomes in one `POST /outcomes`.
+    pub max_outcomes: usize,
+    /// Most rows in one extract file of `POST /predict/batch`.
+    pub max_batch_rows: usize,
+    /// `POST /predict/batch` uploads read and checked at once; past it, 429.
+    pub max_concurrent_batches: usize,
+    /// How long a client may take to send a request's headers, and then its whole body.
+    pub read_timeout_ms: u64,
+    /// Open HTTP connections at once; past it, new ones wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -240,6 +256,12 @@ impl Default for Settings {
                 rate_limit_per_minute: None,
                 max_upload_bytes: 20 * 1024 * 1024,
                 auth_failures_per_minute: 10,
+                max_outcomes_bytes: 2 * 1024 * 1024,
+                max_outcomes: 10_000,
+                max_batch_rows: 100_000,
+                max_concurrent_batches: 4,
+                read_timeout_ms: 10_000,
+                max_connections: 1024,
             },
             auth: Auth::default(),
             model: ModelSettings {

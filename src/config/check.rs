@@ -46,6 +46,7 @@ impl Settings {
         if self.http.auth_failures_per_minute == 0 {
             return invalid("http.auth_failures_per_minute", "must be at least 1");
         }
+        self.check_http_bounds()?;
         let queues = [
             &self.amqp.queue,
             &self.amqp.rpc_queue,
@@ -145,6 +146,38 @@ impl Settings {
                 "log.level",
                 "must be a level (error, warn, info, debug, trace) or a filter",
             );
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    /// The bounds of the HTTP edge (issue 17): each must let at least one request through.
+    fn check_http_bounds(&self) -> Result<(), ConfigError> {
+        let http = &self.http;
+        let at_least_one = [
+            ("http.max_outcomes_bytes", http.max_outcomes_bytes as u64),
+            ("http.max_outcomes", http.max_outcomes as u64),
+            ("http.max_batch_rows", http.max_batch_rows as u64),
+            (
+                "http.max_concurrent_batches",
+                http.max_concurrent_batches as u64,
+            ),
+            ("http.read_timeout_ms", http.read_timeout_ms),
+            ("http.max_connections", http.max_connections as u64),
+        ];
+        if let Some(&(key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Invalid {
+                key,
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        // tokio's semaphore (the connection cap) holds at most this many permits.
+        if http.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(ConfigError::Invalid {
+                key: "http.max_connections",
+                message: format!("must be at most {}", tokio::sync::Semaphore::MAX_PERMITS),
+            });
         }
         Ok(())
     }

@@ -336,3 +336,41 @@ fn the_shadow_path_is_taken_verbatim_and_a_zero_watch_interval_is_refused() {
         Ok(())
     });
 }
+
+#[test]
+fn the_http_bounds_default_as_documented_and_zero_is_refused() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        let h = Settings::load(None).expect("defaults").http;
+        assert_eq!(
+            (h.max_outcomes_bytes, h.max_outcomes, h.max_batch_rows),
+            (2 * 1024 * 1024, 10_000, 100_000)
+        );
+        assert_eq!(
+            (
+                h.max_concurrent_batches,
+                h.read_timeout_ms,
+                h.max_connections
+            ),
+            (4, 10_000, 1024)
+        );
+        for key in [
+            "MAX_OUTCOMES_BYTES",
+            "MAX_OUTCOMES",
+            "MAX_BATCH_ROWS",
+            "MAX_CONCURRENT_BATCHES",
+            "READ_TIMEOUT_MS",
+            "MAX_CONNECTIONS",
+        ] {
+            jail.set_env(format!("TURNOVER_HTTP__{key}"), "0");
+            let message = Settings::load(None).unwrap_err().to_string();
+            let name = format!("http.{}", key.to_lowercase());
+            assert_eq!(
+                message,
+                format!("configuration key {name}: must be at least 1")
+            );
+            jail.set_env(format!("TURNOVER_HTTP__{key}"), "7");
+        }
+        Ok(())
+    });
+}

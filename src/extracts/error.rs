@@ -81,6 +81,10 @@ pub enum ExtractError {
         message: String,
     },
 
+    /// A file has more data lines than its reader allows (an upload's row limit).
+    #[error("{file} has more than {limit} rows")]
+    TooManyRows { file: ExtractFile, limit: usize },
+
     /// Values that break the rules of the employee record.
     #[error(transparent)]
     InvalidRecords(#[from] InvalidRecords),
@@ -91,8 +95,10 @@ pub enum ExtractError {
 pub struct InvalidRecords {
     /// How many employees have at least one error.
     pub employees: usize,
-    /// All the errors, by employee id then in the validator's order.
+    /// The errors, by employee id then in the validator's order.
     pub errors: Vec<RecordError>,
+    /// Errors found but not kept in `errors` (a reader of uploads keeps the first ones only).
+    pub unlisted: usize,
 }
 
 /// One broken rule of one employee's record.
@@ -121,7 +127,7 @@ impl std::error::Error for InvalidRecords {}
 
 impl fmt::Display for InvalidRecords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.errors.len();
+        let n = self.errors.len() + self.unlisted;
         write!(
             f,
             "{n} invalid value{} in {} employee{}:",

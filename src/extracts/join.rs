@@ -70,11 +70,26 @@ impl fmt::Display for Orphans {
 
 /// Joins the tables of sondage, eval and sirh, in that order.
 pub(super) fn join(tables: [Table; 3]) -> Extracts {
+    let mut rows = Vec::new();
+    let mut lines = HashMap::new();
+    let orphans = join_each(tables, |row, at| {
+        lines.insert(row.employee_id, at);
+        rows.push(row);
+    });
+    Extracts {
+        rows,
+        orphans,
+        lines,
+    }
+}
+
+/// Joins the tables of sondage, eval and sirh, in that order, handing each employee found in
+/// all three to `each` with its line in each file, as soon as it is joined: a caller that
+/// keeps less than the row (a validated record) never holds every row at once.
+pub(super) fn join_each(tables: [Table; 3], mut each: impl FnMut(ExtractRow, [u64; 3])) -> Orphans {
     debug_assert!(tables.iter().map(|t| t.file).eq(ExtractFile::ALL));
     let ids: BTreeSet<i64> = tables.iter().flat_map(|t| t.rows.keys().copied()).collect();
     let [mut sondage, mut eval, mut sirh] = tables;
-    let mut rows = Vec::with_capacity(ids.len());
-    let mut lines = HashMap::with_capacity(ids.len());
     let mut orphans = Orphans::default();
     for id in ids {
         match (
@@ -83,17 +98,18 @@ pub(super) fn join(tables: [Table; 3]) -> Extracts {
             sirh.rows.remove(&id),
         ) {
             (Some(s), Some(e), Some(h)) => {
-                lines.insert(id, [s.line, e.line, h.line]);
-                let record: Map<_, _> = [s.fields, e.fields, h.fields]
-                    .into_iter()
-                    .flatten()
+                let record: Map<_, _> = sondage
+                    .fields(&s)
+                    .chain(eval.fields(&e))
+                    .chain(sirh.fields(&h))
                     .map(|(name, value)| (name.to_owned(), value))
                     .collect();
-                rows.push(ExtractRow {
+                let row = ExtractRow {
                     employee_id: id,
                     record,
                     label: s.label,
-                });
+                };
+                each(row, [s.line, e.line, h.line]);
             }
             (s, e, h) => {
                 orphans.count += 1;
@@ -112,9 +128,5 @@ pub(super) fn join(tables: [Table; 3]) -> Extracts {
             }
         }
     }
-    Extracts {
-        rows,
-        orphans,
-        lines,
-    }
+    orphans
 }

@@ -31,7 +31,7 @@ pub use error::{ExtractError, FieldLocation, InvalidRecords, RecordError};
 pub use example::{labelled_population, EXAMPLE_EMPLOYEES, EXAMPLE_SEED};
 pub use join::{Orphan, Orphans};
 pub use read::{read_dir, read_readers};
-pub use validate::validate_rows;
+pub use validate::{read_records, validate_rows};
 pub use write::{write_dir, write_extracts, write_file};
 
 /// The name of the optional label column, in `extrait_sondage.csv`.

@@ -1,5 +1,9 @@
 //! Reading one extract file into rows keyed by employee id: header check, key normalisation,
 //! label parsing, and cells turned into JSON values for the record validator.
+//!
+//! A row is kept as the CSV reader's record (one buffer and the cell bounds) until the join
+//! asks for its fields: a JSON value per cell for every row of a file at once would cost
+//! several times the file's size (issue 17).
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -15,14 +19,28 @@ use super::{join, ExtractError, ExtractFile, Extracts, LABEL_COLUMN};
 /// One file, read: its rows by employee id.
 pub(super) struct Table {
     pub file: ExtractFile,
+    /// Each record field of this file and the position of its column.
+    columns: Vec<(&'static str, usize)>,
     pub rows: BTreeMap<i64, ParsedRow>,
+}
+
+impl Table {
+    /// The record fields of one of this table's rows, as the record validator reads them.
+    pub fn fields<'a>(
+        &'a self,
+        row: &'a ParsedRow,
+    ) -> impl Iterator<Item = (&'static str, Value)> + 'a {
+        self.columns
+            .iter()
+            .map(|&(name, i)| (name, cell_value(row.cells.get(i).unwrap_or(""))))
+    }
 }
 
 /// One data line of a file.
 pub(super) struct ParsedRow {
     /// Header = line 1.
     pub line: u64,
-    pub fields: Vec<(&'static str, Value)>,
+    cells: csv::StringRecord,
     pub label: Option<bool>,
 }
 
@@ -75,12 +93,22 @@ pub fn read_readers(
     eval: impl Read,
     sirh: impl Read,
 ) -> Result<Extracts, ExtractError> {
-    let tables = [
-        read_table(ExtractFile::Sondage, sondage)?,
-        read_table(ExtractFile::Eval, eval)?,
-        read_table(ExtractFile::Sirh, sirh)?,
-    ];
-    Ok(join::join(tables))
+    Ok(join::join(read_tables(sondage, eval, sirh, None)?))
+}
+
+/// The three files read, not joined; with `max_rows`, a file of more data lines is refused
+/// ([`ExtractError::TooManyRows`]) as soon as its reading passes the limit.
+pub(super) fn read_tables(
+    sondage: impl Read,
+    eval: impl Read,
+    sirh: impl Read,
+    max_rows: Option<usize>,
+) -> Result<[Table; 3], ExtractError> {
+    Ok([
+        read_table(ExtractFile::Sondage, sondage, max_rows)?,
+        read_table(ExtractFile::Eval, eval, max_rows)?,
+        read_table(ExtractFile::Sirh, sirh, max_rows)?,
+    ])
 }
 
 /// Where the columns this file needs sit in its header.
@@ -130,7 +158,11 @@ impl Columns {
     }
 }
 
-fn read_table(file: ExtractFile, input: impl Read) -> Result<Table, ExtractError> {
+fn read_table(
+    file: ExtractFile,
+    input: impl Read,
+    max_rows: Option<usize>,
+) -> Result<Table, ExtractError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(LineCounter::new(input));
@@ -146,6 +178,9 @@ fn read_table(file: ExtractFile, input: impl Read) -> Result<Table, ExtractError
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => return Err(csv_error(file, Some(&headers), reader.get_ref(), e)),
+        }
+        if let Some(limit) = max_rows.filter(|&limit| rows.len() == limit) {
+            return Err(ExtractError::TooManyRows { file, limit });
         }
         let line = record
             .position()
@@ -164,11 +199,6 @@ fn read_table(file: ExtractFile, input: impl Read) -> Result<Table, ExtractError
             Some(i) => Some(parse_label(cell(i)).map_err(|r| malformed(LABEL_COLUMN, cell(i), r))?),
             None => None,
         };
-        let fields = columns
-            .fields
-            .iter()
-            .map(|&(name, i)| (name, cell_value(cell(i))))
-            .collect();
         match rows.entry(id) {
             Entry::Occupied(first) => {
                 let first: &ParsedRow = first.get();
@@ -183,13 +213,17 @@ fn read_table(file: ExtractFile, input: impl Read) -> Result<Table, ExtractError
             Entry::Vacant(slot) => {
                 slot.insert(ParsedRow {
                     line,
-                    fields,
+                    cells: record.clone(),
                     label,
                 });
             }
         }
     }
-    Ok(Table { file, rows })
+    Ok(Table {
+        file,
+        columns: columns.fields,
+        rows,
+    })
 }
 
 /// Normalises a key to the employee id: `000001` (sondage), `E_1` (eval), `1` (sirh).

@@ -5,7 +5,15 @@
 //! `turnover score`): a bad cell is a 422 naming file, line and column, and nothing is queued.
 //! Publishing uses pipelined confirms on a channel of its own, so a 202 means every employee
 //! is safely in the queue. Progress is read back from `predictions`: no state lives here.
+//!
+//! Bounded (issue 17): at most `http.max_concurrent_batches` uploads are read at once (429
+//! past it), an extract of more than `http.max_batch_rows` rows is refused as its reading
+//! passes the limit, and each employee is held as its typed record only, never as a map of
+//! its cells, so memory stays within a small multiple of the upload.
 
+use std::sync::Arc;
+
+use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,7 +23,7 @@ use utoipa::ToSchema;
 
 use super::errors::ApiError;
 use super::openapi::{BatchUpload, ErrorBody};
-use crate::extracts::{read_readers, validate_rows};
+use crate::extracts::{read_records, ExtractError};
 use crate::model::{RiskLevel, Summary};
 use crate::queue::publisher::{Outgoing, Publisher};
 use crate::queue::{BATCH_HEADER, SOURCE_HEADER};
@@ -27,6 +35,10 @@ pub const PARTS: [&str; 3] = ["sondage_file", "eval_file", "sirh_file"];
 
 /// Publishes in flight at once: enough to keep the broker busy, bounded for memory.
 const IN_FLIGHT: usize = 1000;
+
+/// The `Retry-After` of a 429 when every batch slot is taken: an upload is read, checked and
+/// queued in seconds.
+const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
 /// A batch accepted for scoring.
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,9 +81,10 @@ pub struct BatchScore {
         (status = 202, description = "Every employee is queued", body = BatchAccepted),
         (status = 400, description = "Not multipart, or a part is missing (named)", body = ErrorBody),
         (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 408, description = "The upload did not arrive within http.read_timeout_ms", body = ErrorBody),
         (status = 413, description = "Larger than http.max_upload_bytes", body = ErrorBody),
-        (status = 422, description = "A bad extract: file, line, column and value", body = ErrorBody),
-        (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
+        (status = 422, description = "A bad extract: file, line, column and value; or a file of more than http.max_batch_rows rows", body = ErrorBody),
+        (status = 429, description = "Over the rate limit, or http.max_concurrent_batches uploads already in progress; see Retry-After", body = ErrorBody),
         (status = 500, description = "Reading the upload failed unexpectedly (a bug; logged)", body = ErrorBody),
         (status = 503, description = "RabbitMQ or Postgres unreachable", body = ErrorBody),
     ),
@@ -81,12 +94,19 @@ pub async fn submit(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<BatchAccepted>), ApiError> {
-    let limit = state.ctx.settings.http.max_upload_bytes;
+    let http = &state.ctx.settings.http;
+    // Held until the batch is queued or refused: the upload, its rows and its publishing
+    // are what the slot bounds.
+    let _slot = Arc::clone(&state.batches)
+        .try_acquire_owned()
+        .map_err(|_| ApiError::batches_busy(BUSY_RETRY_AFTER_SECS, http.max_concurrent_batches))?;
+    let limit = http.max_upload_bytes;
+    let too_large = || ApiError::too_large("http.max_upload_bytes", limit);
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if length.is_some_and(|n| n > limit) {
-        return Err(ApiError::too_large(limit));
+        return Err(too_large());
     }
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_request(format!(
@@ -95,10 +115,10 @@ pub async fn submit(
             PARTS.join(", ")
         ))
     })?;
-    let mut files: [Option<Vec<u8>>; 3] = [None, None, None];
+    let mut files: [Option<Bytes>; 3] = [None, None, None];
     let upload_error = |e: MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(limit)
+            too_large()
         } else {
             ApiError::bad_request(format!("cannot read the upload: {}", e.body_text()))
         }
@@ -109,7 +129,7 @@ pub async fn submit(
             .and_then(|n| PARTS.iter().position(|p| *p == n));
         let bytes = field.bytes().await.map_err(upload_error)?;
         if let Some(i) = slot {
-            files[i] = Some(bytes.to_vec());
+            files[i] = Some(bytes);
         }
     }
     let missing: Vec<&str> = PARTS
@@ -130,21 +150,19 @@ pub async fn submit(
     };
 
     // CSV parsing and validation of thousands of rows is CPU work: off the async threads.
-    let parsed =
-        tokio::task::spawn_blocking(move || -> Result<_, crate::extracts::ExtractError> {
-            let extracts = read_readers(&sondage[..], &eval[..], &sirh[..])?;
-            let rows: Vec<(i64, Record)> = validate_rows(&extracts)?
-                .into_iter()
-                .map(|(row, record)| (row.employee_id, record))
-                .collect();
-            Ok((
-                rows,
-                (!extracts.orphans.is_empty()).then(|| extracts.orphans.to_string()),
-            ))
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("reading the extracts failed: {e}")))?;
-    let (rows, orphans) = parsed.map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let max_rows = http.max_batch_rows;
+    let parsed = tokio::task::spawn_blocking(move || {
+        let (rows, orphans) = read_records(&sondage[..], &eval[..], &sirh[..], max_rows)?;
+        Ok::<_, ExtractError>((rows, (!orphans.is_empty()).then(|| orphans.to_string())))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("reading the extracts failed: {e}")))?;
+    let (rows, orphans): (Vec<(i64, Record)>, _) = parsed.map_err(|e| match e {
+        ExtractError::TooManyRows { .. } => ApiError::unprocessable(format!(
+            "{e} (http.max_batch_rows); split the extracts into several batches"
+        )),
+        e => ApiError::unprocessable(e.to_string()),
+    })?;
     if let Some(orphans) = orphans {
         // As `turnover score`: employees missing from a file cannot be scored, the rest can.
         tracing::warn!(orphans = %orphans, "batch: employees not in all three extracts are skipped");

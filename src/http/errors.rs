@@ -63,11 +63,36 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, message.into())
     }
 
-    pub fn too_large(limit: usize) -> Self {
+    /// 413 naming the key that sets the limit.
+    pub fn too_large(key: &str, limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the upload is larger than the limit of {limit} bytes"),
+            format!("the body is larger than {key} ({limit} bytes)"),
         )
+    }
+
+    /// 408: the body did not arrive in time.
+    pub fn request_timeout(timeout_ms: u64) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within http.read_timeout_ms ({timeout_ms} ms); \
+                 send it faster or in smaller parts"
+            ),
+        )
+    }
+
+    /// 429: every `/predict/batch` slot is taken; `retry_after` seconds is a fair wait.
+    pub fn batches_busy(retry_after: u64, limit: usize) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "{limit} batch uploads are already in progress (http.max_concurrent_batches); \
+                 retry in {retry_after} s"
+            ),
+        );
+        e.retry_after = Some(retry_after);
+        e
     }
 
     pub fn rate_limited(retry_after: u64, limit: u32) -> Self {

@@ -2,10 +2,12 @@
 //! the background poller of `turnover_queue_depth`.
 //!
 //! Queue depth is polled on an interval rather than per scrape: a passive declare per scrape
-//! would put broker round trips on every Prometheus poll, from every replica.
+//! would put broker round trips on every Prometheus poll, from every replica. For the same
+//! reason `/ready` answers from a check at most [`READY_MAX_AGE`] old: the open route cannot
+//! be made to open a broker channel and take a pool connection per request (issue 17).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -23,6 +25,14 @@ use crate::storage;
 /// How long one readiness check may take: a probe must answer fast even when a dependency hangs.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long a readiness answer is reused.
+pub const READY_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The last readiness answer and when it was checked. The lock is held while a check runs,
+/// so probes that arrive meanwhile wait for that one check instead of starting their own.
+#[derive(Default)]
+pub struct ReadyCache(tokio::sync::Mutex<Option<(Instant, bool, Ready)>>);
+
 /// Liveness.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -37,14 +47,14 @@ pub struct Health {
 }
 
 /// Readiness, with each dependency's state (`ok` or what is wrong).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Ready {
     /// `ready` or `not ready`.
     pub status: &'static str,
     pub checks: ReadyChecks,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReadyChecks {
     pub rabbitmq: String,
     pub postgres: String,
@@ -64,12 +74,33 @@ pub async fn health(State(state): State<super::State>) -> Json<Health> {
     })
 }
 
-/// Ready to score: RabbitMQ connected, Postgres answers, the request queue has a consumer.
+/// Ready to score: RabbitMQ connected, Postgres answers, the request queue has a consumer,
+/// as checked at most a second ago.
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(
     (status = 200, description = "Ready", body = Ready),
     (status = 503, description = "Not ready; `checks` names what is not", body = Ready),
 ))]
 pub async fn ready(State(state): State<super::State>) -> (StatusCode, Json<Ready>) {
+    let mut last = state.ready.0.lock().await;
+    let (all, body) = match &*last {
+        Some((at, all, body)) if at.elapsed() < READY_MAX_AGE => (*all, body.clone()),
+        _ => {
+            let (all, body) = check(&state).await;
+            *last = Some((Instant::now(), all, body.clone()));
+            (all, body)
+        }
+    };
+    drop(last);
+    let status = if all {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// Checks the dependencies now; whether all are fine, and the body that says so.
+async fn check(state: &super::AppState) -> (bool, Ready) {
     // Both at once: the probe's answer takes the slower check's time, not the sum.
     let ((rabbitmq, consumers), postgres) = tokio::join!(
         check_broker(&state.ctx, &state.rpc),
@@ -88,14 +119,7 @@ pub async fn ready(State(state): State<super::State>) -> (StatusCode, Json<Ready
             consumers: text(consumers),
         },
     };
-    (
-        if all {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        },
-        Json(body),
-    )
+    (all, body)
 }
 
 async fn check_broker(

@@ -10,10 +10,12 @@
 //! - [`predict`]: `POST /predict`; [`batch`]: `POST /predict/batch`, `GET /batches/{id}`,
 //! - [`outcomes`]: `POST /outcomes`,
 //! - [`auth`]: API keys and rate limits; [`log`]: per-request log line and metrics,
-//! - [`errors`]: the error bodies; [`openapi`]: the document and its schemas.
+//! - [`errors`]: the error bodies; [`openapi`]: the document and its schemas,
+//! - [`server`]: the accept loop (connection cap, header timeout); [`deadline`]: the body's.
 
 pub(crate) mod auth;
 mod batch;
+mod deadline;
 mod errors;
 mod health;
 mod log;
@@ -21,13 +23,12 @@ mod openapi;
 mod outcomes;
 mod predict;
 mod routes;
+mod server;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppContext;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub limiter: Option<auth::RateLimiter>,
     /// Missing or wrong API keys, per client address.
     pub auth_failures: auth::RateLimiter,
+    /// `POST /predict/batch` uploads in progress, at most `http.max_concurrent_batches`.
+    pub batches: Arc<Semaphore>,
+    /// The last readiness answer, reused for a second.
+    pub ready: health::ReadyCache,
 }
 
 /// The state as handlers receive it.
@@ -55,11 +60,14 @@ impl AppState {
             .rate_limit_per_minute
             .map(auth::RateLimiter::new);
         let auth_failures = auth::RateLimiter::new(ctx.settings.http.auth_failures_per_minute);
+        let batches = Arc::new(Semaphore::new(ctx.settings.http.max_concurrent_batches));
         Arc::new(AppState {
             ctx,
             rpc,
             limiter,
             auth_failures,
+            batches,
+            ready: health::ReadyCache::default(),
         })
     }
 }
@@ -87,21 +95,9 @@ pub async fn serve(
         rpc_stop.clone(),
     ));
 
+    let limits = server::Limits::of(&ctx.settings.http);
     let app = router(AppState::new(ctx, rpc));
-    // Answers are small and written as the handler finishes: without TCP_NODELAY, Nagle's
-    // algorithm can hold a response's last segment until the client's delayed ACK (~40 ms).
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(error.message = %error, "cannot set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
-    .context("HTTP server");
+    let served = server::run(listener, app, limits, shutdown).await;
     rpc_stop.cancel();
     let _ = tokio::join!(rpc_task, poller);
     served

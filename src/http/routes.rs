@@ -10,7 +10,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use super::errors::{self, ApiError};
-use super::{auth, batch, health, log, openapi, outcomes, predict, State};
+use super::{auth, batch, deadline, health, log, openapi, outcomes, predict, State};
 
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
 const PREDICT_BODY_LIMIT: usize = 64 * 1024;
@@ -56,7 +56,8 @@ fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRo
             Method::POST,
             "/outcomes",
             Protected,
-            post(outcomes::record).layer(DefaultBodyLimit::max(max_upload_bytes)),
+            // Its own limit, http.max_outcomes_bytes, read by the handler.
+            post(outcomes::record),
         ),
     ]
 }
@@ -86,6 +87,7 @@ pub fn router(state: State) -> Router {
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
     open.merge(protected)
         .fallback(|uri: Uri| async move { ApiError::not_found(format!("no route {}", uri.path())) })
+        .layer(from_fn_with_state(state.clone(), deadline::limit_body_time))
         .layer(from_fn_with_state(state.clone(), log::observe))
         .layer(from_fn(errors::json_errors))
         .with_state(state)

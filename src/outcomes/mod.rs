@@ -3,7 +3,7 @@
 //!
 //! This module owns the rules of one outcome and its two wire forms: the CSV file of
 //! `turnover outcomes --csv` ([`read_csv`], errors with file, line and column) and the JSON
-//! body of `POST /outcomes` ([`from_json`], errors as [validation lists](crate::record::FieldError)).
+//! body of `POST /outcomes` ([`from_slice`], errors as [validation lists](crate::record::FieldError)).
 //! It must not write anything: storage upserts what it returns, all or nothing.
 //!
 //! The rules, the same in both forms:
@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, Time};
 
 pub use self::csv::{read_csv, read_csv_file, OutcomeFileError, COLUMNS};
-pub use json::from_json;
+pub use json::{from_slice, BodyError, MAX_LISTED_ERRORS};
 
 /// The most characters of a `source`.
 pub const MAX_SOURCE_CHARS: usize = 200;

@@ -288,7 +288,7 @@ async fn post_outcomes_checks_every_outcome_and_stores_all_or_nothing() {
     let app = TestApp::spawn_with(
         |s| {
             s.auth.api_keys = vec!["k1".into()];
-            s.http.max_upload_bytes = 64 * 1024;
+            s.http.max_outcomes_bytes = 64 * 1024;
         },
         Roles::HTTP_ONLY,
     )
@@ -343,7 +343,10 @@ async fn post_outcomes_checks_every_outcome_and_stores_all_or_nothing() {
         .collect();
     let (status, body) = post(&app, Some("k1"), Value::Array(many).to_string().into()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-    assert!(body["detail"].is_string(), "{body}");
+    assert_eq!(
+        body["detail"],
+        "the body is larger than http.max_outcomes_bytes (65536 bytes)"
+    );
 
     let (status, body) = post(&app, Some("k1"), good.to_string().into()).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -181,6 +181,7 @@ fn record_errors_point_to_file_line_and_column() {
     let invalid = InvalidRecords {
         employees: 1,
         errors: [age, cross, pair].map(|e| locate(&extracts, 2, e)).to_vec(),
+        unlisted: 0,
     };
     assert_eq!(
         ExtractError::from(invalid).to_string(),
@@ -212,6 +213,7 @@ fn a_long_list_of_record_errors_is_cut_with_a_count() {
     let message = InvalidRecords {
         employees: 25,
         errors,
+        unlisted: 0,
     }
     .to_string();
     assert!(message.starts_with("25 invalid values in 25 employees:\n"));
