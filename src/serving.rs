@@ -70,6 +70,8 @@ pub enum ReloadError {
     Model(#[from] ModelError),
     #[error("the loading thread failed: {0}")]
     Thread(String),
+    #[error(transparent)]
+    Registry(storage::RegistryError),
 }
 
 /// Loads the configured bundles (blocking work, on a blocking thread).
@@ -117,9 +119,16 @@ impl AppContext {
             }
         };
         // Recorded before the swap, so no row names a version the registry does not hold.
-        // A database that is away does not stop the swap: the heartbeat records it later.
+        // A database that is away does not stop the swap: the heartbeat records it later. A
+        // version the registry holds with other files does: a version names one bundle.
         if let Err(error) = register(&self.pool, &next).await {
-            tracing::warn!(error.message = %error, "cannot record the reloaded bundles in model_versions yet; the heartbeat will");
+            if !matches!(error, storage::RegistryError::Conflict { .. }) {
+                tracing::warn!(error.message = %error, "cannot record the reloaded bundles in model_versions yet; the heartbeat will");
+            } else {
+                m.model_reloads.with_label_values(&["failure"]).inc();
+                tracing::error!(error.message = %error, model_version = %self.models.current().live.version, "model bundle refused; the loaded one keeps serving");
+                return Err(ReloadError::Registry(error));
+            }
         }
         let previous = self.models.replace(Arc::clone(&next));
         // PSI compares what comes in with the training distribution of the bundle now live.
@@ -164,8 +173,8 @@ fn registered(model: &LoadedModel) -> RegisteredModel<'_> {
 ///
 /// # Errors
 /// When the database cannot be reached or a statement fails.
-pub async fn register(pool: &Pool, serving: &Serving) -> Result<(), storage::StorageError> {
-    let client = pool.get().await?;
+pub async fn register(pool: &Pool, serving: &Serving) -> Result<(), storage::RegistryError> {
+    let client = pool.get().await.map_err(storage::StorageError::from)?;
     for model in serving.models() {
         storage::register_model(&client, registered(model)).await?;
     }

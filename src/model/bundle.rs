@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::drift::Bins;
+use super::identity::{self, Identity};
 use super::xgb::XgbError;
 use super::Calibration;
 use crate::features;
@@ -73,6 +74,27 @@ pub struct Manifest {
     /// without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_ubj_sha256: Option<String>,
+    /// sha256 of `model.json`, so a changed model file is named as such; absent in bundles
+    /// made before it existed, whose `version` still covers the model's bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_json_sha256: Option<String>,
+}
+
+impl Manifest {
+    /// What this manifest says a score depends on, with the model files' digests.
+    pub fn identity<'a>(
+        &'a self,
+        model_json_sha256: &'a str,
+        model_ubj_sha256: Option<&'a str>,
+    ) -> Identity<'a> {
+        Identity {
+            model_json_sha256,
+            model_ubj_sha256,
+            threshold: self.threshold,
+            risk_cuts: self.risk_cuts,
+            calibration: &self.calibration,
+        }
+    }
 }
 
 /// A bundle read from disk.
@@ -149,6 +171,7 @@ impl Bundle {
     }
 
     fn check(&self) -> Result<(), ModelError> {
+        self.check_identity()?;
         let expected = features::names();
         let got = &self.manifest.features;
         if *got != expected {
@@ -194,18 +217,37 @@ impl Bundle {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The files are the ones the version names (docs/contract.md#model-bundle): `model.ubj`
+    /// is the one the manifest names, and model, threshold, cuts and calibration hash to the
+    /// manifest's `version`. Checked first, so no other message hides a changed file.
+    fn check_identity(&self) -> Result<(), ModelError> {
         // A model.ubj left from another training run must not be served in place of model.json.
         if let Some(ubj) = &self.model_ubj {
             let sha = sha256_hex(ubj);
             if self.manifest.model_ubj_sha256.as_deref() != Some(sha.as_str()) {
-                return invalid(format!(
-                    "model.ubj (sha256 {sha}) is not the model_ubj_sha256 of manifest.json \
-                     ({:?}): rebuild the bundle, or delete model.ubj to serve model.json",
-                    self.manifest.model_ubj_sha256
-                ));
+                return Err(ModelError::Invalid {
+                    path: self.path.clone(),
+                    detail: format!(
+                        "model.ubj has sha256 {sha} but manifest.json's model_ubj_sha256 is \
+                         {}: rebuild the bundle, or delete model.ubj to serve model.json",
+                        self.manifest
+                            .model_ubj_sha256
+                            .as_deref()
+                            .unwrap_or("absent")
+                    ),
+                });
             }
         }
-        Ok(())
+        let m = &self.manifest;
+        identity::verify(
+            &self.path,
+            &m.version,
+            m.model_json_sha256.as_deref(),
+            &m.identity(&self.sha256, m.model_ubj_sha256.as_deref()),
+        )
     }
 
     /// The file libxgboost loads, for messages.
@@ -284,8 +326,22 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("models/turnover")
     }
 
-    /// A copy of the committed bundle whose manifest is edited by `edit`.
+    /// A copy of the committed bundle whose manifest is edited by `edit` and given the
+    /// version its new content hashes to (when it still parses), as `turnover train` would.
     fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+        tampered(|m| {
+            edit(m);
+            if let Ok(parsed) = serde_json::from_value::<Manifest>(m.clone()) {
+                let json = read(&committed().join("model.json")).expect("model.json");
+                let sha = sha256_hex(&json);
+                let id = parsed.identity(&sha, parsed.model_ubj_sha256.as_deref());
+                m["version"] = serde_json::json!(id.version());
+            }
+        })
+    }
+
+    /// A copy of the committed bundle (model.json only) whose manifest is edited by `edit`.
+    fn tampered(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut manifest: serde_json::Value =
             serde_json::from_slice(&read(&committed().join("manifest.json")).expect("manifest"))
@@ -332,7 +388,7 @@ mod tests {
         let ubj = read(&committed().join("model.ubj")).expect("model.ubj");
         std::fs::write(stale.path().join("model.ubj"), ubj).expect("write model.ubj");
         let err = Bundle::load(stale.path()).expect_err("refused");
-        assert!(err.to_string().contains("model.ubj (sha256"), "{err}");
+        assert!(err.to_string().contains("model.ubj has sha256"), "{err}");
 
         // `edited` copies model.json only: without model.ubj the bundle serves model.json.
         let json_only = edited(|_| {});
@@ -383,6 +439,44 @@ mod tests {
         assert!(
             err.to_string().contains("drift_reference[\"age\"]"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn files_that_do_not_give_the_version_are_refused_naming_the_file_and_both_digests() {
+        let committed_version = Bundle::load(&committed())
+            .expect("the committed bundle proves its version")
+            .manifest
+            .version;
+
+        let threshold = tampered(|m| m["threshold"] = serde_json::json!(0.9));
+        let err = Bundle::load(threshold.path()).expect_err("an edited threshold is refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("manifest.json says version") && text.contains(&committed_version),
+            "{text}"
+        );
+
+        let truncated = tampered(|_| {});
+        let json = read(&committed().join("model.json")).expect("model.json");
+        std::fs::write(truncated.path().join("model.json"), &json[..json.len() / 2])
+            .expect("truncate");
+        let err = Bundle::load(truncated.path()).expect_err("a truncated model is refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("model.json has sha256")
+                && text.contains(&sha256_hex(&json[..json.len() / 2]))
+                && text.contains(&sha256_hex(&json)),
+            "{text}"
+        );
+
+        let swapped = tampered(|_| {});
+        std::fs::write(swapped.path().join("model.ubj"), b"{not the model").expect("swap");
+        let err = Bundle::load(swapped.path()).expect_err("a swapped model.ubj is refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("model.ubj has sha256") && text.contains(&sha256_hex(b"{not the model")),
+            "{text}"
         );
     }
 }

@@ -12,19 +12,25 @@ use super::cv::CrossValidation;
 use super::holdout::Assessment;
 use super::search::{self, Params};
 use super::Options;
-use crate::model::{sha256_hex, Calibration};
+use crate::model::{sha256_hex, Calibration, Identity};
 
-/// `xgb-` and 12 hex digits of a sha256 over what decides a score. Uncalibrated, that is the
-/// model's bytes alone (the rule from before calibration existed, so a bundle that scores as
-/// before keeps its name); calibrated, the model's bytes, the calibration and the threshold,
-/// since the same booster recalibrated serves other probabilities and needs another name.
-pub fn version(model_json: &[u8], calibration: &Calibration, threshold: f32) -> String {
-    let mut bytes = model_json.to_vec();
-    if *calibration != Calibration::None {
-        bytes.extend(serde_json::to_vec(calibration).unwrap_or_default());
-        bytes.extend(f64::from(threshold).to_string().into_bytes());
+/// The bundle's version: the digest of everything that decides a score
+/// ([`crate::model::Identity`], docs/contract.md#model-bundle), which the loader recomputes.
+pub fn version(
+    model_json: &[u8],
+    model_ubj: &[u8],
+    calibration: &Calibration,
+    threshold: f32,
+    risk_cuts: [f64; 2],
+) -> String {
+    Identity {
+        model_json_sha256: &sha256_hex(model_json),
+        model_ubj_sha256: Some(&sha256_hex(model_ubj)),
+        threshold: f64::from(threshold),
+        risk_cuts,
+        calibration,
     }
-    format!("xgb-{}", &sha256_hex(&bytes)[..12])
+    .version()
 }
 
 /// `params`: the chosen hyper-parameters, the exact libxgboost parameters, and every rule that
@@ -104,18 +110,17 @@ mod tests {
 
     #[test]
     fn the_version_follows_what_decides_a_score() {
-        let model = b"{\"learner\": {}}";
-        let plain = version(model, &Calibration::None, 0.3);
-        assert_eq!(plain, format!("xgb-{}", &sha256_hex(model)[..12]));
-        assert_eq!(plain, version(model, &Calibration::None, 0.4));
-        let platt = Calibration::Platt { a: 1.0, b: 0.5 };
-        let calibrated = version(model, &platt, 0.3);
-        assert_ne!(calibrated, plain);
-        assert_ne!(calibrated, version(model, &platt, 0.4));
+        let (model, ubj) = (b"{\"learner\": {}}".as_slice(), b"{L".as_slice());
+        let cuts = [0.3, 0.7];
+        let plain = version(model, ubj, &Calibration::None, 0.3, cuts);
+        assert_ne!(plain, version(model, ubj, &Calibration::None, 0.4, cuts));
         assert_ne!(
-            calibrated,
-            version(model, &Calibration::Platt { a: 1.0, b: 0.6 }, 0.3)
+            plain,
+            version(model, ubj, &Calibration::None, 0.3, [0.2, 0.7])
         );
-        assert_eq!(calibrated, version(model, &platt, 0.3));
+        assert_ne!(plain, version(b"{}", ubj, &Calibration::None, 0.3, cuts));
+        let platt = Calibration::Platt { a: 1.0, b: 0.5 };
+        assert_ne!(plain, version(model, ubj, &platt, 0.3, cuts));
+        assert_eq!(plain, version(model, ubj, &Calibration::None, 0.3, cuts));
     }
 }

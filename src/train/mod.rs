@@ -104,6 +104,8 @@ pub struct Trained {
 /// `Options::repeats` is smaller). Averaging the out-of-fold ROC AUC of three fold assignments
 /// keeps the search from rewarding a lucky assignment.
 const SEARCH_REPEATS: usize = 3;
+/// The risk band cut points every trained bundle carries.
+const RISK_CUTS: [f64; 2] = [0.3, 0.7];
 
 /// Trains, writes the bundle into `options.out`, and returns what it measured.
 ///
@@ -176,10 +178,10 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
     let model_json = booster.to_json()?;
     let model_ubj = booster.to_ubj()?;
     let manifest = Manifest {
-        version: manifest::version(&model_json, served, threshold),
+        version: manifest::version(&model_json, &model_ubj, served, threshold, RISK_CUTS),
         threshold: f64::from(threshold),
         features: features::names(),
-        risk_cuts: [0.3, 0.7],
+        risk_cuts: RISK_CUTS,
         xgboost_version: xgb::version(),
         params: manifest::params_json(&params, seed, options, search_repeats),
         data_sha256: data_sha256(&options.data)?,
@@ -208,6 +210,7 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
             })
             .collect(),
         model_ubj_sha256: Some(sha256_hex(&model_ubj)),
+        model_json_sha256: Some(sha256_hex(&model_json)),
     };
     Bundle::write(&options.out, &manifest, &model_json, &model_ubj)?;
     // What was written must load as the service will load it.

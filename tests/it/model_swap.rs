@@ -718,19 +718,27 @@ async fn the_registry_sets_first_served_once_and_only_moves_last_served_forward(
     assert_eq!((first2, loaded2), (first, loaded));
     assert!(last2 > last);
 
-    // A reload of the same version refreshes the load, never the first time served.
+    // A reload of the same files moves last_served_at only; other files under the same
+    // version are refused and the row keeps what it said.
     tokio::time::sleep(Duration::from_millis(20)).await;
+    storage::register_model(&client, model)
+        .await
+        .expect("register again");
+    let ((first3, last3, loaded3), _, _) = read().await;
+    assert_eq!((first3, loaded3), (first, loaded));
+    assert!(last3 > last2);
     let reloaded = RegisteredModel {
         sha256: "bb",
         ..model
     };
     storage::register_model(&client, reloaded)
         .await
-        .expect("register again");
-    let ((first3, last3, loaded3), _, sha3) = read().await;
-    assert_eq!(first3, first);
-    assert!(loaded3 > loaded && last3 > last2);
-    assert_eq!(sha3, "bb");
+        .expect_err("other files under v1 are refused");
+    let ((_, last4, _), stored4, sha4) = read().await;
+    assert_eq!(
+        (stored4, sha4.as_str(), last4),
+        (manifest.clone(), "aa", last3)
+    );
 
     // A heartbeat for a version whose load was never recorded records it in full.
     let other = RegisteredModel {

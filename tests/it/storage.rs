@@ -299,7 +299,7 @@ async fn batch_status_counts_scored_rows_and_results_are_ordered() {
 }
 
 #[tokio::test]
-async fn model_versions_are_upserted() {
+async fn a_known_version_with_other_files_is_refused_and_its_row_kept() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let manifest = json!({"version": "v1"});
@@ -313,27 +313,42 @@ async fn model_versions_are_upserted() {
     storage::register_model(&client, model("aa", &first_metrics))
         .await
         .expect("first load");
-    let first: OffsetDateTime = client
-        .query_one(
-            "SELECT loaded_at FROM model_versions WHERE version = 'v1'",
-            &[],
-        )
+    storage::register_model(&client, model("aa", &first_metrics))
         .await
-        .expect("row")
-        .get(0);
-    storage::register_model(&client, model("bb", &reload_metrics))
+        .expect("the same files load again");
+    let err = storage::register_model(&client, model("bb", &reload_metrics))
         .await
-        .expect("reload");
+        .expect_err("other files under v1 are refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("v1") && text.contains("aa") && text.contains("bb"),
+        "{text}"
+    );
     let row = client
         .query_one(
-            "SELECT count(*) OVER (), loaded_at, sha256 FROM model_versions",
+            "SELECT count(*) OVER (), sha256, metrics FROM model_versions",
             &[],
         )
         .await
         .expect("row");
     assert_eq!(row.get::<_, i64>(0), 1);
-    assert!(row.get::<_, OffsetDateTime>(1) >= first);
-    assert_eq!(row.get::<_, &str>(2), "bb");
+    assert_eq!(row.get::<_, &str>(1), "aa");
+    assert_eq!(row.get::<_, serde_json::Value>(2), first_metrics);
+
+    // Nor can any client rewrite or delete it behind the service's back.
+    for sql in [
+        "UPDATE model_versions SET sha256 = 'cc'",
+        "UPDATE model_versions SET manifest = '{}'",
+        "UPDATE model_versions SET last_served_at = last_served_at - interval '1 day'",
+        "DELETE FROM model_versions",
+    ] {
+        let err = client.batch_execute(sql).await.expect_err(sql);
+        assert!(format!("{err:?}").contains("append-only"), "{sql}: {err:?}");
+    }
+    client
+        .batch_execute("UPDATE model_versions SET last_served_at = now() + interval '1 s'")
+        .await
+        .expect("last_served_at moves forward");
 }
 
 #[tokio::test]
