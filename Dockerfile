@@ -4,12 +4,19 @@
 # libxgboost from its bundled source and runs bindgen), and a slim Debian runtime that holds only
 # the binary, the model bundle and the shared libraries the binary links (libstdc++, libgomp).
 #
+# The binary may come from a release build made outside instead (`--build-arg BINARY_FROM=prebuilt`,
+# the binary at dist/turnover in the build context): the runtime stage is the same. .ci/image
+# builds so, because its machine can pull no registry image (no rust:*) and Debian bookworm's own
+# rustc (1.63) is older than the crates need; it makes debian:bookworm-slim itself with mmdebstrap.
+#
 # The model bundle is taken from the build context at models/turnover (model.json +
 # manifest.json). Produce it first with `turnover train --data <extracts> --out models/turnover`
 # or pass another folder with --build-arg MODEL_DIR=...
 
 ARG RUST_VERSION=1
 ARG DEBIAN_RELEASE=bookworm
+# `builder` (compile here) or `prebuilt` (take dist/turnover from the build context).
+ARG BINARY_FROM=builder
 
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -40,6 +47,14 @@ RUN find src benches -name '*.rs' -exec touch {} + \
     && cargo build --release --locked --bin turnover \
     && cp target/release/turnover /usr/local/bin/turnover
 
+# The release binary of `cargo build --release --locked --bin turnover` run on a Debian bookworm
+# machine (same glibc as the runtime stage), copied to dist/turnover in the build context.
+FROM scratch AS prebuilt
+COPY dist/turnover /usr/local/bin/turnover
+
+# Where the runtime stage takes its binary from: a stage that is not named is never built.
+FROM ${BINARY_FROM} AS binary
+
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 ARG MODEL_DIR=models/turnover
 # libgomp1/libstdc++6: linked by libxgboost; curl: the HEALTHCHECK; ca-certificates: amqps/TLS.
@@ -49,7 +64,7 @@ RUN apt-get update \
     && groupadd --system --gid 10001 turnover \
     && useradd --system --uid 10001 --gid turnover --home-dir /app --shell /usr/sbin/nologin turnover
 WORKDIR /app
-COPY --from=builder /usr/local/bin/turnover /usr/local/bin/turnover
+COPY --from=binary /usr/local/bin/turnover /usr/local/bin/turnover
 COPY --chown=root:root ${MODEL_DIR} /app/models/turnover
 
 # OMP_WAIT_POLICY=passive: XGBoost's OpenMP threads sleep between batches instead of spinning.
