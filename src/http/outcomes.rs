@@ -1,14 +1,15 @@
 //! `POST /outcomes`: who actually left, as JSON (one outcome or a list), checked whole and
 //! stored in one transaction, as `turnover outcomes --csv` does for a file.
 //!
-//! Bounded where it enters: a body over `http.max_outcomes_bytes` is refused from its
-//! `Content-Length` (or as soon as it passes the limit), a list past `http.max_outcomes` items
-//! stops parsing there, and an answer lists at most 100 errors (issue 17).
+//! Bounded where it enters: a body over `http.max_outcomes_bytes` is refused (never kept), a
+//! list past `http.max_outcomes` items stops parsing there, and an answer lists at most 100
+//! errors (issue 17).
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
+use futures_util::StreamExt as _;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -43,23 +44,13 @@ pub async fn record(
     body: Body,
 ) -> Result<Json<OutcomeCounts>, ApiError> {
     let http = &state.ctx.settings.http;
-    let limit = http.max_outcomes_bytes;
-    let too_large = || ApiError::too_large("http.max_outcomes_bytes", limit);
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if length.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    // A body sent without a length is cut at the limit; a body past its deadline is
-    // answered 408 by the deadline layer, whatever is returned here.
-    let body = axum::body::to_bytes(body, limit).await.map_err(|error| {
-        if is_length_limit(&error) {
-            too_large()
-        } else {
-            ApiError::bad_request(format!("cannot read the body: {error}"))
-        }
-    })?;
+    let body = read_capped(
+        headers,
+        body,
+        http.max_outcomes_bytes,
+        http.max_upload_bytes,
+    )
+    .await?;
     let outcomes = outcomes::from_slice(
         &body,
         http.max_outcomes,
@@ -112,14 +103,43 @@ fn rejection(error: BodyError, max_outcomes: usize) -> ApiError {
     }
 }
 
-/// Whether reading a body failed on its size limit.
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = cause {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cause = e.source();
+/// The body, at most `limit` bytes of it.
+///
+/// A body over the limit is refused without being kept; up to `drain` bytes of it are still
+/// read and dropped first, so that a client that sends its whole body before reading (most
+/// do, unless they send `Expect: 100-continue`) reads the 413 instead of a connection reset
+/// mid-upload. A body announced larger than `drain` is refused at once. A body past its
+/// deadline is answered 408 by the deadline layer, whatever is returned here.
+async fn read_capped(
+    headers: HeaderMap,
+    body: Body,
+    limit: usize,
+    drain: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::too_large("http.max_outcomes_bytes", limit);
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if length.is_some_and(|n| n > drain.max(limit)) {
+        return Err(too_large());
     }
-    false
+    let mut kept = Vec::with_capacity(length.unwrap_or(0).min(limit));
+    let mut read = 0usize;
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
+        read = read.saturating_add(chunk.len());
+        if read <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if read > drain {
+            return Err(too_large());
+        } else if !kept.is_empty() {
+            kept = Vec::new();
+        }
+    }
+    if read > limit {
+        return Err(too_large());
+    }
+    Ok(kept)
 }

@@ -46,6 +46,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 404, description = "No such route", body = ErrorBody),
         (status = 405, description = "Method not allowed (POST only)", body = ErrorBody),
         (status = 409, description = "The request_id was used before with a different record", body = ValidationErrors),
+        (status = 408, description = "The body did not arrive within http.read_timeout_ms", body = ErrorBody),
         (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody),
         (status = 422, description = "The record breaks rules, or an id (request_id, Idempotency-Key) breaks the id rule; every error is listed", body = ValidationErrors),
         (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),

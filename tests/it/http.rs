@@ -13,6 +13,8 @@ use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;
 
 mod batch;
+mod bounds;
+mod memory;
 mod sync;
 
 pub(super) fn client() -> reqwest::Client {
