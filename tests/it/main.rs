@@ -16,6 +16,7 @@ mod http;
 mod idempotency;
 mod model_swap;
 mod outcomes;
+mod primary;
 mod proxy;
 mod storage;
 mod tls;
