@@ -182,7 +182,7 @@ run() {
         die "the pair did not start: $(tail -n 5 "$work/pair.log")"
     db=$("$PAIR" url turnover)
     q="pgfail.$$.$mode"
-    queues+=("$q.requests" "$q.dead")
+    queues+=("$q.requests" "$q.dead" "$q.rpc")
     export TURNOVER_AMQP__URL="$AMQP_URL"
     export TURNOVER_AMQP__EXCHANGE="$q"
     export TURNOVER_AMQP__QUEUE="$q.requests"
