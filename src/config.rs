@@ -16,6 +16,7 @@
 //! | `amqp.max_message_bytes` | `65536` (a larger message is rejected `too_large`, its first 4 KiB kept) |
 //! | `postgres.url` / `postgres.pool_size` | `postgres://postgres@127.0.0.1:5432/turnover` / `8` |
 //! | (in `postgres.url`) `sslmode` / `sslrootcert` | `prefer` / unset (libpq's meaning, see `storage::tls`) |
+//! | (in `postgres.url`) several hosts `h1:5432,h2:5432` / `target_session_attrs` | one host / `any` (`read-write` to keep to the primary, see `storage::primary`) |
 //! | `worker.consumers` / `worker.batch_size` / `worker.batch_wait_ms` | `2` / `256` / `5` |
 //! | `worker.scoring_threads` / `worker.shutdown_timeout_ms` | `1` / `10000` |
 //! | `http.addr` / `http.predict_timeout_ms` | `0.0.0.0:8080` / `5000` |

@@ -75,7 +75,8 @@ impl From<PoolError> for StorageError {
 impl StorageError {
     /// Whether the same operation may succeed later without any change to its input:
     /// connection failures, pool timeouts, serialization failures and deadlocks, a server
-    /// shutting down or starting up, resource exhaustion. Constraint violations, bad data,
+    /// shutting down or starting up, resource exhaustion, a server that turned read-only (a
+    /// failover under way). Constraint violations, bad data,
     /// SQL errors and checksum mismatches are permanent.
     #[must_use]
     pub fn is_transient(&self) -> bool {
@@ -165,6 +166,9 @@ fn sqlstate_is_transient(code: &SqlState) -> bool {
         || code == SqlState::LOCK_NOT_AVAILABLE.code()
         // statement_timeout / cancel: the server was too slow, not the data wrong.
         || code == SqlState::QUERY_CANCELED.code()
+        // A primary demoted or fenced under an open connection: the pool drops that connection
+        // at the next checkout (storage::primary), and the retry reaches the new primary.
+        || code == SqlState::READ_ONLY_SQL_TRANSACTION.code()
 }
 
 #[cfg(test)]
@@ -181,6 +185,7 @@ mod tests {
             SqlState::TOO_MANY_CONNECTIONS,
             SqlState::T_R_SERIALIZATION_FAILURE,
             SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
         ] {
             assert!(sqlstate_is_transient(&transient), "{}", transient.code());
         }

@@ -11,13 +11,16 @@
 //! - [`read`]: batch progress and results, readiness, and the lookups tests need,
 //! - [`outcomes`](mod@outcomes): the outcomes upsert and the `model_performance` reads,
 //! - [`rows`]: the row types; [`error`]: [`StorageError`] and `is_transient`;
-//! - [`tls`]: `sslmode` and `sslrootcert` of the URL, with libpq's meaning.
+//! - [`tls`]: `sslmode` and `sslrootcert` of the URL, with libpq's meaning;
+//! - [`primary`]: every pooled connection is to a server that accepts writes (multi-host URLs,
+//!   failover), and the logs name it.
 //!
 //! Connection URLs may hold a password: nothing here formats a URL into a message or a log.
 
 mod error;
 mod migrate;
 mod outcomes;
+mod primary;
 mod read;
 mod registry;
 mod rows;
@@ -52,8 +55,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 ///
 /// `size` is the most connections held open; the worker needs one per concurrent batch
 /// writer, the HTTP side one per concurrent batch lookup. Connections are checked with
-/// [`RecyclingMethod::Fast`] (no query per checkout): a connection the server closed is
-/// noticed and replaced, and a failure on a half-dead one is transient.
+/// [`RecyclingMethod::Fast`]: a connection the server closed (a primary lost) is noticed and
+/// replaced, and a failure on a half-dead one is transient. On top of that, every connection
+/// is probed when opened and at each checkout (one round trip, [`primary`]): one to a server
+/// that accepts no writes is refused or dropped, so the pool follows a failover to the new
+/// primary instead of failing every write with SQLSTATE 25006. A multi-host `url` with
+/// `target_session_attrs=read-write` lets each new connection skip the read-only hosts.
 ///
 /// # Errors
 ///
@@ -75,6 +82,8 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, StorageError> {
         .wait_timeout(Some(CONNECT_TIMEOUT))
         .create_timeout(Some(CONNECT_TIMEOUT))
         .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .post_create(primary::on_create())
+        .post_recycle(primary::on_checkout())
         .build()
         .map_err(StorageError::Build)
 }

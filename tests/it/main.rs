@@ -17,6 +17,7 @@ mod idempotency;
 mod model_swap;
 mod outcomes;
 mod poison;
+mod primary;
 mod proxy;
 mod storage;
 mod tls;
