@@ -96,7 +96,7 @@ fn load_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
 /// The settings of a command that logs: telemetry starts as they say.
 fn logged_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
     let settings = load_settings(config)?;
-    telemetry::init(settings.log.format, &settings.log.level);
+    telemetry::init(settings.log.format, settings.log.directives());
     settings.log_skipped_variables();
     Ok(settings)
 }
