@@ -10,7 +10,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use super::errors::{self, ApiError};
-use super::{auth, batch, health, log, openapi, outcomes, predict, State};
+use super::{admin, auth, batch, health, log, openapi, outcomes, predict, State};
 
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
 const PREDICT_BODY_LIMIT: usize = 64 * 1024;
@@ -57,6 +57,12 @@ fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRo
             "/outcomes",
             Protected,
             post(outcomes::record).layer(DefaultBodyLimit::max(max_upload_bytes)),
+        ),
+        (
+            Method::POST,
+            "/admin/reload",
+            Protected,
+            post(admin::reload),
         ),
     ]
 }
