@@ -7,12 +7,16 @@ use turnover::config::Settings;
 
 /// Runs `turnover args...` with `settings`' broker names and database, and no file.
 pub async fn turnover(settings: &Settings, args: &[&str]) -> Output {
-    let a = &settings.amqp;
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_turnover"));
-    command
-        .args(args)
-        .env_remove("TURNOVER_CONFIG")
-        .env_remove("RUST_LOG");
+    command.args(args);
+    configure(&mut command, settings);
+    command.output().await.expect("the turnover binary runs")
+}
+
+/// Gives `command` the `TURNOVER_*` variables of `settings`' broker names and database.
+pub fn configure(command: &mut tokio::process::Command, settings: &Settings) {
+    let a = &settings.amqp;
+    command.env_remove("TURNOVER_CONFIG").env_remove("RUST_LOG");
     for (name, value) in [
         ("TURNOVER_AMQP__URL", a.url.as_str()),
         ("TURNOVER_AMQP__EXCHANGE", &a.exchange),
@@ -29,7 +33,6 @@ pub async fn turnover(settings: &Settings, args: &[&str]) -> Output {
     ] {
         command.env(name, value);
     }
-    command.output().await.expect("the turnover binary runs")
 }
 
 /// stdout and stderr of a run, for assertions and failure messages.

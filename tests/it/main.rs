@@ -20,6 +20,7 @@ mod idempotency;
 mod model_swap;
 mod outcomes;
 mod proxy;
+mod runbooks;
 mod storage;
 mod tls;
 mod tls_servers;
