@@ -104,3 +104,25 @@ fn the_contract_table_and_the_loader_agree_on_keys_defaults_and_variables() {
         );
     }
 }
+
+/// The chart's templates, concatenated.
+fn chart_templates() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/helm/turnover/templates");
+    let mut all = String::new();
+    for entry in std::fs::read_dir(dir).expect("helm/turnover/templates") {
+        let path = entry.expect("a template").path();
+        all.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+    }
+    all
+}
+
+#[test]
+fn the_chart_wires_every_key_of_the_table() {
+    let templates = chart_templates();
+    let unwired: Vec<String> = documented()
+        .values()
+        .flat_map(|row| ticked(&row.variables))
+        .filter(|v| v.starts_with("TURNOVER_") && !templates.contains(v.as_str()))
+        .collect();
+    assert!(unwired.is_empty(), "keys the chart cannot set: {unwired:?}");
+}
