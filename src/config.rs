@@ -1,4 +1,8 @@
-//! Configuration (docs/contract.md#configuration): defaults, then `turnover.toml`, then `TURNOVER_*`.
+//! Configuration (docs/contract.md#configuration): defaults, then a TOML file, then `TURNOVER_*`.
+//!
+//! The file is the one `--config` or `TURNOVER_CONFIG` names, which must exist (a typo must
+//! not start the service on defaults, without its API keys), else `turnover.toml` in the
+//! working directory when it is there (never one of a parent folder).
 //!
 //! Every key, its environment variable and its default:
 //!
@@ -28,7 +32,8 @@
 //! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`); a key or `sha256:<hex>` |
 //! | `amqp.url_file` / `postgres.url_file` / `auth.api_keys_file` | unset: a file holding the secret |
 //! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
-//! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` |
+//! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` (one of the five levels) |
+//! | `log.filter` | unset: `log.level` for everything; else a tracing filter that replaces it |
 //! | `metrics.queue_depth_interval_ms` | `5000` |
 //! | `metrics.performance_refresh_secs` | `60` (`turnover_model_live_metric` from the view) |
 //! | `drift.window` / `drift.min_records` / `drift.refresh_secs` | `1000` / `100` / `60` |
@@ -187,7 +192,20 @@ pub struct ModelSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct Log {
     pub format: LogFormat,
+    /// One of [`LOG_LEVELS`]: a misspelt level must stop start-up, not silence the logs.
     pub level: String,
+    /// A tracing filter (`info,turnover::worker=debug`) used instead of `level` when set.
+    pub filter: Option<String>,
+}
+
+/// The values `log.level` accepts.
+pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+impl Log {
+    /// What the log subscriber filters with: `log.filter` when set, else `log.level`.
+    pub fn directives(&self) -> &str {
+        self.filter.as_deref().unwrap_or(&self.level)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +297,7 @@ impl Default for Settings {
                     LogFormat::Json
                 },
                 level: "info".into(),
+                filter: None,
             },
             metrics: MetricsSettings {
                 queue_depth_interval_ms: 5000,
@@ -329,23 +348,45 @@ pub enum ConfigError {
     Figment(Box<figment::Error>),
     #[error("configuration key {key}: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error("configuration file {path}: does not exist (named by {named_by})", path = .path.display())]
+    MissingFile {
+        path: PathBuf,
+        named_by: &'static str,
+    },
 }
+
+/// The file read when none is named, in the working directory only.
+pub const DEFAULT_FILE: &str = "turnover.toml";
 
 impl Settings {
     /// Loads the settings: defaults, then the file (`path`, else `TURNOVER_CONFIG`, else
-    /// `turnover.toml` when it exists), then `TURNOVER_*` variables. Then cross-checks them.
+    /// `turnover.toml` of the working directory when it exists), then `TURNOVER_*` variables.
+    /// Then cross-checks them.
     ///
     /// # Errors
-    /// [`ConfigError`] naming the key that is malformed or inconsistent.
+    /// [`ConfigError`] naming the key that is malformed or inconsistent, or the named file
+    /// that does not exist.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let file = path
-            .map(Path::to_owned)
-            .or_else(|| std::env::var_os("TURNOVER_CONFIG").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("turnover.toml"));
+        let named = path.map(|p| (p.to_owned(), "--config")).or_else(|| {
+            std::env::var_os("TURNOVER_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map(|v| (PathBuf::from(v), "TURNOVER_CONFIG"))
+        });
+        let file = match named {
+            Some((path, named_by)) if !path.is_file() => {
+                return Err(ConfigError::MissingFile { path, named_by });
+            }
+            Some((path, _)) => Some(path),
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.is_file()),
+        };
         let environment = env::environment();
-        let user = Figment::from(Toml::file(file))
-            .merge(environment.parsed)
-            .merge(environment.verbatim);
+        // `file_exact`: `Toml::file` would look for a relative name in every parent folder
+        // too, and load a stranger's `turnover.toml` from there.
+        let mut user = Figment::new();
+        if let Some(file) = file {
+            user = user.merge(Toml::file_exact(file));
+        }
+        let user = user.merge(environment.parsed).merge(environment.verbatim);
         let mut settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(user.clone())
             .extract()
@@ -365,5 +406,9 @@ impl Settings {
     }
 }
 
+#[cfg(test)]
+mod contract_table;
+#[cfg(test)]
+mod file_tests;
 #[cfg(test)]
 mod tests;

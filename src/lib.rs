@@ -8,7 +8,7 @@
 //! ```
 //!
 //! - `commands`: the binary's subcommands, one file each (serve, train, score, enqueue, migrate,
-//!   outcomes, drift);
+//!   outcomes, drift, dead, reload);
 //! - `config`, `telemetry`, `startup`, `app`: settings, logs, build and run until stopped, and
 //!   the context the worker and the sidecar share; `serving`: the bundles in service, their
 //!   reload on SIGHUP and their registry rows;

@@ -19,7 +19,16 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            // A configuration that cannot be read is the caller's mistake, as a usage error is
+            // (docs/contract.md#command-line): a script or an orchestrator can tell it apart.
+            if error
+                .downcast_ref::<turnover::config::ConfigError>()
+                .is_some()
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -2,10 +2,12 @@
 //! in a file of its own that owns its arguments and how it runs. This is the start-up glue,
 //! where `anyhow` gathers errors for `main` to print.
 
+mod dead;
 mod drift;
 mod enqueue;
 mod migrate;
 mod outcomes;
+mod reload;
 mod score;
 mod serve;
 mod train;
@@ -16,9 +18,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+pub use dead::{DeadAction, DeadArgs};
 pub use drift::{drift_table, write_table as write_drift_table, DriftArgs, DriftError};
 pub use enqueue::{EnqueueArgs, EnqueueSource};
 pub use outcomes::{load_file as load_outcomes_file, OutcomesArgs};
+pub use reload::ReloadArgs;
 pub use score::{score_extracts, write_csv, write_jsonl, OfflineScoreError};
 pub use serve::ServeArgs;
 pub use train::TrainArgs;
@@ -69,6 +73,10 @@ pub enum Command {
     Outcomes(OutcomesArgs),
     /// Compare a set of extracts with the bundle's training distribution (PSI per feature).
     Drift(DriftArgs),
+    /// List, replay or purge the dead-letter queue.
+    Dead(DeadArgs),
+    /// Ask a running `serve` to reload its model bundles (POST /admin/reload).
+    Reload(ReloadArgs),
 }
 
 /// Runs the parsed command line.
@@ -86,6 +94,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enqueue(args) => enqueue::enqueue(&logged_settings(config)?, args),
         Command::Outcomes(args) => outcomes::outcomes(&logged_settings(config)?, args),
         Command::Drift(args) => drift::drift(args, load_settings(config)?),
+        Command::Dead(args) => dead::dead(&logged_settings(config)?, args),
+        Command::Reload(args) => reload::reload(args),
     }
 }
 
@@ -96,7 +106,7 @@ fn load_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
 /// The settings of a command that logs: telemetry starts as they say.
 fn logged_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
     let settings = load_settings(config)?;
-    telemetry::init(settings.log.format, &settings.log.level);
+    telemetry::init(settings.log.format, settings.log.directives());
     settings.log_skipped_variables();
     Ok(settings)
 }

@@ -136,16 +136,19 @@ impl Settings {
         if self.drift.refresh_secs == 0 {
             return invalid("drift.refresh_secs", "must be at least 1");
         }
-        if self
-            .log
-            .level
-            .parse::<tracing_subscriber::EnvFilter>()
-            .is_err()
-        {
+        if !super::LOG_LEVELS.contains(&self.log.level.as_str()) {
             return invalid(
                 "log.level",
-                "must be a level (error, warn, info, debug, trace) or a filter",
+                "must be one of error, warn, info, debug, trace (a filter goes in log.filter)",
             );
+        }
+        if let Some(filter) = &self.log.filter {
+            if filter.parse::<tracing_subscriber::EnvFilter>().is_err() {
+                return invalid(
+                    "log.filter",
+                    "must be a tracing filter, like info,turnover::worker=debug",
+                );
+            }
         }
         Ok(())
     }

@@ -109,7 +109,8 @@ fn passwords_are_redacted() {
 fn the_command_line_variables_are_not_settings() {
     figment::Jail::expect_with(|jail| {
         jail.set_env("TURNOVER_DATA", "target/example-extracts");
-        jail.set_env("TURNOVER_CONFIG", "absent.toml");
+        jail.create_file("named.toml", "")?;
+        jail.set_env("TURNOVER_CONFIG", "named.toml");
         Settings::load(None).expect("TURNOVER_DATA and TURNOVER_CONFIG are not refused");
         Ok(())
     });

@@ -8,11 +8,12 @@
 //! - [`routes`]: the route table, the router and its layers,
 //! - [`health`]: `/health`, `/ready`, `/metrics` and the queue-depth poller,
 //! - [`predict`]: `POST /predict`; [`batch`]: `POST /predict/batch`, `GET /batches/{id}`,
-//! - [`outcomes`]: `POST /outcomes`,
+//! - [`outcomes`]: `POST /outcomes`; [`admin`]: `POST /admin/reload`,
 //! - [`auth`]: API keys and rate limits; [`log`]: per-request log line and metrics,
 //! - [`errors`]: the error bodies; [`openapi`]: the document and its schemas,
 //! - [`server`]: the accept loop (connection cap, header timeout); [`deadline`]: the body's.
 
+mod admin;
 pub(crate) mod auth;
 mod batch;
 mod deadline;

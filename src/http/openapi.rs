@@ -26,8 +26,9 @@ use crate::record::{EmployeeRecord, Envelope, FieldError};
         super::batch::submit,
         super::batch::status,
         super::outcomes::record,
+        super::admin::reload,
     ),
-    components(schemas(EmployeeRecord, Envelope, FieldError, Contribution, Summary, RiskLevel, ScoreReply, ErrorReply, OutcomeSchema, crate::storage::OutcomeCounts)),
+    components(schemas(EmployeeRecord, Envelope, FieldError, Contribution, Summary, RiskLevel, ScoreReply, ErrorReply, OutcomeSchema, crate::storage::OutcomeCounts, super::admin::Reloaded, super::admin::ReloadRefused)),
     modifiers(&ApiKeyScheme),
     tags((name = "scoring"), (name = "operations"), (name = "outcomes")),
 )]

@@ -10,7 +10,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use super::errors::{self, ApiError};
-use super::{auth, batch, deadline, health, log, openapi, outcomes, predict, State};
+use super::{admin, auth, batch, deadline, health, log, openapi, outcomes, predict, State};
 
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
 const PREDICT_BODY_LIMIT: usize = 64 * 1024;
@@ -58,6 +58,12 @@ fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRo
             Protected,
             // Its own limit, http.max_outcomes_bytes, read by the handler.
             post(outcomes::record),
+        ),
+        (
+            Method::POST,
+            "/admin/reload",
+            Protected,
+            post(admin::reload),
         ),
     ]
 }

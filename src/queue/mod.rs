@@ -7,6 +7,7 @@
 //! `basic_qos`).
 
 pub mod broker;
+pub mod dead;
 pub mod publisher;
 pub mod resend;
 pub(crate) mod rpc;

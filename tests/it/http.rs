@@ -12,12 +12,12 @@ use turnover::startup::Roles;
 use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;
 
-mod batch;
+pub(crate) mod batch;
 mod bounds;
 mod memory;
 mod sync;
 
-pub(super) fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -25,7 +25,7 @@ pub(super) fn client() -> reqwest::Client {
 }
 
 /// Waits until `/ready` says the broker link is up (and, with a worker, that it consumes).
-pub(super) async fn wait_ready(app: &TestApp, with_worker: bool) {
+pub(crate) async fn wait_ready(app: &TestApp, with_worker: bool) {
     let http = client();
     wait_until("the sidecar's broker link", Duration::from_secs(10), || {
         let http = http.clone();

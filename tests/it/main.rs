@@ -8,7 +8,10 @@
 // A failed unwrap is a failed test here, with its message.
 #![allow(clippy::unwrap_used)]
 
+mod admin_reload;
 mod app;
+mod cli;
+mod dead;
 mod drift;
 mod failover;
 mod helpers;
@@ -19,6 +22,7 @@ mod outcomes;
 mod poison;
 mod primary;
 mod proxy;
+mod runbooks;
 mod storage;
 mod tls;
 mod tls_servers;

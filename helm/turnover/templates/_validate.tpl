@@ -8,6 +8,13 @@ cut requests short. Included once, from configmap.yaml, which every release rend
 {{- if lt (int64 $c.amqp.prefetch) (int64 $c.worker.batchSize) }}
 {{- fail (printf "config.amqp.prefetch (%d) must be at least config.worker.batchSize (%d): the service refuses it, since batches could never fill" (int64 $c.amqp.prefetch) (int64 $c.worker.batchSize)) }}
 {{- end }}
+{{- if gt (int64 $c.drift.minRecords) (int64 $c.drift.window) }}
+{{- fail (printf "config.drift.minRecords (%d) must be at most config.drift.window (%d): the service refuses it, since no PSI would ever be exported" (int64 $c.drift.minRecords) (int64 $c.drift.window)) }}
+{{- end }}
+{{- $queues := list $c.amqp.queue $c.amqp.rpcQueue $c.amqp.deadLetterQueue }}
+{{- if ne (len ($queues | uniq)) 3 }}
+{{- fail (printf "config.amqp.queue, config.amqp.rpcQueue and config.amqp.deadLetterQueue must be three different queues (got %s): the service refuses it" (join ", " $queues)) }}
+{{- end }}
 {{- with $c.model.riskCuts }}
 {{- if gt (float64 (index . 0)) (float64 (index . 1)) }}
 {{- fail (printf "config.model.riskCuts must be two increasing probabilities, like [0.3, 0.7]; got %v" .) }}

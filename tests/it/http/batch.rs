@@ -13,7 +13,7 @@ use super::{client, wait_ready};
 use crate::app::TestApp;
 use crate::helpers::wait_until;
 
-pub(super) fn extract_files(n: usize) -> [Vec<u8>; 3] {
+pub(crate) fn extract_files(n: usize) -> [Vec<u8>; 3] {
     let rows: Vec<ExtractRow> = sample::many(11, n)
         .into_iter()
         .enumerate()
@@ -28,7 +28,7 @@ pub(super) fn extract_files(n: usize) -> [Vec<u8>; 3] {
     [sondage, eval, sirh]
 }
 
-pub(super) fn form(files: [Vec<u8>; 3], skip: Option<&str>) -> reqwest::multipart::Form {
+pub(crate) fn form(files: [Vec<u8>; 3], skip: Option<&str>) -> reqwest::multipart::Form {
     let names = [
         ("sondage_file", "extrait_sondage.csv"),
         ("eval_file", "extrait_eval.csv"),

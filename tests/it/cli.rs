@@ -1,0 +1,74 @@
+//! The `turnover` binary as an operator runs it: its exit status and what it prints, with the
+//! test's settings passed as `TURNOVER_*` variables.
+
+use std::process::Output;
+
+use turnover::config::Settings;
+
+/// Runs `turnover args...` with `settings`' broker names and database, and no file.
+pub async fn turnover(settings: &Settings, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_turnover"));
+    command.args(args);
+    configure(&mut command, settings);
+    command.output().await.expect("the turnover binary runs")
+}
+
+/// Gives `command` the `TURNOVER_*` variables of `settings`' broker names and database.
+pub fn configure(command: &mut tokio::process::Command, settings: &Settings) {
+    let a = &settings.amqp;
+    command.env_remove("TURNOVER_CONFIG").env_remove("RUST_LOG");
+    for (name, value) in [
+        ("TURNOVER_AMQP__URL", a.url.as_str()),
+        ("TURNOVER_AMQP__EXCHANGE", &a.exchange),
+        ("TURNOVER_AMQP__ROUTING_KEY", &a.routing_key),
+        ("TURNOVER_AMQP__QUEUE", &a.queue),
+        (
+            "TURNOVER_AMQP__DEAD_LETTER_EXCHANGE",
+            &a.dead_letter_exchange,
+        ),
+        ("TURNOVER_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue),
+        ("TURNOVER_AMQP__RPC_QUEUE", &a.rpc_queue),
+        ("TURNOVER_POSTGRES__URL", &settings.postgres.url),
+        ("TURNOVER_LOG__LEVEL", "warn"),
+    ] {
+        command.env(name, value);
+    }
+}
+
+/// stdout and stderr of a run, for assertions and failure messages.
+pub fn printed(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_config_file_that_does_not_exist_is_refused_with_exit_2() {
+    let settings = Settings::default();
+    let output = turnover(
+        &settings,
+        &["--config", "/nonexistent/typo.toml", "migrate"],
+    )
+    .await;
+    let (_, stderr) = printed(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/typo.toml") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_turnover"));
+    let output = command
+        .args(["dead", "list"])
+        .env("TURNOVER_CONFIG", "/nonexistent/named-by-env.toml")
+        .output()
+        .await
+        .expect("runs");
+    let (_, stderr) = printed(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/named-by-env.toml") && stderr.contains("TURNOVER_CONFIG"),
+        "{stderr}"
+    );
+}
