@@ -17,10 +17,13 @@
 //! | (in `postgres.url`) `sslmode` / `sslrootcert` | `prefer` / unset (libpq's meaning, see `storage::tls`) |
 //! | `worker.consumers` / `worker.batch_size` / `worker.batch_wait_ms` | `2` / `256` / `5` |
 //! | `worker.scoring_threads` / `worker.shutdown_timeout_ms` | `1` / `10000` |
-//! | `http.addr` / `http.predict_timeout_ms` | `0.0.0.0:8080` / `5000` |
+//! | `http.addr` / `http.predict_timeout_ms` | `127.0.0.1:8080` / `5000` |
 //! | `http.rate_limit_per_minute` / `http.max_upload_bytes` | unset / `20971520` |
 //! | `http.auth_failures_per_minute` | `10` (per client address; then 429 until the minute is over) |
-//! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`); a key or `sha256:<hex>` |
+//! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`); `[scopes:]key` or `[scopes:]sha256:<hex>` ([`keys`]) |
+//! | `auth.allow_anonymous` | `false`: no key and a non-loopback `http.addr` refuse to serve |
+//! | `http.trusted_proxies` | empty (CIDRs, comma-separated): peers whose `X-Forwarded-For` names the client |
+//! | `http.limiter_max_clients` | `65536` (client addresses each limiter tracks per minute) |
 //! | `amqp.url_file` / `postgres.url_file` / `auth.api_keys_file` | unset: a file holding the secret |
 //! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
 //! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` |
@@ -39,16 +42,19 @@
 
 mod check;
 mod env;
+pub mod keys;
 mod redact;
 mod secrets;
 
 pub use redact::redact_url;
+pub(crate) use redact::split_url;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,6 +137,13 @@ pub struct Http {
     /// Wrong or missing API keys allowed per client address and minute, so keys cannot be
     /// guessed at line rate.
     pub auth_failures_per_minute: u32,
+    /// Peers (reverse proxies, ingress controllers) whose `X-Forwarded-For` names the client,
+    /// for the throttle and the rate limit; from any other peer the header is ignored.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Client addresses each limiter tracks at once; past it, new clients share one count, so
+    /// memory stays bounded whatever the number of addresses.
+    pub limiter_max_clients: usize,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -140,11 +153,18 @@ pub struct Auth {
     pub api_keys: Vec<String>,
     /// A file holding the keys, one per line or comma-separated, instead of `api_keys`.
     pub api_keys_file: Option<PathBuf>,
+    /// Serve without keys on a non-loopback `http.addr`, on purpose.
+    pub allow_anonymous: bool,
 }
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Auth {{ api_keys: <{} redacted> }}", self.api_keys.len())
+        write!(
+            f,
+            "Auth {{ api_keys: <{} redacted>, allow_anonymous: {} }}",
+            self.api_keys.len(),
+            self.allow_anonymous
+        )
     }
 }
 
@@ -230,11 +250,14 @@ impl Default for Settings {
                 shutdown_timeout_ms: 10_000,
             },
             http: Http {
-                addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+                // Loopback: with no key configured, only this machine can call the routes.
+                addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 predict_timeout_ms: 5000,
                 rate_limit_per_minute: None,
                 max_upload_bytes: 20 * 1024 * 1024,
                 auth_failures_per_minute: 10,
+                trusted_proxies: Vec::new(),
+                limiter_max_clients: 65_536,
             },
             auth: Auth::default(),
             model: ModelSettings {
@@ -292,6 +315,22 @@ fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
         .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty())
         .collect())
+}
+
+/// CIDRs (`10.0.0.0/8`) or addresses (one host), as a list or comma-separated.
+fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    comma_list(d)?
+        .iter()
+        .map(|net| {
+            net.parse::<IpNet>()
+                .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{net:?} is not a CIDR (10.0.0.0/8, fd00::/8) or an address"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// A configuration problem, naming the key.

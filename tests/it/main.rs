@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod auth;
 mod drift;
 mod failover;
 mod helpers;
@@ -16,6 +17,7 @@ mod http;
 mod idempotency;
 mod model_swap;
 mod outcomes;
+mod pg_password;
 mod proxy;
 mod storage;
 mod tls;
