@@ -23,13 +23,16 @@
 //! | (in `postgres.url`) several hosts `h1:5432,h2:5432` / `target_session_attrs` | one host / `any` (`read-write` to keep to the primary, see `storage::primary`) |
 //! | `worker.consumers` / `worker.batch_size` / `worker.batch_wait_ms` | `2` / `256` / `5` |
 //! | `worker.scoring_threads` / `worker.shutdown_timeout_ms` | `1` / `10000` |
-//! | `http.addr` / `http.predict_timeout_ms` | `0.0.0.0:8080` / `5000` |
+//! | `http.addr` / `http.predict_timeout_ms` | `127.0.0.1:8080` / `5000` |
 //! | `http.rate_limit_per_minute` / `http.max_upload_bytes` | unset / `20971520` |
 //! | `http.auth_failures_per_minute` | `10` (per client address; then 429 until the minute is over) |
 //! | `http.max_outcomes_bytes` / `http.max_outcomes` | `2097152` / `10000` (`POST /outcomes`) |
 //! | `http.max_batch_rows` / `http.max_concurrent_batches` | `100000` (per extract file) / `4` |
 //! | `http.read_timeout_ms` / `http.max_connections` | `10000` (headers, then the whole body) / `1024` |
-//! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`); a key or `sha256:<hex>` |
+//! | `auth.api_keys` | empty (comma-separated in `TURNOVER_AUTH__API_KEYS`); `[scopes:]key` or `[scopes:]sha256:<hex>` ([`keys`]) |
+//! | `auth.allow_anonymous` | `false`: no key and a non-loopback `http.addr` refuse to serve |
+//! | `http.trusted_proxies` | empty (CIDRs, comma-separated): peers whose `X-Forwarded-For` names the client |
+//! | `http.limiter_max_clients` | `65536` (client addresses each limiter tracks per minute) |
 //! | `amqp.url_file` / `postgres.url_file` / `auth.api_keys_file` | unset: a file holding the secret |
 //! | `model.path` / `model.explain_top_k` / `model.risk_cuts` | `models/turnover` / `5` / the bundle's |
 //! | `log.format` / `log.level` | `json` unless stderr is a terminal / `info` (one of the five levels) |
@@ -49,16 +52,19 @@
 
 mod check;
 mod env;
+pub mod keys;
 mod redact;
 mod secrets;
 
 pub use redact::redact_url;
+pub(crate) use redact::split_url;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +163,13 @@ pub struct Http {
     pub read_timeout_ms: u64,
     /// Open HTTP connections at once; past it, new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Peers (reverse proxies, ingress controllers) whose `X-Forwarded-For` names the client,
+    /// for the throttle and the rate limit; from any other peer the header is ignored.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Client addresses each limiter tracks at once; past it, new clients share one count, so
+    /// memory stays bounded whatever the number of addresses.
+    pub limiter_max_clients: usize,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -166,11 +179,18 @@ pub struct Auth {
     pub api_keys: Vec<String>,
     /// A file holding the keys, one per line or comma-separated, instead of `api_keys`.
     pub api_keys_file: Option<PathBuf>,
+    /// Serve without keys on a non-loopback `http.addr`, on purpose.
+    pub allow_anonymous: bool,
 }
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Auth {{ api_keys: <{} redacted> }}", self.api_keys.len())
+        write!(
+            f,
+            "Auth {{ api_keys: <{} redacted>, allow_anonymous: {} }}",
+            self.api_keys.len(),
+            self.allow_anonymous
+        )
     }
 }
 
@@ -270,7 +290,8 @@ impl Default for Settings {
                 shutdown_timeout_ms: 10_000,
             },
             http: Http {
-                addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+                // Loopback: with no key configured, only this machine can call the routes.
+                addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 predict_timeout_ms: 5000,
                 rate_limit_per_minute: None,
                 max_upload_bytes: 20 * 1024 * 1024,
@@ -281,6 +302,8 @@ impl Default for Settings {
                 max_concurrent_batches: 4,
                 read_timeout_ms: 10_000,
                 max_connections: 1024,
+                trusted_proxies: Vec::new(),
+                limiter_max_clients: 65_536,
             },
             auth: Auth::default(),
             model: ModelSettings {
@@ -339,6 +362,22 @@ fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
         .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty())
         .collect())
+}
+
+/// CIDRs (`10.0.0.0/8`) or addresses (one host), as a list or comma-separated.
+fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    comma_list(d)?
+        .iter()
+        .map(|net| {
+            net.parse::<IpNet>()
+                .or_else(|_| net.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{net:?} is not a CIDR (10.0.0.0/8, fd00::/8) or an address"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// A configuration problem, naming the key.

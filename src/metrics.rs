@@ -44,6 +44,8 @@ pub struct Metrics {
     pub shadow_disagreements: IntCounter,
     /// The shadow bundle's probability of leaving, buckets as `probability`.
     pub shadow_probability: Histogram,
+    /// `limiter` (auth_failures, rate_limit): client addresses or keys tracked now.
+    pub limiter_clients: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -178,6 +180,14 @@ impl Metrics {
                 .buckets((1..=10).map(|i| f64::from(i) / 10.0).collect()),
             )
             .expect("static"),
+            limiter_clients: IntGaugeVec::new(
+                Opts::new(
+                    "turnover_http_limiter_clients",
+                    "Clients each HTTP limiter tracks now (bounded by http.limiter_max_clients)",
+                ),
+                &["limiter"],
+            )
+            .expect("static"),
             registry,
         };
         let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
@@ -208,6 +218,9 @@ impl Metrics {
         for c in over_time {
             m.registry.register(c).expect("each metric registered once");
         }
+        m.registry
+            .register(Box::new(m.limiter_clients.clone()))
+            .expect("each metric registered once");
         // Labelled series exist from the start, so dashboards and rate() see zeros, not gaps.
         for outcome in ["scored", "rejected", "expired", "failed", "dead_lettered"] {
             m.jobs.with_label_values(&[outcome]);

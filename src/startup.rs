@@ -59,6 +59,16 @@ pub struct App {
 /// # Errors
 /// A bad model bundle, an unreachable database at start-up, or a port that cannot be bound.
 pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
+    if roles.http {
+        // Before any connection: an open sidecar on a public address is refused, not warned.
+        settings.check_exposure()?;
+        if settings.anonymous() {
+            tracing::warn!(http.addr = %settings.http.addr, auth.allow_anonymous = settings.auth.allow_anonymous, "no API key is configured: every HTTP route is open to whoever can reach http.addr (/health says anonymous_access: true)");
+        }
+    }
+    if let Some(warning) = storage::weak_transport(&settings.postgres.url) {
+        tracing::warn!("{warning}");
+    }
     let settings = Arc::new(settings);
     // An unusable amqp.url or TLS set-up stops start-up here, in one line, rather than in a
     // warning the worker would repeat forever.

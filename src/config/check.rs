@@ -4,6 +4,35 @@
 use super::{ConfigError, Settings};
 
 impl Settings {
+    /// The rule of a process that listens: with no API key, `http.addr` must be a loopback
+    /// address unless `auth.allow_anonymous` says the open routes are meant.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming `auth.allow_anonymous`.
+    pub fn check_exposure(&self) -> Result<(), ConfigError> {
+        let addr = self.http.addr;
+        if self.auth.api_keys.is_empty() && !addr.ip().is_loopback() && !self.auth.allow_anonymous {
+            return Err(ConfigError::Invalid {
+                key: "auth.allow_anonymous",
+                message: format!(
+                    "http.addr {addr} is not a loopback address and auth.api_keys is empty, so \
+                     anyone who reaches it could score and write outcomes: set auth.api_keys \
+                     (or auth.api_keys_file), listen on 127.0.0.1, or set \
+                     auth.allow_anonymous = true to serve without keys on purpose"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether every route is open: no API key configured.
+    #[must_use]
+    pub fn anonymous(&self) -> bool {
+        self.auth.api_keys.is_empty()
+    }
+}
+
+impl Settings {
     /// The rules between keys, checked before any connection is opened.
     ///
     /// # Errors
@@ -111,15 +140,11 @@ impl Settings {
                 );
             }
         }
-        for key in &self.auth.api_keys {
-            if let Some(hex) = key.strip_prefix("sha256:") {
-                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return invalid(
-                        "auth.api_keys",
-                        "a sha256: key must be followed by 64 hex digits (sha256sum of the key)",
-                    );
-                }
-            }
+        if let Err(message) = super::keys::parse_all(&self.auth.api_keys) {
+            return invalid("auth.api_keys", &message);
+        }
+        if self.http.limiter_max_clients == 0 {
+            return invalid("http.limiter_max_clients", "must be at least 1");
         }
         if self.metrics.performance_refresh_secs == 0 {
             return invalid("metrics.performance_refresh_secs", "must be at least 1");

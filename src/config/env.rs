@@ -32,6 +32,7 @@ const VERBATIM: &[&str] = &[
     "postgres.url_file",
     "auth.api_keys",
     "auth.api_keys_file",
+    "http.trusted_proxies",
     "model.shadow_path",
 ];
 

@@ -14,7 +14,7 @@ fn defaults_serve_this_machine() {
             s.postgres.url,
             "postgres://postgres@127.0.0.1:5432/turnover"
         );
-        assert_eq!(s.http.addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.http.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(s.http.predict_timeout_ms, 5000);
         assert_eq!(s.http.rate_limit_per_minute, None);
         assert!(s.auth.api_keys.is_empty());
@@ -101,6 +101,7 @@ fn passwords_are_redacted() {
     let auth = Auth {
         api_keys: vec!["topsecret".into()],
         api_keys_file: None,
+        allow_anonymous: false,
     };
     assert!(!format!("{auth:?}").contains("topsecret"));
 }
@@ -184,7 +185,11 @@ fn secrets_come_from_files_with_their_trailing_newline_dropped() {
         assert_eq!(s.auth.api_keys.len(), 2);
         assert_eq!(s.auth.api_keys[0], "0042");
         assert!(
-            crate::http::auth::key_matches(&s.auth.api_keys, b"test"),
+            crate::http::auth::key_matches(
+                &keys::parse_all(&s.auth.api_keys).expect("valid keys"),
+                b"test"
+            )
+            .is_some(),
             "sha256(test)"
         );
         assert!(!format!("{s:?}").contains("0042"), "keys stay out of Debug");

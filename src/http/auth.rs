@@ -1,136 +1,104 @@
-//! API keys and rate limits, as middleware on the scoring routes only (`/health`, `/ready`,
-//! `/metrics` and `/openapi.json` stay open for probes and scrapers).
+//! API keys, their scopes and the rate limits, as middleware on the routes behind the key
+//! (`/health`, `/ready`, `/metrics` and `/openapi.json` stay open for probes and scrapers).
 //!
 //! Keys are compared in constant time (`subtle`), against every configured key, so neither the
 //! position of a mismatch nor which key matched shows in the timing. Keys are never logged,
 //! and the rate limiter stores a hash of the key, not the key.
+//!
+//! The scope a request needs is decided here from its method and path
+//! ([`required_scope`]), not by each route: a route mounted behind this layer later needs
+//! `admin` unless this table says otherwise, so no route is open to a `score` key by mistake.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use subtle::{Choice, ConstantTimeEq};
+use sha2::Digest as _;
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
+use super::client::{client_of, ClientKey};
 use super::errors::ApiError;
+use crate::config::keys::{ApiKey, KeySecret, Scope, Scopes};
 use crate::model::sha256_hex;
 
 /// The header carrying the key.
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-const WINDOW: Duration = Duration::from_secs(60);
-
-/// Whether `given` is one of `keys`, in time independent of where they differ. A key written
-/// `sha256:<hex>` is the digest of the key (the configuration then holds nothing usable): the
-/// digest of `given` is compared with it, also in constant time.
-pub fn key_matches(keys: &[String], given: &[u8]) -> bool {
+/// The scopes of the key `given` is, in time independent of where keys differ; `None` when it
+/// is none of `keys`. A digest entry is compared with the digest of `given`, also in constant
+/// time (the configuration then holds nothing usable).
+pub fn key_matches(keys: &[ApiKey], given: &[u8]) -> Option<Scopes> {
     let digest = sha256_hex(given);
-    keys.iter()
-        .fold(Choice::from(0), |found, key| {
-            found
-                | match key.strip_prefix(DIGEST_PREFIX) {
-                    Some(hex) => hex.to_ascii_lowercase().as_bytes().ct_eq(digest.as_bytes()),
-                    None => key.as_bytes().ct_eq(given),
-                }
-        })
-        .into()
+    let (found, scopes) = keys
+        .iter()
+        .fold((Choice::from(0), 0u8), |(found, scopes), key| {
+            let hit = match &key.secret {
+                KeySecret::Digest(hex) => hex.as_bytes().ct_eq(digest.as_bytes()),
+                KeySecret::Plain(plain) => plain.as_slice().ct_eq(given),
+            };
+            (
+                found | hit,
+                u8::conditional_select(&scopes, &key.scopes.0, hit),
+            )
+        });
+    bool::from(found).then_some(Scopes(scopes))
 }
 
-/// The prefix of a key given as its SHA-256 digest (`sha256:` + 64 hex digits).
-pub const DIGEST_PREFIX: &str = "sha256:";
+/// The scope a request needs: `score` for scoring and its batches, `outcomes` for recording
+/// outcomes, `admin` for everything else behind the key (`/admin/...`, `DELETE
+/// /employees/...`, and whatever is mounted later).
+pub fn required_scope(method: &Method, path: &str) -> Scope {
+    match (method, path) {
+        (&Method::POST, "/predict" | "/predict/batch") => Scope::Score,
+        (&Method::GET, p) if p.starts_with("/batches/") => Scope::Score,
+        (&Method::POST, "/outcomes") => Scope::Outcomes,
+        _ => Scope::Admin,
+    }
+}
 
-/// Rejects a request without a valid `X-API-Key` when keys are configured (401). Failures are
-/// counted per client address: past `http.auth_failures_per_minute`, the address gets 429 with
-/// `Retry-After` until its minute is over, and its keys are not even checked, so keys cannot
-/// be guessed at line rate.
+/// Rejects a request without a valid `X-API-Key` when keys are configured (401), and one
+/// whose key lacks the route's scope (403). Failures are counted per client address: past
+/// `http.auth_failures_per_minute`, the address gets 429 with `Retry-After` until its minute
+/// is over, and its keys are not even checked, so keys cannot be guessed at line rate.
 pub async fn require_key(
     State(state): State<super::State>,
     request: Request,
     next: Next,
 ) -> Response {
-    let keys = &state.ctx.settings.auth.api_keys;
-    if keys.is_empty() {
+    if state.keys.is_empty() {
         return next.run(request).await;
     }
-    let client = client_address(&request);
+    let client = client_of(&request, &state.ctx.settings.http.trusted_proxies);
     let now = Instant::now();
     let failures = &state.auth_failures;
     if let Err(retry_after) = failures.peek(&client, now) {
         return ApiError::too_many_failures(retry_after, failures.limit).into_response();
     }
     let given = request.headers().get(API_KEY_HEADER).map(|v| v.as_bytes());
-    if given.is_some_and(|g| key_matches(keys, g)) {
-        return next.run(request).await;
-    }
-    match failures.check(&client, now) {
-        Ok(()) => ApiError::unauthorized().into_response(),
-        Err(retry_after) => {
-            ApiError::too_many_failures(retry_after, failures.limit).into_response()
+    match given.and_then(|g| key_matches(&state.keys, g)) {
+        Some(scopes) => {
+            let needed = required_scope(request.method(), request.uri().path());
+            if scopes.contains(needed) {
+                next.run(request).await
+            } else {
+                // A valid key used out of its scope is no guess: not counted as a failure.
+                ApiError::forbidden(needed.name()).into_response()
+            }
         }
+        None => match failures.check(&client, now) {
+            Ok(()) => ApiError::unauthorized().into_response(),
+            Err(retry_after) => {
+                ApiError::too_many_failures(retry_after, failures.limit).into_response()
+            }
+        },
     }
 }
 
-/// `ip:<address>` of the connection (the sidecar sits behind no proxy it could trust).
-fn client_address(request: &Request) -> String {
-    match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
-        None => "ip:unknown".to_owned(),
-    }
-}
-
-/// A fixed one-minute window per client: simple, and a burst at a window's edge (at most twice
-/// the limit over a minute) is acceptable for protecting the broker from one noisy client.
-pub struct RateLimiter {
-    limit: u32,
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    pub fn new(limit_per_minute: u32) -> Self {
-        RateLimiter {
-            limit: limit_per_minute.max(1),
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts one request of `client`; `Err(seconds)` to wait when over the limit.
-    pub fn check(&self, client: &str, now: Instant) -> Result<(), u64> {
-        self.count(client, now, 1)
-    }
-
-    /// As [`RateLimiter::check`], without counting: whether `client` is over the limit now.
-    pub fn peek(&self, client: &str, now: Instant) -> Result<(), u64> {
-        self.count(client, now, 0)
-    }
-
-    fn count(&self, client: &str, now: Instant, add: u32) -> Result<(), u64> {
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Forget clients whose window has passed, so the map stays as small as the set of
-        // clients seen in the last minute.
-        if windows.len() > 10_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let (start, count) = windows.entry(client.to_owned()).or_insert((now, 0));
-        if now.duration_since(*start) >= WINDOW {
-            (*start, *count) = (now, 0);
-        }
-        if *count >= self.limit {
-            let left = WINDOW.saturating_sub(now.duration_since(*start));
-            return Err(left.as_secs_f64().ceil().max(1.0) as u64);
-        }
-        *count += add;
-        Ok(())
-    }
-}
-
-/// 429 with `Retry-After` over `http.rate_limit_per_minute`, per API key, or per client
-/// address when no key is sent.
+/// 429 with `Retry-After` over `http.rate_limit_per_minute`: per API key when keys are
+/// configured (the key was checked before), else per client address. Without keys the header
+/// proves nothing, so a fresh value per request must not buy a fresh allowance.
 pub async fn rate_limit(
     State(state): State<super::State>,
     request: Request,
@@ -139,9 +107,18 @@ pub async fn rate_limit(
     let Some(limiter) = &state.limiter else {
         return next.run(request).await;
     };
-    let client = match request.headers().get(API_KEY_HEADER) {
-        Some(key) => format!("key:{}", &sha256_hex(key.as_bytes())[..32]),
-        None => client_address(&request),
+    let key = request
+        .headers()
+        .get(API_KEY_HEADER)
+        .filter(|_| !state.keys.is_empty());
+    let client = match key {
+        Some(key) => {
+            let digest = sha2::Sha256::digest(key.as_bytes());
+            let mut prefix = [0u8; 16];
+            prefix.copy_from_slice(&digest[..16]);
+            ClientKey::Key(prefix)
+        }
+        None => client_of(&request, &state.ctx.settings.http.trusted_proxies),
     };
     match limiter.check(&client, Instant::now()) {
         Ok(()) => next.run(request).await,
@@ -152,47 +129,68 @@ pub async fn rate_limit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::keys::parse_all;
+
+    fn keys(entries: &[&str]) -> Vec<ApiKey> {
+        parse_all(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()).expect("keys")
+    }
 
     #[test]
     fn keys_match_exactly() {
-        let keys = vec!["alpha".to_owned(), "beta".to_owned()];
-        assert!(key_matches(&keys, b"beta"));
-        assert!(!key_matches(&keys, b"bet"));
-        assert!(!key_matches(&keys, b"betaa"));
-        assert!(!key_matches(&[], b""));
+        let keys = keys(&["alpha", "beta"]);
+        assert_eq!(key_matches(&keys, b"beta"), Some(Scopes::EVERY));
+        assert_eq!(key_matches(&keys, b"bet"), None);
+        assert_eq!(key_matches(&keys, b"betaa"), None);
+        assert_eq!(key_matches(&[], b""), None);
     }
 
     #[test]
     fn a_digest_key_matches_the_key_it_hashes() {
         // sha256("0042"), upper-case as some tools print it.
-        let keys = vec![format!("sha256:{}", sha256_hex(b"0042").to_uppercase())];
-        assert!(key_matches(&keys, b"0042"));
-        assert!(!key_matches(&keys, b"042"));
+        let entry = format!("sha256:{}", sha256_hex(b"0042").to_uppercase());
+        let keys = keys(&[&entry]);
+        assert!(key_matches(&keys, b"0042").is_some());
+        assert!(key_matches(&keys, b"042").is_none());
         assert!(
-            !key_matches(&keys, keys[0].as_bytes()),
+            key_matches(&keys, entry.as_bytes()).is_none(),
             "the digest itself is not a key"
         );
     }
 
     #[test]
-    fn the_window_limits_then_resets() {
-        let limiter = RateLimiter::new(2);
-        let t = Instant::now();
-        assert!(limiter.check("a", t).is_ok());
-        assert!(limiter.check("a", t).is_ok());
-        let wait = limiter.check("a", t + Duration::from_secs(10)).unwrap_err();
-        assert_eq!(wait, 50);
-        assert!(limiter.check("b", t).is_ok(), "clients are counted apart");
-        assert!(limiter.check("a", t + WINDOW).is_ok());
+    fn the_matching_key_brings_its_scopes() {
+        let digest = format!("outcomes:sha256:{}", sha256_hex(b"o"));
+        let keys = keys(&["score:s", &digest, "everything"]);
+        let score = key_matches(&keys, b"s").expect("score key");
+        assert!(score.contains(Scope::Score) && !score.contains(Scope::Outcomes));
+        let outcomes = key_matches(&keys, b"o").expect("outcomes key");
+        assert!(outcomes.contains(Scope::Outcomes) && !outcomes.contains(Scope::Admin));
+        assert_eq!(key_matches(&keys, b"everything"), Some(Scopes::EVERY));
+        assert_eq!(
+            key_matches(&keys, b"score:s"),
+            None,
+            "the scope is not part of the key"
+        );
     }
 
     #[test]
-    fn peeking_does_not_count() {
-        let limiter = RateLimiter::new(1);
-        let t = Instant::now();
-        assert!(limiter.peek("a", t).is_ok());
-        assert!(limiter.peek("a", t).is_ok());
-        assert!(limiter.check("a", t).is_ok());
-        assert_eq!(limiter.peek("a", t), Err(60));
+    fn routes_need_the_scope_of_their_path() {
+        assert_eq!(required_scope(&Method::POST, "/predict"), Scope::Score);
+        assert_eq!(
+            required_scope(&Method::POST, "/predict/batch"),
+            Scope::Score
+        );
+        assert_eq!(required_scope(&Method::GET, "/batches/3f1e"), Scope::Score);
+        assert_eq!(required_scope(&Method::POST, "/outcomes"), Scope::Outcomes);
+        assert_eq!(required_scope(&Method::POST, "/admin/reload"), Scope::Admin);
+        assert_eq!(
+            required_scope(&Method::DELETE, "/employees/E1"),
+            Scope::Admin
+        );
+        assert_eq!(
+            required_scope(&Method::DELETE, "/outcomes"),
+            Scope::Admin,
+            "an unlisted method on a listed path is admin"
+        );
     }
 }

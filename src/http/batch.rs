@@ -81,6 +81,7 @@ pub struct BatchScore {
         (status = 202, description = "Every employee is queued", body = BatchAccepted),
         (status = 400, description = "Not multipart, or a part is missing (named)", body = ErrorBody),
         (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 403, description = "The key lacks the score scope", body = ErrorBody),
         (status = 408, description = "The upload did not arrive within http.read_timeout_ms", body = ErrorBody),
         (status = 413, description = "Larger than http.max_upload_bytes", body = ErrorBody),
         (status = 422, description = "A bad extract: file, line, column and value; or a file of more than http.max_batch_rows rows", body = ErrorBody),
@@ -242,6 +243,7 @@ pub async fn submit(
     responses(
         (status = 200, description = "Running (with progress) or complete (with results)", body = BatchView),
         (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 403, description = "The key lacks the score scope", body = ErrorBody),
         (status = 404, description = "No such batch", body = ErrorBody),
         (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
         (status = 503, description = "Postgres unreachable", body = ErrorBody),

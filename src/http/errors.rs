@@ -59,6 +59,14 @@ impl ApiError {
         )
     }
 
+    /// 403: a valid key without the scope the route needs.
+    pub fn forbidden(scope: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            format!("this API key lacks the {scope} scope this route needs"),
+        )
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message.into())
     }

@@ -44,6 +44,8 @@ pub struct Health {
     pub model_version: String,
     /// The service's version.
     pub version: &'static str,
+    /// `true` when no API key is configured: every route is open to whoever reaches it.
+    pub anonymous_access: bool,
 }
 
 /// Readiness, with each dependency's state (`ok` or what is wrong).
@@ -71,6 +73,7 @@ pub async fn health(State(state): State<super::State>) -> Json<Health> {
         model_type: "xgboost",
         model_version: state.ctx.model_version(),
         version: env!("CARGO_PKG_VERSION"),
+        anonymous_access: state.keys.is_empty(),
     })
 }
 

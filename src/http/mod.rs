@@ -9,16 +9,19 @@
 //! - [`health`]: `/health`, `/ready`, `/metrics` and the queue-depth poller,
 //! - [`predict`]: `POST /predict`; [`batch`]: `POST /predict/batch`, `GET /batches/{id}`,
 //! - [`outcomes`]: `POST /outcomes`; [`admin`]: `POST /admin/reload`,
-//! - [`auth`]: API keys and rate limits; [`log`]: per-request log line and metrics,
+//! - [`auth`]: API keys, scopes and rate limits; [`limiter`]: their bounded counts;
+//!   [`client`]: who the client is (trusted proxies); [`log`]: per-request log line and metrics,
 //! - [`errors`]: the error bodies; [`openapi`]: the document and its schemas,
 //! - [`server`]: the accept loop (connection cap, header timeout); [`deadline`]: the body's.
 
 mod admin;
 pub(crate) mod auth;
 mod batch;
+mod client;
 mod deadline;
 mod errors;
 mod health;
+mod limiter;
 mod log;
 mod openapi;
 mod outcomes;
@@ -41,13 +44,15 @@ pub use routes::{router, routes};
 pub struct AppState {
     pub ctx: Arc<AppContext>,
     pub rpc: RpcClient,
-    pub limiter: Option<auth::RateLimiter>,
+    pub limiter: Option<limiter::RateLimiter>,
     /// Missing or wrong API keys, per client address.
-    pub auth_failures: auth::RateLimiter,
+    pub auth_failures: limiter::RateLimiter,
     /// `POST /predict/batch` uploads in progress, at most `http.max_concurrent_batches`.
     pub batches: Arc<Semaphore>,
     /// The last readiness answer, reused for a second.
     pub ready: health::ReadyCache,
+    /// `auth.api_keys`, parsed; empty: every route is open.
+    pub keys: Vec<crate::config::keys::ApiKey>,
 }
 
 /// The state as handlers receive it.
@@ -55,12 +60,18 @@ pub type State = Arc<AppState>;
 
 impl AppState {
     pub fn new(ctx: Arc<AppContext>, rpc: RpcClient) -> State {
-        let limiter = ctx
-            .settings
-            .http
-            .rate_limit_per_minute
-            .map(auth::RateLimiter::new);
-        let auth_failures = auth::RateLimiter::new(ctx.settings.http.auth_failures_per_minute);
+        let http = &ctx.settings.http;
+        let tracked = |name: &str| ctx.metrics.limiter_clients.with_label_values(&[name]);
+        let limiter = http.rate_limit_per_minute.map(|limit| {
+            limiter::RateLimiter::new(limit, http.limiter_max_clients, tracked("rate_limit"))
+        });
+        let auth_failures = limiter::RateLimiter::new(
+            http.auth_failures_per_minute,
+            http.limiter_max_clients,
+            tracked("auth_failures"),
+        );
+        // Settings::check refused any entry that does not parse: none is dropped here.
+        let keys = crate::config::keys::parse_all(&ctx.settings.auth.api_keys).unwrap_or_default();
         let batches = Arc::new(Semaphore::new(ctx.settings.http.max_concurrent_batches));
         Arc::new(AppState {
             ctx,
@@ -69,6 +80,7 @@ impl AppState {
             auth_failures,
             batches,
             ready: health::ReadyCache::default(),
+            keys,
         })
     }
 }

@@ -30,6 +30,7 @@ pub const DEFAULT_SOURCE: &str = "http";
         (status = 400, description = "The body is not JSON, or neither an object nor a list", body = ValidationErrors),
         (status = 408, description = "The body did not arrive within http.read_timeout_ms", body = ErrorBody),
         (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 403, description = "The key lacks the outcomes scope", body = ErrorBody),
         (status = 404, description = "No such route", body = ErrorBody),
         (status = 405, description = "Method not allowed (POST only)", body = ErrorBody),
         (status = 413, description = "The body is larger than http.max_outcomes_bytes", body = ErrorBody),

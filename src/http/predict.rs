@@ -43,6 +43,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
             headers(("Idempotent-Replayed" = String, description = "`true` on a replayed result"))),
         (status = 400, description = "The body is not a JSON object, or a query parameter is malformed", body = ValidationErrors),
         (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 403, description = "The key lacks the score scope", body = ErrorBody),
         (status = 404, description = "No such route", body = ErrorBody),
         (status = 405, description = "Method not allowed (POST only)", body = ErrorBody),
         (status = 409, description = "The request_id was used before with a different record", body = ValidationErrors),

@@ -45,6 +45,9 @@ pub use rows::{
 };
 pub use write::{create_batch, insert_batch, insert_batch_with_shadow};
 
+/// A warning for a remote Postgres reached with `sslmode` below `verify-full` (`tls`).
+pub(crate) use tls::weak_transport;
+
 /// How long opening a connection, waiting for a free one, or checking a returned one may
 /// take. Short on purpose: with the database down, callers get a transient error within this
 /// time and back off, instead of piling up behind a hung connect (`/ready` must answer fast).

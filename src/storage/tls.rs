@@ -20,6 +20,11 @@
 //! failed handshake is an error, not a retry in clear text; `PGSSLMODE` and the other `PG*`
 //! variables are not read; client certificates (`sslcert`, `sslkey`) are not supported.
 //!
+//! `channel_binding=require` (SCRAM bound to the TLS channel, so a man in the middle cannot
+//! relay the authentication) is tokio-postgres's own parameter and passes through.
+//! A password may hold `@`, `/`, `?` or `,` unencoded ([`userinfo`]); start-up warns about a
+//! remote server not authenticated by `verify-full` ([`transport`]).
+//!
 //! This module never formats a URL: servers are named `host:port`.
 
 use std::future::Future;
@@ -38,9 +43,13 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::StorageError;
 use crate::tls;
 use params::split_ssl_params;
+pub(crate) use transport::weak_transport;
+use userinfo::encode_userinfo;
 use verify::{checking, AnyCertificate};
 
 mod params;
+mod transport;
+mod userinfo;
 mod verify;
 
 /// libpq's `sslmode`.
@@ -87,7 +96,8 @@ fn settings(message: String) -> StorageError {
 /// A connection string made ready for tokio-postgres: the configuration (with the service's
 /// defaults applied by the caller) and the TLS connector its `sslmode` asks for.
 pub(crate) fn resolve(url: &str) -> Result<(Config, PgTls), StorageError> {
-    let (rest, mode, root) = split_ssl_params(url)?;
+    // First, so that a `?` or `/` in the password is not taken for the query or the path.
+    let (rest, mode, root) = split_ssl_params(&encode_userinfo(url))?;
     let mut config = Config::from_str(&rest).map_err(StorageError::InvalidUrl)?;
     let roots = match root.as_deref() {
         Some("system") => Roots::System,

@@ -10,6 +10,7 @@
 
 mod admin_reload;
 mod app;
+mod auth;
 mod cli;
 mod dead;
 mod drift;
@@ -19,6 +20,7 @@ mod http;
 mod idempotency;
 mod model_swap;
 mod outcomes;
+mod pg_password;
 mod poison;
 mod primary;
 mod proxy;

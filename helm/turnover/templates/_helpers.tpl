@@ -220,6 +220,8 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "turnover.serviceAccountName" $root }}
+  # The service never calls the Kubernetes API: no token in the pods.
+  automountServiceAccountToken: false
   # Service links would inject TURNOVER_SERVICE_HOST, TURNOVER_PORT... for a Service named
   # turnover: variables in the service's own TURNOVER_ namespace that it does not know.
   enableServiceLinks: false

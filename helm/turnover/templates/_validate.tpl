@@ -5,6 +5,18 @@ cut requests short. Included once, from configmap.yaml, which every release rend
 */}}
 {{- define "turnover.validate" -}}
 {{- $c := .Values.config -}}
+{{- if not .Values.existingSecret }}
+{{- if not .Values.secrets.amqpUrl }}
+{{- fail "secrets.amqpUrl is required (the chart ships no default credentials): the broker URL, e.g. amqps://turnover:<password>@rabbitmq:5671/%2f; or set existingSecret" }}
+{{- end }}
+{{- if not .Values.secrets.postgresUrl }}
+{{- fail "secrets.postgresUrl is required (the chart ships no default credentials): the database URL, e.g. postgres://turnover:<password>@postgres:5432/turnover?sslmode=verify-full&sslrootcert=/etc/turnover/tls/postgres/ca.crt; or set existingSecret" }}
+{{- end }}
+{{- end }}
+{{- $keys := include "turnover.secretKeys" . | fromJson -}}
+{{- if and (not $keys.apiKeys) (not $c.auth.allowAnonymous) }}
+{{- fail "an API key is required: the pods listen on all addresses. Set secrets.apiKeys (or existingSecret with existingSecretKeys.apiKeys), or config.auth.allowAnonymous=true to serve without keys on purpose" }}
+{{- end }}
 {{- if lt (int64 $c.amqp.prefetch) (int64 $c.worker.batchSize) }}
 {{- fail (printf "config.amqp.prefetch (%d) must be at least config.worker.batchSize (%d): the service refuses it, since batches could never fill" (int64 $c.amqp.prefetch) (int64 $c.worker.batchSize)) }}
 {{- end }}
