@@ -44,6 +44,8 @@ pub struct Metrics {
     pub shadow_disagreements: IntCounter,
     /// The shadow bundle's probability of leaving, buckets as `probability`.
     pub shadow_probability: Histogram,
+    /// `table`: rows deleted by the retention rules (docs/privacy.md).
+    pub retention_deleted: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -178,6 +180,14 @@ impl Metrics {
                 .buckets((1..=10).map(|i| f64::from(i) / 10.0).collect()),
             )
             .expect("static"),
+            retention_deleted: IntCounterVec::new(
+                Opts::new(
+                    "turnover_retention_deleted_total",
+                    "Rows deleted because they were older than their retention period, by table",
+                ),
+                &["table"],
+            )
+            .expect("static"),
             registry,
         };
         let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
@@ -208,6 +218,9 @@ impl Metrics {
         for c in over_time {
             m.registry.register(c).expect("each metric registered once");
         }
+        m.registry
+            .register(Box::new(m.retention_deleted.clone()))
+            .expect("each metric registered once");
         // Labelled series exist from the start, so dashboards and rate() see zeros, not gaps.
         for outcome in ["scored", "rejected", "expired", "failed"] {
             m.jobs.with_label_values(&[outcome]);

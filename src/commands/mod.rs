@@ -4,6 +4,7 @@
 
 mod drift;
 mod enqueue;
+mod forget;
 mod migrate;
 mod outcomes;
 mod score;
@@ -18,6 +19,7 @@ use clap::{Parser, Subcommand};
 
 pub use drift::{drift_table, write_table as write_drift_table, DriftArgs, DriftError};
 pub use enqueue::{EnqueueArgs, EnqueueSource};
+pub use forget::ForgetArgs;
 pub use outcomes::{load_file as load_outcomes_file, OutcomesArgs};
 pub use score::{score_extracts, write_csv, write_jsonl, OfflineScoreError};
 pub use serve::ServeArgs;
@@ -69,6 +71,8 @@ pub enum Command {
     Outcomes(OutcomesArgs),
     /// Compare a set of extracts with the bundle's training distribution (PSI per feature).
     Drift(DriftArgs),
+    /// Erase every row about one employee and record the erasure (docs/privacy.md).
+    Forget(ForgetArgs),
 }
 
 /// Runs the parsed command line.
@@ -86,6 +90,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enqueue(args) => enqueue::enqueue(&logged_settings(config)?, args),
         Command::Outcomes(args) => outcomes::outcomes(&logged_settings(config)?, args),
         Command::Drift(args) => drift::drift(args, load_settings(config)?),
+        Command::Forget(args) => forget::forget(&logged_settings(config)?, args),
     }
 }
 

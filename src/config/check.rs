@@ -142,6 +142,7 @@ impl Settings {
                 "must be a level (error, warn, info, debug, trace) or a filter",
             );
         }
+        super::privacy::check(self)?;
         Ok(())
     }
 }

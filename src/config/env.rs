@@ -33,6 +33,7 @@ const VERBATIM: &[&str] = &[
     "auth.api_keys",
     "auth.api_keys_file",
     "model.shadow_path",
+    "privacy.erasure_salt",
 ];
 
 /// The environment's part of the configuration.

@@ -14,6 +14,7 @@
 
 pub(crate) mod auth;
 mod batch;
+mod employees;
 mod errors;
 mod health;
 mod log;

@@ -26,10 +26,11 @@ use crate::record::{EmployeeRecord, Envelope, FieldError};
         super::batch::submit,
         super::batch::status,
         super::outcomes::record,
+        super::employees::erase,
     ),
-    components(schemas(EmployeeRecord, Envelope, FieldError, Contribution, Summary, RiskLevel, ScoreReply, ErrorReply, OutcomeSchema, crate::storage::OutcomeCounts)),
+    components(schemas(EmployeeRecord, Envelope, FieldError, Contribution, Summary, RiskLevel, ScoreReply, ErrorReply, OutcomeSchema, crate::storage::OutcomeCounts, crate::storage::ErasedRows)),
     modifiers(&ApiKeyScheme),
-    tags((name = "scoring"), (name = "operations"), (name = "outcomes")),
+    tags((name = "scoring"), (name = "operations"), (name = "outcomes"), (name = "privacy")),
 )]
 pub struct ApiDoc;
 

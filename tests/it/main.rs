@@ -9,14 +9,18 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod bundle_proof;
 mod drift;
+mod erasure;
 mod failover;
 mod helpers;
 mod http;
 mod idempotency;
+mod least_privilege;
 mod model_swap;
 mod outcomes;
 mod proxy;
+mod retention;
 mod storage;
 mod tls;
 mod tls_servers;
