@@ -42,6 +42,14 @@
 //! | `drift.window` / `drift.min_records` / `drift.refresh_secs` | `1000` / `100` / `60` |
 //! | `model.shadow_path` | unset: no shadow bundle |
 //! | `model.watch_interval_ms` | unset: bundles reload on SIGHUP only |
+//! | `retention.predictions_days` / `shadow_days` / `rejected_days` / `outcomes_days` | unset: kept |
+//! | `retention.interval_secs` / `retention.batch_rows` | `3600` / `1000` |
+//! | `privacy.erasure_salt` | unset: erasure refused (a secret; never logged) |
+//! | `storage.store_inputs` | `true` (`false`: only the explained features are stored) |
+//! | `amqp.dead_letter_ttl_ms` | unset: dead letters stay until read (`x-message-ttl`) |
+//! | `postgres.migrate_on_start` | `true` (`serve` creates and migrates the database) |
+//! | `postgres.migration_lock_timeout_ms` / `migration_statement_timeout_ms` | `2000` / `600000` |
+//! | `postgres.migration_retries` | `4` (lock timeouts retried with backoff) |
 //!
 //! The environment variable of a key is `TURNOVER_` + the key upper-cased with `__` for the
 //! dot: `TURNOVER_AMQP__URL`. Secrets, URLs and paths are taken verbatim (`0042` is a key,
@@ -53,9 +61,11 @@
 mod check;
 mod env;
 pub mod keys;
+mod privacy;
 mod redact;
 mod secrets;
 
+pub use privacy::{Privacy, Retention, StorageSettings};
 pub use redact::redact_url;
 pub(crate) use redact::split_url;
 
@@ -79,6 +89,9 @@ pub struct Settings {
     pub log: Log,
     pub metrics: MetricsSettings,
     pub drift: DriftSettings,
+    pub retention: Retention,
+    pub privacy: Privacy,
+    pub storage: StorageSettings,
     /// The `TURNOVER_*` variables skipped as Kubernetes service links, for a debug log once
     /// telemetry is up ([`Settings::log_skipped_variables`]).
     #[serde(skip)]
@@ -112,6 +125,9 @@ pub struct Amqp {
     /// The largest message body the worker decodes; a larger one is rejected (`too_large`)
     /// with its first 4 KiB, its length and its sha256, never stored whole.
     pub max_message_bytes: usize,
+    /// `x-message-ttl` of the dead-letter queue when it is declared: dead letters (bodies with
+    /// personal data) older than this are dropped by the broker. Unset: kept until read.
+    pub dead_letter_ttl_ms: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +144,16 @@ pub struct Postgres {
     pub pool_size: usize,
     /// A file holding `url` (a mounted secret), instead of `url`.
     pub url_file: Option<PathBuf>,
+    /// `serve` creates the database and applies the migrations; `false` leaves both to
+    /// `turnover migrate` run by an owner role, so `serve` needs only row privileges.
+    pub migrate_on_start: bool,
+    /// `lock_timeout` of each migration: a migration waiting on a reader fails fast instead of
+    /// queueing every writer behind it.
+    pub migration_lock_timeout_ms: u64,
+    /// `statement_timeout` of each migration.
+    pub migration_statement_timeout_ms: u64,
+    /// How many times a migration that hit its lock timeout is tried again, with backoff.
+    pub migration_retries: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -276,11 +302,16 @@ impl Default for Settings {
                 tls_cert_file: None,
                 tls_key_file: None,
                 max_message_bytes: 65_536,
+                dead_letter_ttl_ms: None,
             },
             postgres: Postgres {
                 url: "postgres://postgres@127.0.0.1:5432/turnover".into(),
                 pool_size: 8,
                 url_file: None,
+                migrate_on_start: true,
+                migration_lock_timeout_ms: 2_000,
+                migration_statement_timeout_ms: 600_000,
+                migration_retries: 4,
             },
             worker: Worker {
                 consumers: 2,
@@ -331,6 +362,9 @@ impl Default for Settings {
                 min_records: 100,
                 refresh_secs: 60,
             },
+            retention: Retention::default(),
+            privacy: Privacy::default(),
+            storage: StorageSettings::default(),
             skipped_variables: Vec::new(),
         }
     }

@@ -17,6 +17,7 @@
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
 //! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
 //! - `tls`: what the broker and database connections share about TLS;
+//! - `retention`: old rows deleted by the `retention.*` rules (docs/privacy.md);
 //! - `outcomes`, `monitor`: who actually left, and the gauges that watch the model in service
 //!   (its figures on outcomes, the drift of its inputs).
 //!
@@ -34,6 +35,7 @@ pub mod monitor;
 pub mod outcomes;
 pub mod queue;
 pub mod record;
+pub mod retention;
 pub mod rng;
 pub mod serving;
 pub mod startup;

@@ -46,6 +46,8 @@ pub struct Metrics {
     pub shadow_probability: Histogram,
     /// `limiter` (auth_failures, rate_limit): client addresses or keys tracked now.
     pub limiter_clients: IntGaugeVec,
+    /// `table`: rows deleted by the retention rules (docs/privacy.md).
+    pub retention_deleted: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -188,6 +190,14 @@ impl Metrics {
                 &["limiter"],
             )
             .expect("static"),
+            retention_deleted: IntCounterVec::new(
+                Opts::new(
+                    "turnover_retention_deleted_total",
+                    "Rows deleted because they were older than their retention period, by table",
+                ),
+                &["table"],
+            )
+            .expect("static"),
             registry,
         };
         let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
@@ -218,9 +228,12 @@ impl Metrics {
         for c in over_time {
             m.registry.register(c).expect("each metric registered once");
         }
-        m.registry
-            .register(Box::new(m.limiter_clients.clone()))
-            .expect("each metric registered once");
+        for c in [
+            Box::new(m.limiter_clients.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.retention_deleted.clone()),
+        ] {
+            m.registry.register(c).expect("each metric registered once");
+        }
         // Labelled series exist from the start, so dashboards and rate() see zeros, not gaps.
         for outcome in ["scored", "rejected", "expired", "failed", "dead_lettered"] {
             m.jobs.with_label_values(&[outcome]);

@@ -80,18 +80,28 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
     serving::set_model_info(&metrics, None, &serving);
 
     let db_url = &settings.postgres.url;
-    storage::ensure_database(db_url)
-        .await
-        .with_context(|| format!("cannot prepare the database {}", redact_url(db_url)))?;
+    let migrate = settings.postgres.migrate_on_start;
+    if migrate {
+        storage::ensure_database(db_url)
+            .await
+            .with_context(|| format!("cannot prepare the database {}", redact_url(db_url)))?;
+    }
     let pool = storage::pool(db_url, settings.postgres.pool_size)?;
     {
         let mut client = pool
             .get()
             .await
             .with_context(|| format!("cannot connect to {}", redact_url(db_url)))?;
-        let applied = storage::migrate(&mut client).await?;
-        if !applied.is_empty() {
-            tracing::info!(migrations = ?applied, "database migrated");
+        if migrate {
+            let options = storage::MigrationOptions::from(&settings.postgres);
+            let applied = storage::migrate_with(&mut client, storage::MIGRATIONS, &options).await?;
+            if !applied.is_empty() {
+                tracing::info!(migrations = ?applied, "database migrated");
+            }
+        } else {
+            // Migrated by an owner role elsewhere: this role must find the schema current and
+            // hold every privilege it will use, or stop now naming what is missing.
+            storage::check_privileges(&client).await?;
         }
         metrics.postgres_connected.set(1);
     }
@@ -157,6 +167,7 @@ impl App {
                 Duration::from_millis(ms),
             ));
         }
+        tracker.spawn(crate::retention::run(Arc::clone(&ctx), shutdown.clone()));
         let http = self.listener.map(|listener| {
             tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))
         });

@@ -5,6 +5,7 @@
 mod dead;
 mod drift;
 mod enqueue;
+mod forget;
 mod migrate;
 mod outcomes;
 mod reload;
@@ -21,6 +22,7 @@ use clap::{Parser, Subcommand};
 pub use dead::{DeadAction, DeadArgs};
 pub use drift::{drift_table, write_table as write_drift_table, DriftArgs, DriftError};
 pub use enqueue::{EnqueueArgs, EnqueueSource};
+pub use forget::ForgetArgs;
 pub use outcomes::{load_file as load_outcomes_file, OutcomesArgs};
 pub use reload::ReloadArgs;
 pub use score::{score_extracts, write_csv, write_jsonl, OfflineScoreError};
@@ -77,6 +79,8 @@ pub enum Command {
     Dead(DeadArgs),
     /// Ask a running `serve` to reload its model bundles (POST /admin/reload).
     Reload(ReloadArgs),
+    /// Erase every row about one employee and record the erasure (docs/privacy.md).
+    Forget(ForgetArgs),
 }
 
 /// Runs the parsed command line.
@@ -96,6 +100,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drift(args) => drift::drift(args, load_settings(config)?),
         Command::Dead(args) => dead::dead(&logged_settings(config)?, args),
         Command::Reload(args) => reload::reload(args),
+        Command::Forget(args) => forget::forget(&logged_settings(config)?, args),
     }
 }
 

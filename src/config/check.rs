@@ -175,6 +175,7 @@ impl Settings {
                 );
             }
         }
+        super::privacy::check(self)?;
         Ok(())
     }
 }

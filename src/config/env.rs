@@ -34,6 +34,7 @@ const VERBATIM: &[&str] = &[
     "auth.api_keys_file",
     "http.trusted_proxies",
     "model.shadow_path",
+    "privacy.erasure_salt",
 ];
 
 /// The environment's part of the configuration.

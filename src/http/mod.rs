@@ -19,6 +19,7 @@ pub(crate) mod auth;
 mod batch;
 mod client;
 mod deadline;
+mod employees;
 mod errors;
 mod health;
 mod limiter;

@@ -27,10 +27,11 @@ use crate::record::{EmployeeRecord, Envelope, FieldError};
         super::batch::status,
         super::outcomes::record,
         super::admin::reload,
+        super::employees::erase,
     ),
-    components(schemas(EmployeeRecord, Envelope, FieldError, Contribution, Summary, RiskLevel, ScoreReply, ErrorReply, OutcomeSchema, crate::storage::OutcomeCounts, super::admin::Reloaded, super::admin::ReloadRefused)),
+    components(schemas(EmployeeRecord, Envelope, FieldError, Contribution, Summary, RiskLevel, ScoreReply, ErrorReply, OutcomeSchema, crate::storage::OutcomeCounts, super::admin::Reloaded, super::admin::ReloadRefused, crate::storage::ErasedRows)),
     modifiers(&ApiKeyScheme),
-    tags((name = "scoring"), (name = "operations"), (name = "outcomes")),
+    tags((name = "scoring"), (name = "operations"), (name = "outcomes"), (name = "privacy")),
 )]
 pub struct ApiDoc;
 

@@ -6,11 +6,11 @@
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 
 use super::errors::{self, ApiError};
-use super::{admin, auth, batch, deadline, health, log, openapi, outcomes, predict, State};
+use super::{admin, auth, batch, deadline, employees, health, log, openapi, outcomes, predict, State};
 
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
 const PREDICT_BODY_LIMIT: usize = 64 * 1024;
@@ -64,6 +64,13 @@ fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRo
             "/admin/reload",
             Protected,
             post(admin::reload),
+        ),
+        // Needs the `admin` scope once keys carry scopes (docs/privacy.md).
+        (
+            Method::DELETE,
+            "/employees/{employee_id}",
+            Protected,
+            delete(employees::erase),
         ),
     ]
 }

@@ -122,6 +122,11 @@ async fn declare_on(
         "x-queue-type".into(),
         AMQPValue::LongString(queue_type(amqp.queue_type).into()),
     );
+    // Dead letters are request bodies, personal data: a TTL lets the broker drop them once
+    // they are older than the deployment may keep them (docs/privacy.md).
+    if let Some(ttl) = amqp.dead_letter_ttl_ms {
+        dead_args.insert("x-message-ttl".into(), AMQPValue::LongUInt(ttl));
+    }
     channel
         .queue_declare(
             amqp.dead_letter_queue.as_str().into(),

@@ -10,6 +10,9 @@
 //!   bundle's rows), the model registry, batches,
 //! - [`read`]: batch progress and results, readiness, and the lookups tests need,
 //! - [`outcomes`](mod@outcomes): the outcomes upsert and the `model_performance` reads,
+//! - [`erase`]: erasing one employee's rows and recording it in `erasures`;
+//! - [`retention`](mod@retention): the retention lock and bounded deletes;
+//! - [`privileges`](mod@privileges): what `serve` checks when it does not migrate;
 //! - [`rows`]: the row types; [`error`]: [`StorageError`] and `is_transient`;
 //! - [`tls`]: `sslmode` and `sslrootcert` of the URL, with libpq's meaning;
 //! - [`primary`]: every pooled connection is to a server that accepts writes (multi-host URLs,
@@ -17,12 +20,15 @@
 //!
 //! Connection URLs may hold a password: nothing here formats a URL into a message or a log.
 
+mod erase;
 mod error;
 mod migrate;
 mod outcomes;
 mod primary;
+mod privileges;
 mod read;
 mod registry;
+mod retention;
 mod rows;
 mod tls;
 mod write;
@@ -32,13 +38,18 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
 
 pub use deadpool_postgres::{Client, Pool};
+pub use erase::{employee_hash, erase_employee, erasures, ErasedRows};
 pub use error::StorageError;
-pub use migrate::{ensure_database, migrate, Migration, MIGRATIONS};
+pub use migrate::{
+    ensure_database, migrate, migrate_with, Migration, MigrationOptions, MIGRATIONS, NO_TRANSACTION,
+};
 pub use outcomes::{
     holdout_metrics, model_performance, upsert_outcomes, OutcomeCounts, Performance,
 };
+pub use privileges::{check_privileges, PrivilegeError, PRIVILEGES};
 pub use read::{batch_results, batch_status, find_prediction, ping};
-pub use registry::{register_model, touch_models, RegisteredModel};
+pub use registry::{register_model, touch_models, RegisteredModel, RegistryError};
+pub use retention::{delete_expired, release_retention_lock, try_retention_lock, Retained};
 pub use rows::{
     BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, ShadowRow, Source,
     StoredBatch, StoredScore, Written,
