@@ -173,11 +173,13 @@ async fn every_runbook_block_runs_against_the_real_services() {
         (app.rejected().await == 1).then_some(())
     })
     .await;
+    let payload = serde_json::to_vec(&envelope("r-fixed", 41)).unwrap();
     let fixed = RejectedRow {
         request_id: Some("r-fixed".to_owned()),
         reason: "validation".to_owned(),
         errors: json!([]),
-        payload: serde_json::to_vec(&envelope("r-fixed", 41)).unwrap(),
+        payload_sha256: turnover::model::sha256_hex(&payload),
+        payload,
         received_at: OffsetDateTime::now_utc(),
     };
     insert_batch(&mut app.db.client().await, &[], &[fixed])
