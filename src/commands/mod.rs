@@ -5,6 +5,7 @@
 mod drift;
 mod enqueue;
 mod migrate;
+mod model_card;
 mod outcomes;
 mod score;
 mod serve;
@@ -16,8 +17,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-pub use drift::{drift_table, write_table as write_drift_table, DriftArgs, DriftError};
+pub use drift::{
+    drift_table, write_table as write_drift_table, Drift, DriftArgs, DriftError, DRIFT_FOUND,
+};
 pub use enqueue::{EnqueueArgs, EnqueueSource};
+pub use model_card::ModelCardArgs;
 pub use outcomes::{load_file as load_outcomes_file, OutcomesArgs};
 pub use score::{score_extracts, write_csv, write_jsonl, OfflineScoreError};
 pub use serve::ServeArgs;
@@ -69,6 +73,8 @@ pub enum Command {
     Outcomes(OutcomesArgs),
     /// Compare a set of extracts with the bundle's training distribution (PSI per feature).
     Drift(DriftArgs),
+    /// Write a bundle's model card and its figures (the holdout scored again).
+    ModelCard(ModelCardArgs),
 }
 
 /// Runs the parsed command line.
@@ -86,6 +92,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enqueue(args) => enqueue::enqueue(&logged_settings(config)?, args),
         Command::Outcomes(args) => outcomes::outcomes(&logged_settings(config)?, args),
         Command::Drift(args) => drift::drift(args, load_settings(config)?),
+        Command::ModelCard(args) => model_card::model_card(args, load_settings(config)?),
     }
 }
 

@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "outcomes",
         sql: include_str!("../../migrations/V5__outcomes.sql"),
     },
+    Migration {
+        version: 10,
+        name: "fairness",
+        sql: include_str!("../../migrations/V10__fairness.sql"),
+    },
 ];
 
 // An arbitrary constant shared by every turnover process: the key of the advisory lock that

@@ -16,6 +16,7 @@
 //! Connection URLs may hold a password: nothing here formats a URL into a message or a log.
 
 mod error;
+mod fairness;
 mod migrate;
 mod outcomes;
 mod read;
@@ -30,6 +31,7 @@ use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
 
 pub use deadpool_postgres::{Client, Pool};
 pub use error::StorageError;
+pub use fairness::{model_performance_by_group, GroupPerformance};
 pub use migrate::{ensure_database, migrate, Migration, MIGRATIONS};
 pub use outcomes::{
     holdout_metrics, model_performance, upsert_outcomes, OutcomeCounts, Performance,

@@ -17,13 +17,24 @@
 //!    AUC difference with a paired one ([`holdout`]); each feature's training distribution is
 //!    stored for drift detection.
 //!
+//! 7. The served model's figures per group of `genre`, `statut_marital` and age band on the
+//!    holdout, with bootstrap intervals ([`fairness`], docs/model.md#fairness).
+//!
+//! `Options::exclude_features` trains without some record fields: their columns are masked
+//! (set to a constant no tree can split on) in training and, following the manifest's
+//! `excluded_features`, in serving. The report then also refits the model with every feature,
+//! the same parameters, calibration and threshold, on the same split, so the two can be
+//! compared on the same holdout rows.
+//!
 //! Everything runs on one thread with seeded randomness, so the same data and seed give the
 //! same `model.json` bytes.
 
 mod baseline;
 mod bootstrap;
 mod calibrate;
+pub mod card;
 mod cv;
+mod fairness;
 mod holdout;
 mod logreg;
 mod manifest;
@@ -33,15 +44,18 @@ mod search;
 mod split;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fairness;
 
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::extracts::{self, ExtractError};
+use crate::fairness::Fairness;
 use crate::features;
 use crate::model::sha256_hex;
-use crate::model::{xgb, Bins, Bundle, Manifest, ModelError, MAX_BINS};
+use crate::model::{xgb, Bins, Bundle, Manifest, ModelError, TrainingEmployees, MAX_BINS};
 pub use baseline::Baseline;
 pub use calibrate::Choice;
 pub use cv::CrossValidation;
@@ -62,6 +76,8 @@ pub struct Options {
     /// Repeats of the final cross-validation.
     pub repeats: usize,
     pub progress: bool,
+    /// Record fields to train without (`--exclude-features`).
+    pub exclude_features: Vec<String>,
 }
 
 /// Why training failed.
@@ -86,6 +102,22 @@ pub enum TrainError {
     },
     #[error("no usable threshold: the out-of-fold predictions are empty or not numbers")]
     NoThreshold,
+    #[error(
+        "--exclude-features: {0:?} is not a record field any feature is made from (for example \
+         genre, statut_marital, age)"
+    )]
+    UnknownExclusion(String),
+    #[error(
+        "the extracts in {data} (sha256 {sha}) are not the bundle's training data (data_sha256 \
+         {want}): its holdout cannot be scored again from them"
+    )]
+    OtherData {
+        data: PathBuf,
+        sha: String,
+        want: String,
+    },
+    #[error(transparent)]
+    Card(#[from] card::CardError),
 }
 
 /// The outcome of a training run.
@@ -98,6 +130,18 @@ pub struct Trained {
     pub baseline: Baseline,
     /// Both models on the holdout.
     pub assessment: Assessment,
+    /// The served model per group on the holdout.
+    pub fairness: Fairness,
+    /// With `exclude_features`: the same model refit with every feature, on the same split.
+    pub with_every_feature: Option<Comparison>,
+}
+
+/// The model refit with every feature (same parameters, calibration and threshold), judged on
+/// the same holdout rows as the model trained without the excluded ones.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub holdout: metrics::Evaluation,
+    pub fairness: Fairness,
 }
 
 /// Repeats of the k-fold cross-validation that judges each search point (fewer when
@@ -120,7 +164,11 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         .iter()
         .map(|(row, _)| row.label == Some(true))
         .collect();
-    let x = features::matrix(rows.iter().map(|(_, record)| record));
+    let full_x = features::matrix(rows.iter().map(|(_, record)| record));
+    let masked =
+        features::columns_of(&options.exclude_features).map_err(TrainError::UnknownExclusion)?;
+    let mut x = full_x.clone();
+    features::mask(&mut x, &masked);
     let data = Data { x: &x, y: &labels };
     let seed = options.seed;
 
@@ -172,7 +220,40 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         },
         seed.wrapping_add(2000),
     );
+    let groups: Vec<[&'static str; 3]> = test_idx
+        .iter()
+        .map(|&i| crate::fairness::groups(&rows[i].1))
+        .collect();
+    let judge_groups = |probabilities: &[f32]| {
+        fairness::compute(
+            &test_labels,
+            probabilities,
+            threshold,
+            &groups,
+            bootstrap::RESAMPLES,
+            seed.wrapping_add(4000),
+        )
+    };
+    let group_figures = judge_groups(&calibrated);
+    let with_every_feature = if masked.is_empty() {
+        None
+    } else {
+        let full = Data {
+            x: &full_x,
+            y: &labels,
+        };
+        let booster = search::fit(&full, &train_idx, &params, seed)?;
+        let probabilities: Vec<f32> = search::predict(&booster, &full, &test_idx)?
+            .iter()
+            .map(|&p| served.apply(p))
+            .collect();
+        Some(Comparison {
+            holdout: metrics::Evaluation::compute(&test_labels, &probabilities, threshold),
+            fairness: judge_groups(&probabilities),
+        })
+    };
 
+    let data_sha256 = data_sha256(&options.data)?;
     let model_json = booster.to_json()?;
     let model_ubj = booster.to_ubj()?;
     let manifest = Manifest {
@@ -182,18 +263,21 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         risk_cuts: [0.3, 0.7],
         xgboost_version: xgb::version(),
         params: manifest::params_json(&params, seed, options, search_repeats),
-        data_sha256: data_sha256(&options.data)?,
+        data_sha256: data_sha256.clone(),
         created_at: now_rfc3339(),
-        metrics: manifest::metrics_json(
-            &assessment,
-            &cv,
-            &calibration,
-            &baseline,
-            &manifest::Rows {
-                train: train_idx.len(),
-                holdout: test_idx.len(),
-                leavers: labels.iter().filter(|l| **l).count(),
-            },
+        metrics: manifest::with_comparison(
+            manifest::metrics_json(
+                &assessment,
+                &cv,
+                &calibration,
+                &baseline,
+                &manifest::Rows {
+                    train: train_idx.len(),
+                    holdout: test_idx.len(),
+                    leavers: labels.iter().filter(|l| **l).count(),
+                },
+            ),
+            with_every_feature.as_ref(),
         ),
         calibration: served.clone(),
         drift_reference: features::names()
@@ -202,16 +286,31 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
             .map(|(j, name)| {
                 let column: Vec<f32> = train_idx
                     .iter()
-                    .map(|&i| x[i * features::COUNT + j])
+                    .map(|&i| full_x[i * features::COUNT + j])
                     .collect();
                 (name, Bins::fit(&column, MAX_BINS))
             })
             .collect(),
         model_ubj_sha256: Some(sha256_hex(&model_ubj)),
+        excluded_features: options.exclude_features.clone(),
+        fairness: Some(group_figures.clone()),
+        training_employees: Some(TrainingEmployees::new(
+            training_salt(&data_sha256, seed),
+            train_idx.iter().map(|&i| rows[i].0.employee_id),
+        )),
     };
     Bundle::write(&options.out, &manifest, &model_json, &model_ubj)?;
     // What was written must load as the service will load it.
     Bundle::load(&options.out)?.check_with_xgboost_rs()?;
+    card::write_into_bundle(
+        &options.out,
+        &manifest,
+        &card::Holdout {
+            labels: test_labels.clone(),
+            model: calibrated.clone(),
+            baseline: baseline.predict(&data, &test_idx),
+        },
+    )?;
     Ok(Trained {
         manifest,
         cv,
@@ -219,7 +318,15 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         calibration,
         baseline,
         assessment,
+        fairness: group_figures,
+        with_every_feature,
     })
+}
+
+/// The salt of the training ids' hashes: fixed by the data and the seed, so retraining the
+/// same data gives the same manifest, and different for other data.
+fn training_salt(data_sha256: &str, seed: u64) -> String {
+    sha256_hex(format!("training-employees:{data_sha256}:{seed}").as_bytes())[..16].to_owned()
 }
 
 pub(super) fn progress(options: &Options, len: u64, what: &'static str) -> ProgressBar {
@@ -238,7 +345,7 @@ pub(super) fn progress(options: &Options, len: u64, what: &'static str) -> Progr
 }
 
 /// sha256 of the three extracts' bytes, in file-name order.
-fn data_sha256(dir: &Path) -> Result<String, TrainError> {
+pub(crate) fn data_sha256(dir: &Path) -> Result<String, TrainError> {
     let mut all = Vec::new();
     for name in [
         "extrait_eval.csv",

@@ -11,12 +11,14 @@
 mod app;
 mod drift;
 mod failover;
+mod fairness;
 mod helpers;
 mod http;
 mod idempotency;
 mod model_swap;
 mod outcomes;
 mod proxy;
+mod rescore;
 mod storage;
 mod tls;
 mod tls_servers;
