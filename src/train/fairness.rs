@@ -7,9 +7,69 @@
 
 use std::collections::BTreeMap;
 
-use super::bootstrap::{interval, LEVEL};
-use crate::fairness::{rows_by_group, Attribute, Fairness, Group, ATTRIBUTES};
+use super::bootstrap::{interval, LEVEL, RESAMPLES};
+use super::metrics::Evaluation;
+use super::search::{self, Data, Params};
+use super::{Comparison, TrainError};
+use crate::extracts::ExtractRow;
+use crate::fairness::{groups, rows_by_group, Attribute, Fairness, Group, ATTRIBUTES};
+use crate::model::Calibration;
+use crate::record::Record;
 use crate::rng::Rng;
+
+/// What the holdout's group figures are computed from.
+pub struct Holdout<'a> {
+    /// Every validated row (the holdout's are `test_idx`).
+    pub rows: &'a [(&'a ExtractRow, Record)],
+    /// Every row's label.
+    pub labels: &'a [bool],
+    pub test_idx: &'a [usize],
+    /// The served model's probabilities of the holdout rows.
+    pub calibrated: &'a [f32],
+    pub threshold: f32,
+    pub seed: u64,
+}
+
+/// The served model's figures per group, and with excluded features the same model refit on
+/// every feature (`(unmasked features, training rows, parameters, calibration)`), judged on
+/// the same holdout rows.
+///
+/// # Errors
+/// [`TrainError`] when the refit fails in libxgboost.
+pub fn judge(
+    h: &Holdout<'_>,
+    refit: Option<(&[f32], &[usize], &Params, &Calibration)>,
+) -> Result<(Fairness, Option<Comparison>), TrainError> {
+    let test_labels: Vec<bool> = h.test_idx.iter().map(|&i| h.labels[i]).collect();
+    let by_row: Vec<[&'static str; 3]> = h.test_idx.iter().map(|&i| groups(&h.rows[i].1)).collect();
+    let judge = |probabilities: &[f32]| {
+        compute(
+            &test_labels,
+            probabilities,
+            h.threshold,
+            &by_row,
+            RESAMPLES,
+            h.seed.wrapping_add(4000),
+        )
+    };
+    let Some((full_x, train_idx, params, served)) = refit else {
+        return Ok((judge(h.calibrated), None));
+    };
+    let full = Data {
+        x: full_x,
+        y: h.labels,
+    };
+    let booster = search::fit(&full, train_idx, params, h.seed)?;
+    let probabilities: Vec<f32> = search::predict(&booster, &full, h.test_idx)?
+        .iter()
+        .map(|&p| served.apply(p))
+        .collect();
+    let comparison = Comparison {
+        holdout: Evaluation::compute(&test_labels, &probabilities, h.threshold),
+        fairness: judge(&probabilities),
+    };
+    Ok((judge(h.calibrated), Some(comparison)))
+}
 
 /// The rows of one group: labels, served probabilities, threshold.
 struct Rows<'a> {

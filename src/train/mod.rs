@@ -20,11 +20,9 @@
 //! 7. The served model's figures per group of `genre`, `statut_marital` and age band on the
 //!    holdout, with bootstrap intervals ([`fairness`], docs/model.md#fairness).
 //!
-//! `Options::exclude_features` trains without some record fields: their columns are masked
-//! (set to a constant no tree can split on) in training and, following the manifest's
-//! `excluded_features`, in serving. The report then also refits the model with every feature,
-//! the same parameters, calibration and threshold, on the same split, so the two can be
-//! compared on the same holdout rows.
+//! `Options::exclude_features` masks the columns of some record fields in training (and, by the
+//! manifest's `excluded_features`, in serving); the report then compares with the same model
+//! refit on every feature, on the same split.
 //!
 //! Everything runs on one thread with seeded randomness, so the same data and seed give the
 //! same `model.json` bytes.
@@ -34,6 +32,7 @@ mod bootstrap;
 mod calibrate;
 pub mod card;
 mod cv;
+mod error;
 mod fairness;
 mod holdout;
 mod logreg;
@@ -51,14 +50,15 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::extracts::{self, ExtractError};
+use crate::extracts;
 use crate::fairness::Fairness;
 use crate::features;
 use crate::model::sha256_hex;
-use crate::model::{xgb, Bins, Bundle, Manifest, ModelError, TrainingEmployees, MAX_BINS};
+use crate::model::{xgb, Bins, Bundle, Manifest, TrainingEmployees, MAX_BINS};
 pub use baseline::Baseline;
 pub use calibrate::Choice;
 pub use cv::CrossValidation;
+pub use error::TrainError;
 pub use holdout::Assessment;
 use metrics::best_f1_threshold;
 use search::Data;
@@ -78,46 +78,6 @@ pub struct Options {
     pub progress: bool,
     /// Record fields to train without (`--exclude-features`).
     pub exclude_features: Vec<String>,
-}
-
-/// Why training failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Extract(#[from] ExtractError),
-    #[error(
-        "the extracts in {0} have no label column (a_quitte_l_entreprise): nothing to learn from"
-    )]
-    NoLabels(PathBuf),
-    #[error(transparent)]
-    Split(#[from] split::SplitError),
-    #[error(transparent)]
-    Xgb(#[from] xgb::XgbError),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("no usable threshold: the out-of-fold predictions are empty or not numbers")]
-    NoThreshold,
-    #[error(
-        "--exclude-features: {0:?} is not a record field any feature is made from (for example \
-         genre, statut_marital, age)"
-    )]
-    UnknownExclusion(String),
-    #[error(
-        "the extracts in {data} (sha256 {sha}) are not the bundle's training data (data_sha256 \
-         {want}): its holdout cannot be scored again from them"
-    )]
-    OtherData {
-        data: PathBuf,
-        sha: String,
-        want: String,
-    },
-    #[error(transparent)]
-    Card(#[from] card::CardError),
 }
 
 /// The outcome of a training run.
@@ -220,38 +180,17 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         },
         seed.wrapping_add(2000),
     );
-    let groups: Vec<[&'static str; 3]> = test_idx
-        .iter()
-        .map(|&i| crate::fairness::groups(&rows[i].1))
-        .collect();
-    let judge_groups = |probabilities: &[f32]| {
-        fairness::compute(
-            &test_labels,
-            probabilities,
+    let (group_figures, with_every_feature) = fairness::judge(
+        &fairness::Holdout {
+            rows: &rows,
+            labels: &labels,
+            test_idx: &test_idx,
+            calibrated: &calibrated,
             threshold,
-            &groups,
-            bootstrap::RESAMPLES,
-            seed.wrapping_add(4000),
-        )
-    };
-    let group_figures = judge_groups(&calibrated);
-    let with_every_feature = if masked.is_empty() {
-        None
-    } else {
-        let full = Data {
-            x: &full_x,
-            y: &labels,
-        };
-        let booster = search::fit(&full, &train_idx, &params, seed)?;
-        let probabilities: Vec<f32> = search::predict(&booster, &full, &test_idx)?
-            .iter()
-            .map(|&p| served.apply(p))
-            .collect();
-        Some(Comparison {
-            holdout: metrics::Evaluation::compute(&test_labels, &probabilities, threshold),
-            fairness: judge_groups(&probabilities),
-        })
-    };
+            seed,
+        },
+        (!masked.is_empty()).then_some((full_x.as_slice(), train_idx.as_slice(), &params, served)),
+    )?;
 
     let data_sha256 = data_sha256(&options.data)?;
     let model_json = booster.to_json()?;

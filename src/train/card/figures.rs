@@ -116,17 +116,20 @@ pub fn calibration(table: &[CalibrationBin]) -> Result<String, String> {
     Ok(svg)
 }
 
-/// One rate of every group (`attribute=value` on the axis) with its interval.
+/// One rate of every group with its interval, attribute after attribute (age band, genre,
+/// marital status, as the manifest orders them).
 pub fn by_group(
     title: &str,
     fairness: &Fairness,
     rate: impl Fn(&Group) -> (Option<f64>, Option<[f64; 2]>),
 ) -> Result<String, String> {
     let mut bars: Vec<(String, f64, [f64; 2])> = Vec::new();
-    for (attribute, a) in &fairness.attributes {
+    for a in fairness.attributes.values() {
         for (value, g) in &a.groups {
             if let (Some(v), ci) = rate(g) {
-                bars.push((format!("{attribute}={value}"), v, ci.unwrap_or([v, v])));
+                // The value alone: the groups' names do not repeat across attributes, and
+                // `attribute=value` labels overlap at this width.
+                bars.push((value.clone(), v, ci.unwrap_or([v, v])));
             }
         }
     }

@@ -85,12 +85,16 @@ pub fn write_figures(dir: &Path, manifest: &Manifest, holdout: &Holdout) -> Resu
                 [(0.0, rate), (1.0, rate)]
             },
         ),
-        figures::by_group("Selection rate per group (holdout)", fairness, |g| {
-            (g.selection_rate, g.selection_rate_ci)
-        }),
-        figures::by_group("True-positive rate per group (holdout)", fairness, |g| {
-            (g.tpr, g.tpr_ci)
-        }),
+        figures::by_group(
+            "Selection rate per group (holdout): age band, genre, marital status",
+            fairness,
+            |g| (g.selection_rate, g.selection_rate_ci),
+        ),
+        figures::by_group(
+            "True-positive rate per group (holdout): age band, genre, marital status",
+            fairness,
+            |g| (g.tpr, g.tpr_ci),
+        ),
         figures::calibration(&table),
     ];
     for (file, svg) in FIGURES.into_iter().zip(drawn) {
