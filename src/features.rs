@@ -10,7 +10,10 @@
 
 use std::sync::LazyLock;
 
+mod mask;
+
 use crate::record::{schema, Departement, DomaineEtude, Poste, Record, StatutMarital};
+pub use mask::{columns_of, mask};
 
 /// Fields used as they are (or as 0/1 for yes/no and M/F, 0/1/2 for travel).
 const DIRECT: [&str; 23] = [

@@ -13,7 +13,8 @@
 //!   the context the worker and the sidecar share; `serving`: the bundles in service, their
 //!   reload on SIGHUP and their registry rows;
 //! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
-//! - `model`, `train`: the bundle, scoring, replies and summaries; training;
+//! - `model`, `train`: the bundle, scoring, replies and summaries; training; `fairness`: the
+//!   groups (gender, marital status, age band) the model is judged on, and their figures;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
 //! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
 //! - `tls`: what the broker and database connections share about TLS;
@@ -27,6 +28,7 @@ pub mod app;
 pub mod commands;
 pub mod config;
 pub mod extracts;
+pub mod fairness;
 pub mod features;
 pub mod http;
 pub mod metrics;

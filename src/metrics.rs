@@ -38,8 +38,15 @@ pub struct Metrics {
     pub model_holdout_metric: GaugeVec,
     /// `feature`: the population stability index of the worker's recent records.
     pub feature_psi: GaugeVec,
+    /// `model_version`, `role`, `attribute`, `group`, `metric` (count, leavers,
+    /// selection_rate, tpr, fpr, precision): the `model_performance_by_group` view, refreshed
+    /// with the live figures.
+    pub model_group_metric: GaugeVec,
     /// `outcome`: success, failure.
     pub model_reloads: IntCounterVec,
+    /// 1 after a start or a successful reload, 0 after a refused one: what
+    /// `TurnoverModelReloadFailed` fires on, whatever the order of the reloads.
+    pub model_reload_last_success: IntGauge,
     /// Records the shadow bundle classed otherwise than the live one.
     pub shadow_disagreements: IntCounter,
     /// The shadow bundle's probability of leaving, buckets as `probability`.
@@ -169,6 +176,20 @@ impl Metrics {
                 &["outcome"],
             )
             .expect("static"),
+            model_group_metric: GaugeVec::new(
+                Opts::new(
+                    "turnover_model_group_metric",
+                    "Figures of a model version per group of employees, on outcomes \
+                     (model_performance_by_group)",
+                ),
+                &["model_version", "role", "attribute", "group", "metric"],
+            )
+            .expect("static"),
+            model_reload_last_success: IntGauge::new(
+                "turnover_model_reload_last_success",
+                "1 after a start or a successful bundle reload, 0 after a refused one",
+            )
+            .expect("static"),
             shadow_disagreements: IntCounter::new(
                 "turnover_shadow_disagreements_total",
                 "Records the shadow bundle classed otherwise than the live one",
@@ -220,7 +241,9 @@ impl Metrics {
             m.registry.register(c).expect("each metric registered once");
         }
         // The model-over-time gauges (issue 13), registered apart from the list above.
-        let over_time: [Box<dyn prometheus::core::Collector>; 3] = [
+        let over_time: [Box<dyn prometheus::core::Collector>; 5] = [
+            Box::new(m.model_reload_last_success.clone()),
+            Box::new(m.model_group_metric.clone()),
             Box::new(m.model_live_metric.clone()),
             Box::new(m.model_holdout_metric.clone()),
             Box::new(m.feature_psi.clone()),
@@ -244,6 +267,8 @@ impl Metrics {
         for outcome in ["success", "failure"] {
             m.model_reloads.with_label_values(&[outcome]);
         }
+        // A process that runs has loaded its bundles: a start that cannot load them exits.
+        m.model_reload_last_success.set(1);
         m
     }
 
@@ -313,6 +338,7 @@ mod tests {
             "turnover_model_live_metric{metric=\"f1\",model_version=\"xgb-1\",role=\"live\"} 0.5",
             "turnover_model_holdout_metric{bound=\"lower\",metric=\"f1\",model_version=\"xgb-1\"} 0.43",
             "turnover_feature_psi{feature=\"age\"} 0.01",
+            "turnover_model_reload_last_success 1",
             "turnover_model_reloads_total{outcome=\"failure\"} 0",
             "turnover_model_reloads_total{outcome=\"success\"} 0",
             "turnover_shadow_disagreements_total 0",

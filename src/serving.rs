@@ -107,11 +107,17 @@ impl AppContext {
             Ok(next) => Arc::new(next),
             Err(error) => {
                 m.model_reloads.with_label_values(&["failure"]).inc();
+                m.model_reload_last_success.set(0);
                 let serving = self.models.current();
                 tracing::error!(
                     error.message = %error,
                     model.path = %self.settings.model.path.display(),
-                    model.shadow_path = ?self.settings.model.shadow_path,
+                    model.shadow_path = %self
+                        .settings
+                        .model
+                        .shadow_path
+                        .as_ref()
+                        .map_or_else(|| "none".into(), |p| p.display().to_string()),
                     model_version = %serving.live.version,
                     "model bundle refused; the loaded one keeps serving"
                 );
@@ -135,6 +141,7 @@ impl AppContext {
         self.drift.set_reference(next.live.drift_reference.clone());
         set_model_info(m, Some(&previous), &next);
         m.model_reloads.with_label_values(&["success"]).inc();
+        m.model_reload_last_success.set(1);
         // The versions swapped out served until now.
         if let Err(error) = touch(&self.pool, &previous).await {
             tracing::warn!(error.message = %error, "cannot move last_served_at of the previous bundles");

@@ -128,7 +128,19 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
         hard_stop: CancellationToken::new(),
         drift,
     });
-    tracing::info!(model_version = %ctx.model_version(), model.shadow_version = ?ctx.models.current().shadow.as_ref().map(|s| s.version.clone()), worker = roles.worker, http = ?listener.as_ref().and_then(|l| l.local_addr().ok()), "built");
+    // Absent values are written "none", never as Rust's `None`/`Some(…)`: logs are read by
+    // people and queried by tools that know nothing of Rust.
+    let shadow_version = ctx
+        .models
+        .current()
+        .shadow
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |s| s.version.clone());
+    let http = listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map_or_else(|| "none".to_owned(), |a| a.to_string());
+    tracing::info!(model_version = %ctx.model_version(), model.shadow_version = %shadow_version, worker = roles.worker, http = %http, "built");
     Ok(App {
         ctx,
         listener,

@@ -2,6 +2,13 @@
 //! with pipelined publisher confirms, and says how many the broker confirmed. A lost connection
 //! is not the end: it moves to the next node of `amqp.url` and sends again what was not
 //! confirmed (`queue::resend`).
+//!
+//! Without a `request_id`, the worker derives one from the body, so the same extract sent
+//! again is a replay: each employee gets back the row the first run stored, scored by whatever
+//! bundle served then. After a promotion that is not what is wanted, hence `--rescore`: every
+//! envelope gets the id `rescore:<tag>:<employee_id>`, the tag being the version of the bundle
+//! under `model.path` (or one given), so a new bundle (or a new tag) scores everyone again,
+//! while the same run sent twice is still deduplicated.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -46,6 +53,11 @@ pub struct EnqueueArgs {
     /// up; what was not confirmed is then sent again.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub reconnect_for: u64,
+    /// Score every employee of `--data` again, even those scored before: request ids
+    /// `rescore:<TAG>:<employee_id>`, TAG being the version of the bundle under `model.path`
+    /// unless given (`--rescore=after-review`).
+    #[arg(long, value_name = "TAG", num_args = 0..=1, default_missing_value = "", requires = "data")]
+    pub rescore: Option<String>,
 }
 
 /// Reads the requests, publishes them, prints the tally; non-zero exit unless all confirmed.
@@ -59,7 +71,7 @@ pub fn enqueue(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitCod
 async fn publish(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
     let bodies = match (&args.source.jsonl, &args.source.data) {
         (Some(path), _) => jsonl_bodies(path, args.explain)?,
-        (None, Some(dir)) => extract_bodies(dir, args.explain)?,
+        (None, Some(dir)) => extract_bodies(dir, args.explain, rescore_tag(settings, &args)?)?,
         (None, None) => anyhow::bail!("give --jsonl FILE or --data DIR"),
     };
     let total = bodies.len() as u64;
@@ -159,8 +171,32 @@ fn jsonl_bodies(path: &std::path::Path, explain: bool) -> anyhow::Result<Vec<Vec
     Ok(bodies)
 }
 
-/// One envelope per employee of the extracts, after checking every record.
-fn extract_bodies(dir: &std::path::Path, explain: bool) -> anyhow::Result<Vec<Vec<u8>>> {
+/// The tag of `--rescore`: the one given, or the version of the bundle under `model.path`.
+fn rescore_tag(settings: &Settings, args: &EnqueueArgs) -> anyhow::Result<Option<String>> {
+    match args.rescore.as_deref() {
+        None => Ok(None),
+        Some("") => {
+            let path = &settings.model.path;
+            let bundle = crate::model::Bundle::load(path).with_context(|| {
+                format!(
+                    "--rescore: cannot read the serving bundle's version under {}; give a tag \
+                     (--rescore=TAG) or set model.path",
+                    path.display()
+                )
+            })?;
+            Ok(Some(bundle.manifest.version))
+        }
+        Some(tag) => Ok(Some(tag.to_owned())),
+    }
+}
+
+/// One envelope per employee of the extracts, after checking every record; with a rescore
+/// tag, each carries the request id `rescore:<tag>:<employee_id>`.
+fn extract_bodies(
+    dir: &std::path::Path,
+    explain: bool,
+    rescore: Option<String>,
+) -> anyhow::Result<Vec<Vec<u8>>> {
     let extracts = extracts::read_dir(dir)?;
     if !extracts.orphans.is_empty() {
         eprintln!("warning: {}", extracts.orphans);
@@ -171,6 +207,9 @@ fn extract_bodies(dir: &std::path::Path, explain: bool) -> anyhow::Result<Vec<Ve
         .iter()
         .map(|row| {
             Envelope {
+                request_id: rescore
+                    .as_ref()
+                    .map(|tag| format!("rescore:{tag}:{}", row.employee_id)),
                 employee_id: Some(row.employee_id),
                 explain,
                 ..Envelope::new(row.record.clone())

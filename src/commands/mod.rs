@@ -7,6 +7,7 @@ mod drift;
 mod enqueue;
 mod forget;
 mod migrate;
+mod model_card;
 mod outcomes;
 mod reload;
 mod score;
@@ -20,9 +21,12 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 pub use dead::{DeadAction, DeadArgs};
-pub use drift::{drift_table, write_table as write_drift_table, DriftArgs, DriftError};
+pub use drift::{
+    drift_table, write_table as write_drift_table, Drift, DriftArgs, DriftError, DRIFT_FOUND,
+};
 pub use enqueue::{EnqueueArgs, EnqueueSource};
 pub use forget::ForgetArgs;
+pub use model_card::ModelCardArgs;
 pub use outcomes::{load_file as load_outcomes_file, OutcomesArgs};
 pub use reload::ReloadArgs;
 pub use score::{score_extracts, write_csv, write_jsonl, OfflineScoreError};
@@ -81,6 +85,8 @@ pub enum Command {
     Reload(ReloadArgs),
     /// Erase every row about one employee and record the erasure (docs/privacy.md).
     Forget(ForgetArgs),
+    /// Write a bundle's model card and its figures (the holdout scored again).
+    ModelCard(ModelCardArgs),
 }
 
 /// Runs the parsed command line.
@@ -101,6 +107,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dead(args) => dead::dead(&logged_settings(config)?, args),
         Command::Reload(args) => reload::reload(args),
         Command::Forget(args) => forget::forget(&logged_settings(config)?, args),
+        Command::ModelCard(args) => model_card::model_card(args, load_settings(config)?),
     }
 }
 

@@ -29,6 +29,11 @@ pub struct TrainArgs {
     /// Repeats of the final cross-validation (reported as mean ± sd).
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
+    /// Record fields to train without, comma-separated (e.g. `genre,statut_marital`): their
+    /// columns are masked in training and, following the manifest, in serving. The report then
+    /// compares the model with the same model refit on every feature, on the same split.
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    pub exclude_features: Vec<String>,
 }
 
 /// Trains, writes the bundle and prints the report.
@@ -44,6 +49,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         folds: args.folds,
         repeats: args.repeats.max(1),
         progress: std::io::stderr().is_terminal(),
+        exclude_features: args.exclude_features,
     };
     let started = std::time::Instant::now();
     let trained = train::train(&options)?;

@@ -153,7 +153,7 @@ impl IntoResponse for ApiError {
 /// transient from the client's point of view: retry later).
 impl From<crate::storage::StorageError> for ApiError {
     fn from(error: crate::storage::StorageError) -> Self {
-        tracing::error!(error.message = %error, error.cause = ?std::error::Error::source(&error).map(ToString::to_string), "database request failed");
+        tracing::error!(error.message = %error, error.cause = %std::error::Error::source(&error).map_or_else(|| "none".to_owned(), ToString::to_string), "database request failed");
         ApiError::unavailable("the database is unavailable; retry later")
     }
 }

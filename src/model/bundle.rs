@@ -78,6 +78,18 @@ pub struct Manifest {
     /// made before it existed, whose `version` still covers the model's bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_json_sha256: Option<String>,
+    /// Record fields the model was trained without (`turnover train --exclude-features`):
+    /// their feature columns are masked when scoring, as they were in training.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_features: Vec<String>,
+    /// Per-group figures on the holdout ([`crate::fairness::Fairness`]); absent in bundles
+    /// made before they existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<crate::fairness::Fairness>,
+    /// Salted hashes of the training employees' ids, so live figures can set apart the
+    /// employees the model learned from; absent in bundles made before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_employees: Option<super::TrainingEmployees>,
 }
 
 impl Manifest {
@@ -210,6 +222,12 @@ impl Bundle {
         if let Some(problem) = self.manifest.calibration.problem() {
             return invalid(problem);
         }
+        if let Err(name) = features::columns_of(&self.manifest.excluded_features) {
+            return invalid(format!(
+                "excluded_features names {name:?}, which is not a record field any feature is \
+                 made from"
+            ));
+        }
         for (name, bins) in &self.manifest.drift_reference {
             if !expected.contains(name) || !bins.is_valid() {
                 return invalid(format!(
@@ -285,7 +303,13 @@ impl Bundle {
             Some(n) if n == expected => Ok(()),
             other => Err(ModelError::FeatureMismatch {
                 path: self.path.clone(),
-                detail: format!("{file} takes {other:?} features, the code builds {expected}"),
+                detail: match other {
+                    Some(n) => format!("{file} takes {n} features, the code builds {expected}"),
+                    None => format!(
+                        "{file} does not say how many features it takes (learner_model_param.\
+                         num_feature); the code builds {expected}"
+                    ),
+                },
             }),
         }
     }

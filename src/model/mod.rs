@@ -17,6 +17,7 @@ mod identity;
 mod loaded;
 mod reply;
 mod scorer;
+mod seen;
 mod summary;
 pub(crate) mod xgb;
 
@@ -33,6 +34,7 @@ pub use identity::Identity;
 pub use loaded::{LoadedModel, Serving};
 pub use reply::{ErrorReply, ScoreReply};
 pub use scorer::{Scored, Scorer};
+pub use seen::{id_hash, TrainingEmployees};
 pub use summary::{EmployeeScore, Summary};
 
 use crate::features;
@@ -107,6 +109,9 @@ pub struct Model {
     calibration: Calibration,
     threshold: f64,
     cuts: [f64; 2],
+    /// Columns of the fields the bundle was trained without, masked before scoring as in
+    /// training (empty for a bundle trained on every feature).
+    masked: Vec<usize>,
 }
 
 impl Model {
@@ -130,7 +135,14 @@ impl Model {
         // One thread per booster: the worker parallelises across batches, and OpenMP threads
         // spinning between small batches would steal the core the broker and database need.
         booster.set_param("nthread", "1")?;
+        let masked = features::columns_of(&bundle.manifest.excluded_features).map_err(|name| {
+            ModelError::FeatureMismatch {
+                path: bundle.path.clone(),
+                detail: format!("excluded feature {name:?} is not a model input field"),
+            }
+        })?;
         Ok(Model {
+            masked,
             booster,
             calibration: bundle.manifest.calibration.clone(),
             threshold: bundle.manifest.threshold,
@@ -154,11 +166,22 @@ impl Model {
         if data.len() != rows * features::COUNT {
             return Err(xgb::XgbError(format!("{} values for {rows} rows", data.len())).into());
         }
-        let probabilities = self.booster.predict(data, rows)?;
+        let probabilities = self.booster.predict(&self.masked(data), rows)?;
         Ok(probabilities
             .into_iter()
             .map(|p| self.score_of(f64::from(p)))
             .collect())
+    }
+
+    /// `data` as the booster was trained on it: a copy with the excluded columns masked, or
+    /// `data` itself when nothing was excluded (the common case pays nothing).
+    fn masked<'a>(&self, data: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
+        if self.masked.is_empty() {
+            return std::borrow::Cow::Borrowed(data);
+        }
+        let mut copy = data.to_vec();
+        features::mask(&mut copy, &self.masked);
+        std::borrow::Cow::Owned(copy)
     }
 
     /// The score for the booster's raw probability of leaving: calibrated by the bundle's
@@ -188,7 +211,7 @@ impl Model {
         if rows == 0 {
             return Ok(Vec::new());
         }
-        let (values, per_row) = self.booster.contributions(data, rows)?;
+        let (values, per_row) = self.booster.contributions(&self.masked(data), rows)?;
         Ok(values
             .chunks(per_row)
             .map(|row| explain::by_field(row, top_k))

@@ -49,7 +49,9 @@ pub async fn refresh(ctx: &AppContext) -> Result<(), StorageError> {
     let client = ctx.pool.get().await?;
     let live = storage::model_performance(&client).await?;
     let holdout = storage::holdout_metrics(&client).await?;
+    let groups = storage::model_performance_by_group(&client).await?;
     drop(client);
+    super::groups::set(&ctx.metrics, &groups);
     set_live(&ctx.metrics, &live);
     set_holdout(&ctx.metrics, &holdout);
     Ok(())

@@ -232,6 +232,7 @@ async fn session(
         }
         progress(&state.run.report);
     }
+    publisher.close().await;
     Ok(())
 }
 

@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "predictions_public",
         sql: include_str!("../../migrations/V9__predictions_public.sql"),
     },
+    Migration {
+        version: 10,
+        name: "fairness",
+        sql: include_str!("../../migrations/V10__fairness.sql"),
+    },
 ];
 
 // An arbitrary constant shared by every turnover process: the key of the advisory lock that

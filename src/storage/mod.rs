@@ -22,6 +22,7 @@
 
 mod erase;
 mod error;
+mod fairness;
 mod migrate;
 mod outcomes;
 mod primary;
@@ -40,6 +41,7 @@ use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
 pub use deadpool_postgres::{Client, Pool};
 pub use erase::{employee_hash, erase_employee, erasures, ErasedRows};
 pub use error::StorageError;
+pub use fairness::{model_performance_by_group, GroupPerformance};
 pub use migrate::{
     ensure_database, migrate, migrate_with, Migration, MigrationOptions, MIGRATIONS, NO_TRANSACTION,
 };

@@ -25,6 +25,13 @@ ON CONFLICT (employee_id) DO UPDATE
        IS DISTINCT FROM (EXCLUDED.\"left\", EXCLUDED.observed_at, EXCLUDED.source)
 RETURNING (xmax = 0) AS inserted";
 
+// Of the outcomes just loaded, those of employees with no live score made strictly before the
+// observation: `model_performance` cannot judge them, and says nothing of them.
+const UNJUDGED: &str = "\
+SELECT count(*) FROM UNNEST($1::bigint[], $2::timestamptz[]) AS o(employee_id, observed_at)
+ WHERE NOT EXISTS (SELECT 1 FROM predictions p
+                    WHERE p.employee_id = o.employee_id AND p.scored_at < o.observed_at)";
+
 /// What loading outcomes did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct OutcomeCounts {
@@ -34,14 +41,18 @@ pub struct OutcomeCounts {
     pub updated: u64,
     /// Employees whose stored outcome was already this one.
     pub unchanged: u64,
+    /// Outcomes (of those loaded) with no score made before them: left out of
+    /// `model_performance` until a score dated before the outcome exists.
+    pub unjudged: u64,
 }
 
 impl std::fmt::Display for OutcomeCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} inserted, {} updated, {} unchanged",
-            self.inserted, self.updated, self.unchanged
+            "{} inserted, {} updated, {} unchanged; {} with no earlier score (not judged by \
+             model_performance)",
+            self.inserted, self.updated, self.unchanged, self.unjudged
         )
     }
 }
@@ -58,6 +69,7 @@ pub async fn upsert_outcomes(
     let tx = client.transaction().await?;
     let statement = tx.prepare_cached(UPSERT_OUTCOMES).await?;
     let mut counts = OutcomeCounts::default();
+    let unjudged = tx.prepare_cached(UNJUDGED).await?;
     for chunk in outcomes.chunks(CHUNK) {
         let ids: Vec<i64> = chunk.iter().map(|o| o.employee_id).collect();
         let left: Vec<bool> = chunk.iter().map(|o| o.left).collect();
@@ -70,6 +82,8 @@ pub async fn upsert_outcomes(
                 counts.updated += 1;
             }
         }
+        let row = tx.query_one(&unjudged, &[&ids, &at]).await?;
+        counts.unjudged += row.try_get::<_, i64>(0)?.unsigned_abs();
     }
     tx.commit().await?;
     counts.unchanged = outcomes.len() as u64 - counts.inserted - counts.updated;

@@ -13,7 +13,7 @@ pub const TABLE_BINS: usize = 10;
 
 /// One row of a calibration table: a slice of rows by predicted probability, what was
 /// predicted on average and how many actually left.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CalibrationBin {
     /// Lowest and highest predicted probability in the slice.
     pub from: f64,

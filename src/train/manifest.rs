@@ -11,7 +11,7 @@ use super::calibrate::Choice;
 use super::cv::CrossValidation;
 use super::holdout::Assessment;
 use super::search::{self, Params};
-use super::Options;
+use super::{Comparison, Options};
 use crate::model::{sha256_hex, Calibration, Identity};
 
 /// The bundle's version: the digest of everything that decides a score
@@ -102,6 +102,18 @@ pub fn metrics_json(
         },
         "rows": {"train": rows.train, "holdout": rows.holdout, "leavers": rows.leavers},
     })
+}
+
+/// `metrics`, and with `--exclude-features` the same model refit with every feature beside it
+/// (`with_every_feature`: its holdout figures and per-group figures on the same rows).
+pub fn with_comparison(mut metrics: Value, comparison: Option<&Comparison>) -> Value {
+    if let (Some(c), Some(map)) = (comparison, metrics.as_object_mut()) {
+        map.insert(
+            "with_every_feature".into(),
+            json!({"holdout": c.holdout, "fairness": c.fairness}),
+        );
+    }
+    metrics
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ type Groups = Vec<(f32, u64, u64)>;
 
 /// Score groups in descending score order, then the total positive and negative counts;
 /// `None` if any score is `NaN`.
-fn score_groups(labels: &[bool], scores: &[f32]) -> Option<(Groups, u64, u64)> {
+pub(super) fn score_groups(labels: &[bool], scores: &[f32]) -> Option<(Groups, u64, u64)> {
     assert_eq!(labels.len(), scores.len(), "labels/scores length");
     if scores.iter().any(|s| s.is_nan()) {
         return None;

@@ -17,13 +17,23 @@
 //!    AUC difference with a paired one ([`holdout`]); each feature's training distribution is
 //!    stored for drift detection.
 //!
+//! 7. The served model's figures per group of `genre`, `statut_marital` and age band on the
+//!    holdout, with bootstrap intervals ([`fairness`], docs/model.md#fairness).
+//!
+//! `Options::exclude_features` masks the columns of some record fields in training (and, by the
+//! manifest's `excluded_features`, in serving); the report then compares with the same model
+//! refit on every feature, on the same split.
+//!
 //! Everything runs on one thread with seeded randomness, so the same data and seed give the
 //! same `model.json` bytes.
 
 mod baseline;
 mod bootstrap;
 mod calibrate;
+pub mod card;
 mod cv;
+mod error;
+mod fairness;
 mod holdout;
 mod logreg;
 mod manifest;
@@ -33,18 +43,22 @@ mod search;
 mod split;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fairness;
 
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::extracts::{self, ExtractError};
+use crate::extracts;
+use crate::fairness::Fairness;
 use crate::features;
 use crate::model::sha256_hex;
-use crate::model::{xgb, Bins, Bundle, Manifest, ModelError, MAX_BINS};
+use crate::model::{xgb, Bins, Bundle, Manifest, TrainingEmployees, MAX_BINS};
 pub use baseline::Baseline;
 pub use calibrate::Choice;
 pub use cv::CrossValidation;
+pub use error::TrainError;
 pub use holdout::Assessment;
 use metrics::best_f1_threshold;
 use search::Data;
@@ -62,30 +76,8 @@ pub struct Options {
     /// Repeats of the final cross-validation.
     pub repeats: usize,
     pub progress: bool,
-}
-
-/// Why training failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Extract(#[from] ExtractError),
-    #[error(
-        "the extracts in {0} have no label column (a_quitte_l_entreprise): nothing to learn from"
-    )]
-    NoLabels(PathBuf),
-    #[error(transparent)]
-    Split(#[from] split::SplitError),
-    #[error(transparent)]
-    Xgb(#[from] xgb::XgbError),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("no usable threshold: the out-of-fold predictions are empty or not numbers")]
-    NoThreshold,
+    /// Record fields to train without (`--exclude-features`).
+    pub exclude_features: Vec<String>,
 }
 
 /// The outcome of a training run.
@@ -98,6 +90,18 @@ pub struct Trained {
     pub baseline: Baseline,
     /// Both models on the holdout.
     pub assessment: Assessment,
+    /// The served model per group on the holdout.
+    pub fairness: Fairness,
+    /// With `exclude_features`: the same model refit with every feature, on the same split.
+    pub with_every_feature: Option<Comparison>,
+}
+
+/// The model refit with every feature (same parameters, calibration and threshold), judged on
+/// the same holdout rows as the model trained without the excluded ones.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub holdout: metrics::Evaluation,
+    pub fairness: Fairness,
 }
 
 /// Repeats of the k-fold cross-validation that judges each search point (fewer when
@@ -122,7 +126,11 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         .iter()
         .map(|(row, _)| row.label == Some(true))
         .collect();
-    let x = features::matrix(rows.iter().map(|(_, record)| record));
+    let full_x = features::matrix(rows.iter().map(|(_, record)| record));
+    let masked =
+        features::columns_of(&options.exclude_features).map_err(TrainError::UnknownExclusion)?;
+    let mut x = full_x.clone();
+    features::mask(&mut x, &masked);
     let data = Data { x: &x, y: &labels };
     let seed = options.seed;
 
@@ -174,7 +182,19 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         },
         seed.wrapping_add(2000),
     );
+    let (group_figures, with_every_feature) = fairness::judge(
+        &fairness::Holdout {
+            rows: &rows,
+            labels: &labels,
+            test_idx: &test_idx,
+            calibrated: &calibrated,
+            threshold,
+            seed,
+        },
+        (!masked.is_empty()).then_some((full_x.as_slice(), train_idx.as_slice(), &params, served)),
+    )?;
 
+    let data_sha256 = data_sha256(&options.data)?;
     let model_json = booster.to_json()?;
     let model_ubj = booster.to_ubj()?;
     let manifest = Manifest {
@@ -184,18 +204,21 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         risk_cuts: RISK_CUTS,
         xgboost_version: xgb::version(),
         params: manifest::params_json(&params, seed, options, search_repeats),
-        data_sha256: data_sha256(&options.data)?,
+        data_sha256: data_sha256.clone(),
         created_at: now_rfc3339(),
-        metrics: manifest::metrics_json(
-            &assessment,
-            &cv,
-            &calibration,
-            &baseline,
-            &manifest::Rows {
-                train: train_idx.len(),
-                holdout: test_idx.len(),
-                leavers: labels.iter().filter(|l| **l).count(),
-            },
+        metrics: manifest::with_comparison(
+            manifest::metrics_json(
+                &assessment,
+                &cv,
+                &calibration,
+                &baseline,
+                &manifest::Rows {
+                    train: train_idx.len(),
+                    holdout: test_idx.len(),
+                    leavers: labels.iter().filter(|l| **l).count(),
+                },
+            ),
+            with_every_feature.as_ref(),
         ),
         calibration: served.clone(),
         drift_reference: features::names()
@@ -204,17 +227,32 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
             .map(|(j, name)| {
                 let column: Vec<f32> = train_idx
                     .iter()
-                    .map(|&i| x[i * features::COUNT + j])
+                    .map(|&i| full_x[i * features::COUNT + j])
                     .collect();
                 (name, Bins::fit(&column, MAX_BINS))
             })
             .collect(),
         model_ubj_sha256: Some(sha256_hex(&model_ubj)),
         model_json_sha256: Some(sha256_hex(&model_json)),
+        excluded_features: options.exclude_features.clone(),
+        fairness: Some(group_figures.clone()),
+        training_employees: Some(TrainingEmployees::new(
+            training_salt(&data_sha256, seed),
+            train_idx.iter().map(|&i| rows[i].0.employee_id),
+        )),
     };
     Bundle::write(&options.out, &manifest, &model_json, &model_ubj)?;
     // What was written must load as the service will load it.
     Bundle::load(&options.out)?.check_with_xgboost_rs()?;
+    card::write_into_bundle(
+        &options.out,
+        &manifest,
+        &card::Holdout {
+            labels: test_labels.clone(),
+            model: calibrated.clone(),
+            baseline: baseline.predict(&data, &test_idx),
+        },
+    )?;
     Ok(Trained {
         manifest,
         cv,
@@ -222,7 +260,15 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         calibration,
         baseline,
         assessment,
+        fairness: group_figures,
+        with_every_feature,
     })
+}
+
+/// The salt of the training ids' hashes: fixed by the data and the seed, so retraining the
+/// same data gives the same manifest, and different for other data.
+fn training_salt(data_sha256: &str, seed: u64) -> String {
+    sha256_hex(format!("training-employees:{data_sha256}:{seed}").as_bytes())[..16].to_owned()
 }
 
 pub(super) fn progress(options: &Options, len: u64, what: &'static str) -> ProgressBar {
@@ -241,7 +287,7 @@ pub(super) fn progress(options: &Options, len: u64, what: &'static str) -> Progr
 }
 
 /// sha256 of the three extracts' bytes, in file-name order.
-fn data_sha256(dir: &Path) -> Result<String, TrainError> {
+pub(crate) fn data_sha256(dir: &Path) -> Result<String, TrainError> {
     let mut all = Vec::new();
     for name in [
         "extrait_eval.csv",

@@ -23,6 +23,7 @@ fn options(data: &Path, out: &Path, seed: u64) -> Options {
         folds: 3,
         repeats: 2,
         progress: false,
+        exclude_features: Vec::new(),
     }
 }
 

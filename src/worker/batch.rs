@@ -285,7 +285,7 @@ async fn score(
                 ok.push(job);
             }
             other => {
-                tracing::error!(request_id = %job.request_id, error.message = ?other.err(), "scoring failed");
+                tracing::error!(request_id = %job.request_id, error.message = %other.err().map_or_else(|| "not one score for one record".to_owned(), |e| e.to_string()), "scoring failed");
                 failed.push(job.tag);
             }
         }
@@ -308,7 +308,7 @@ async fn shadow_score(shadow: &LoadedModel, jobs: &[Job]) -> Vec<Scored> {
     {
         Ok(scores) if scores.len() == jobs.len() => scores,
         other => {
-            tracing::error!(error.message = ?other.err(), model_version = %shadow.version, batch.size = jobs.len(), "shadow scoring failed; this batch has no shadow rows");
+            tracing::error!(error.message = %other.err().map_or_else(|| "not one score per record".to_owned(), |e| e.to_string()), model_version = %shadow.version, batch.size = jobs.len(), "shadow scoring failed; this batch has no shadow rows");
             Vec::new()
         }
     }

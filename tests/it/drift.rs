@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use turnover::commands::{drift_table, write_drift_table, DriftError};
+use turnover::commands::{drift_table, write_drift_table, DriftError, DRIFT_FOUND};
 use turnover::extracts::{labelled_population, read_dir, write_dir, ExtractRow};
 use turnover::features;
 use turnover::model::{psi_table, Bundle, FeatureDrift, PSI_MAJOR};
@@ -38,6 +38,7 @@ fn trained_bundle() -> &'static Path {
             folds: 3,
             repeats: 1,
             progress: false,
+            exclude_features: Vec::new(),
         })
         .expect("train");
         out
@@ -79,8 +80,10 @@ fn turnover_drift_is_near_zero_on_the_training_population_and_flags_a_shift() {
     let bundle = Bundle::load(trained_bundle()).expect("the trained bundle loads");
 
     let (_same_dir, same) = extracts_of(&labelled_population(22, 800));
-    let (rows, table) = drift_table(&bundle, &same).expect("drift");
-    assert_eq!((rows, table.len()), (800, features::COUNT));
+    let drift = drift_table(&bundle, &same).expect("drift");
+    let table = drift.table.clone();
+    assert_eq!((drift.rows, table.len()), (800, features::COUNT));
+    assert!(drift.out_of_range.is_empty() && !drift.found(), "{drift:?}");
     let worst = &table[0];
     assert!(
         worst.psi < 0.1,
@@ -89,7 +92,8 @@ fn turnover_drift_is_near_zero_on_the_training_population_and_flags_a_shift() {
     assert!(table.windows(2).all(|w| w[0].psi >= w[1].psi), "sorted");
 
     let (shifted_dir, moved) = extracts_of(&shifted(labelled_population(22, 800)));
-    let (_, table) = drift_table(&bundle, &moved).expect("drift");
+    let drift = drift_table(&bundle, &moved).expect("drift");
+    let table = drift.table.clone();
     for feature in ["age", "revenu_mensuel"] {
         assert!(psi_of(&table, feature) > PSI_MAJOR, "{feature}: {table:?}");
     }
@@ -98,7 +102,7 @@ fn turnover_drift_is_near_zero_on_the_training_population_and_flags_a_shift() {
         "{table:?}"
     );
     let mut printed = Vec::new();
-    write_drift_table(&mut printed, &table).expect("write");
+    write_drift_table(&mut printed, &drift).expect("write");
     let printed = String::from_utf8(printed).expect("utf-8");
     let age_line = printed
         .lines()
@@ -115,9 +119,10 @@ fn turnover_drift_is_near_zero_on_the_training_population_and_flags_a_shift() {
         .env_remove("TURNOVER_CONFIG")
         .output()
         .expect("run turnover drift");
-    assert!(
-        out.status.success(),
-        "{}",
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(DRIFT_FOUND)),
+        "drift found: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -144,6 +149,52 @@ fn turnover_drift_is_near_zero_on_the_training_population_and_flags_a_shift() {
     let err = drift_table(&old_bundle, &same).expect_err("no reference");
     assert!(matches!(err, DriftError::NoReference(_)), "{err:?}");
     assert!(err.to_string().contains("has no drift_reference"), "{err}");
+}
+
+/// Every age 15 years older, with no cap: the ages past 70 are out of the record's range.
+#[test]
+fn drift_counts_values_out_of_range_and_still_prints_the_table() {
+    let mut rows = labelled_population(24, 400);
+    for row in &mut rows {
+        let age = row.record["age"].as_i64().expect("age");
+        row.record.insert("age".into(), Value::from(age + 15));
+    }
+    let past_70 = rows
+        .iter()
+        .filter(|r| r.record["age"].as_i64() > Some(70))
+        .count();
+    assert!(past_70 > 0, "the shift takes some ages past 70");
+    let (dir, extracts) = extracts_of(&rows);
+    let bundle = Bundle::load(trained_bundle()).expect("bundle");
+    let drift = drift_table(&bundle, &extracts).expect("a table, not an error");
+    assert_eq!(drift.rows, 400, "no employee left out");
+    assert_eq!(drift.unreadable, 0);
+    assert_eq!(drift.out_of_range.get("age"), Some(&past_70));
+    assert_eq!(drift.out_of_range.get("age_debut_carriere"), Some(&past_70));
+    assert!(psi_of(&drift.table, "age") > PSI_MAJOR);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_turnover"))
+        .args(["drift", "--data"])
+        .arg(dir.path())
+        .arg("--model")
+        .arg(trained_bundle())
+        .env_remove("TURNOVER_CONFIG")
+        .output()
+        .expect("run turnover drift");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(i32::from(DRIFT_FOUND)), "{stderr}");
+    assert!(stdout.starts_with("feature"), "{stdout}");
+    assert_eq!(stdout.lines().count(), features::COUNT + 1, "{stdout}");
+    let age_line = stdout
+        .lines()
+        .find(|l| l.starts_with("age "))
+        .expect("an age line");
+    assert!(
+        age_line.split_whitespace().nth(2) == Some(past_70.to_string().as_str()),
+        "{age_line}"
+    );
+    assert!(!stderr.contains("invalid values"), "{stderr}");
 }
 
 fn envelopes(rows: &[ExtractRow], prefix: &str) -> Vec<Outgoing> {

@@ -25,7 +25,7 @@ use crate::app::{model_path, test_settings, TestApp};
 use crate::helpers::{wait_until, TestDb};
 
 /// The second committed bundle: same features, another seed and search.
-fn candidate_path() -> PathBuf {
+pub(crate) fn candidate_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/candidate")
 }
 
@@ -38,7 +38,7 @@ fn swap_jobs() -> usize {
 }
 
 /// Copies a bundle's two files into `dir`, the way an operator replaces a mounted bundle.
-fn install(bundle: &Path, dir: &Path) {
+pub(crate) fn install(bundle: &Path, dir: &Path) {
     for file in ["manifest.json", "model.json"] {
         let tmp = dir.join(format!(".{file}.tmp"));
         std::fs::copy(bundle.join(file), &tmp).expect("copy the bundle");
@@ -47,18 +47,18 @@ fn install(bundle: &Path, dir: &Path) {
 }
 
 /// A bundle folder holding a copy of `bundle`.
-fn bundle_dir(bundle: &Path) -> tempfile::TempDir {
+pub(crate) fn bundle_dir(bundle: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     install(bundle, dir.path());
     dir
 }
 
-fn version_of(bundle: &Path) -> String {
+pub(crate) fn version_of(bundle: &Path) -> String {
     Bundle::load(bundle).expect("bundle").manifest.version
 }
 
 /// Starts worker and sidecar, keeping the shared context to call `reload` in-process.
-async fn start(db: TestDb, settings: Settings) -> (TestApp, Arc<AppContext>) {
+pub(crate) async fn start(db: TestDb, settings: Settings) -> (TestApp, Arc<AppContext>) {
     turnover::telemetry::init(LogFormat::Pretty, "warn");
     let mut app = TestApp::idle(db, settings);
     let built = startup::build(app.settings.clone(), Roles::ALL)
@@ -628,6 +628,11 @@ async fn sighup_makes_a_running_turnover_serve_swap_its_bundle_or_refuse_a_broke
         || async { (health_version().await? == version_b).then_some(()) },
     )
     .await;
+    let text = get("/metrics").await.expect("metrics");
+    assert_eq!(
+        metric(&text, "turnover_model_reload_last_success"),
+        Some(1.0)
+    );
 
     std::fs::write(served.path().join("model.json"), b"{\"learner\": {").expect("corrupt");
     hangup();
@@ -647,6 +652,11 @@ async fn sighup_makes_a_running_turnover_serve_swap_its_bundle_or_refuse_a_broke
             "turnover_model_reloads_total{outcome=\"success\"}"
         ),
         Some(1.0)
+    );
+    assert_eq!(
+        metric(&metrics, "turnover_model_reload_last_success"),
+        Some(0.0),
+        "the last reload was refused"
     );
     assert_eq!(health_version().await.as_deref(), Some(version_b.as_str()));
     assert!(child.try_wait().expect("wait").is_none(), "still running");

@@ -138,6 +138,8 @@ async fn the_performance_view_gives_the_figures_counted_by_hand() {
         (counts.inserted, counts.updated, counts.unchanged),
         (9, 0, 0)
     );
+    // Employee 10 has an outcome and no score: stored, not judged, and counted as such.
+    assert_eq!(counts.unjudged, 1);
 
     let view = storage::model_performance(&db.client().await)
         .await
@@ -270,7 +272,11 @@ async fn bad_outcome_files_are_refused_with_file_line_and_column_and_nothing_is_
     );
 }
 
-async fn post(app: &TestApp, key: Option<&str>, body: reqwest::Body) -> (StatusCode, Value) {
+pub(crate) async fn post(
+    app: &TestApp,
+    key: Option<&str>,
+    body: reqwest::Body,
+) -> (StatusCode, Value) {
     let mut request = crate::http::client()
         .post(app.url("/outcomes"))
         .header("content-type", "application/json")
@@ -350,11 +356,18 @@ async fn post_outcomes_checks_every_outcome_and_stores_all_or_nothing() {
 
     let (status, body) = post(&app, Some("k1"), good.to_string().into()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"inserted": 2, "updated": 0, "unchanged": 0}));
+    // Nobody was scored in this database: no outcome can be judged yet, and the reply says so.
+    assert_eq!(
+        body,
+        json!({"inserted": 2, "updated": 0, "unchanged": 0, "unjudged": 2})
+    );
     let one = json!({"employee_id": 2, "left": true, "observed_at": "2026-10-31"});
     let (status, body) = post(&app, Some("k1"), one.to_string().into()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"inserted": 0, "updated": 1, "unchanged": 0}));
+    assert_eq!(
+        body,
+        json!({"inserted": 0, "updated": 1, "unchanged": 0, "unjudged": 1})
+    );
     let stored: (bool, String) = {
         let r = app
             .db
