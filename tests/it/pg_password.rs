@@ -56,14 +56,10 @@ async fn a_password_with_url_characters_is_read_whole_and_never_shown() {
         assert_hidden("migrate", &stderr);
 
         let bad_port = format!("postgres://app:{password}@127.0.0.1:notaport/turnover");
-        let error = turnover::storage::pool(&bad_port, 1)
-            .err()
-            .expect("bad port");
+        let error = turnover::storage::pool(&bad_port, 1).expect_err("bad port");
         assert_hidden("the pool", &format!("{error} {error:?}"));
         let no_root = format!("{unreachable}?sslmode=verify-full&sslrootcert=/nonexistent.pem");
-        let error = turnover::storage::pool(&no_root, 1)
-            .err()
-            .expect("no root file");
+        let error = turnover::storage::pool(&no_root, 1).expect_err("no root file");
         assert_hidden("the TLS set-up", &format!("{error} {error:?}"));
         assert_hidden("redact_url", &turnover::config::redact_url(&no_root));
 
