@@ -69,11 +69,17 @@ pub async fn process(
     m.stage("score", t.elapsed().as_secs_f64());
 
     let now = OffsetDateTime::now_utc();
-    let rows: Vec<PredictionRow> = jobs
+    let mut rows: Vec<PredictionRow> = jobs
         .iter()
         .zip(&scores)
         .map(|(job, s)| prediction_row(&live.version, job, s, now))
         .collect();
+    // storage.store_inputs = false: the explained fields only (docs/privacy.md).
+    if !ctx.settings.storage.store_inputs {
+        for (row, s) in rows.iter_mut().zip(&scores) {
+            row.input = crate::privacy::minimal_input(&row.input, s.explanation.as_deref());
+        }
+    }
     let shadow_rows: Vec<ShadowRow> = match &serving.shadow {
         Some(shadow) => jobs
             .iter()
