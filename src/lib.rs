@@ -18,7 +18,8 @@
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
 //! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
 //! - `tls`: what the broker and database connections share about TLS;
-//! - `retention`: old rows deleted by the `retention.*` rules (docs/privacy.md);
+//! - `retention`, `privacy`: old rows deleted by the `retention.*` rules, and what of a record
+//!   is stored (docs/privacy.md);
 //! - `outcomes`, `monitor`: who actually left, and the gauges that watch the model in service
 //!   (its figures on outcomes, the drift of its inputs).
 //!
@@ -35,6 +36,7 @@ pub mod metrics;
 pub mod model;
 pub mod monitor;
 pub mod outcomes;
+pub mod privacy;
 pub mod queue;
 pub mod record;
 pub mod retention;

@@ -80,6 +80,12 @@ pub async fn process(
         .zip(&scores)
         .map(|(job, s)| prediction_row(&live.version, job, s, now))
         .collect();
+    // storage.store_inputs = false: the explained fields only (docs/privacy.md).
+    if !ctx.settings.storage.store_inputs {
+        for (row, s) in rows.iter_mut().zip(&scores) {
+            row.input = crate::privacy::minimal_input(&row.input, s.explanation.as_deref());
+        }
+    }
     let mut shadow_rows: Vec<ShadowRow> = match &serving.shadow {
         Some(shadow) => jobs
             .iter()

@@ -216,3 +216,63 @@ async fn erasure_without_a_salt_is_refused_naming_the_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("privacy.erasure_salt"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_store_inputs_a_row_keeps_only_the_explained_fields_and_the_hash() {
+    let app = TestApp::spawn_with(|s| s.storage.store_inputs = false, Roles::ALL).await;
+    let explained = Outgoing {
+        body: Envelope {
+            request_id: Some("explained".into()),
+            employee_id: Some(1),
+            explain: true,
+            ..Envelope::new(sample::many(31, 1).remove(0))
+        }
+        .to_bytes(),
+        ..Default::default()
+    };
+    app.publish([explained, envelope("plain", 2, 32)]).await;
+    app.wait_for_predictions(2).await;
+    let rows = app
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT request_id, input, explanation, record_sha256 FROM predictions \
+             ORDER BY request_id",
+            &[],
+        )
+        .await
+        .expect("rows");
+    let (id, input, explanation, sha): (String, Value, Value, String) = (
+        rows[0].get(0),
+        rows[0].get(1),
+        rows[0].get(2),
+        rows[0].get(3),
+    );
+    assert_eq!(id, "explained");
+    let named: Vec<&str> = explanation
+        .as_array()
+        .expect("an explanation")
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    let kept: Vec<&str> = input
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(!kept.is_empty(), "{input}");
+    assert!(
+        kept.iter().all(|k| named.contains(k)),
+        "{kept:?} not all in {named:?}"
+    );
+    assert!(
+        kept.len() < sample::example().len(),
+        "not the whole record: {input}"
+    );
+    assert_eq!(sha.len(), 64);
+    let plain: Value = rows[1].get(1);
+    assert_eq!(plain, json!({}), "nothing explained, nothing kept");
+    app.finish().await;
+}
