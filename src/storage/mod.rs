@@ -36,6 +36,7 @@ pub use outcomes::{
 };
 pub use read::{batch_results, batch_status, find_prediction, ping};
 pub use registry::{register_model, touch_models, RegisteredModel};
+pub use rows::{storable_json, storable_text};
 pub use rows::{
     BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, ShadowRow, Source,
     StoredBatch, StoredScore, Written,
