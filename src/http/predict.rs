@@ -64,7 +64,7 @@ pub async fn predict(
 ) -> Result<Response, ApiError> {
     let query_explain = explain_param(query.as_deref())?;
     let key = idempotency_key(&headers)?;
-    let value: Value = serde_json::from_slice(&body)
+    let value = crate::record::json::parse(&body)
         .map_err(|e| ApiError::malformed(DecodeError::NotJson(e.to_string()).errors()))?;
     let Value::Object(map) = value else {
         return Err(ApiError::malformed(DecodeError::NotAnObject.errors()));

@@ -9,10 +9,12 @@
 //! - [`schema`] lists the fields, their kinds and ranges (the single source of the rules),
 //! - [`validate`](mod@validate) checks a JSON object against them, all errors at once,
 //! - [`envelope`] decodes a message body: a bare record or `{"employee": {...}, ...}`,
-//! - [`ids`] holds the rule of every identifier that enters (request ids, keys, batch ids).
+//! - [`ids`] holds the rule of every identifier that enters (request ids, keys, batch ids),
+//! - [`json`](mod@json) reads untrusted JSON, refusing a repeated key.
 
 mod envelope;
 pub mod ids;
+pub mod json;
 mod openapi;
 pub mod sample;
 pub(crate) mod schema;

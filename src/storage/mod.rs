@@ -52,6 +52,7 @@ pub use privileges::{check_privileges, PrivilegeError, PRIVILEGES};
 pub use read::{batch_results, batch_status, find_prediction, ping};
 pub use registry::{register_model, touch_models, RegisteredModel, RegistryError};
 pub use retention::{delete_expired, release_retention_lock, try_retention_lock, Retained};
+pub use rows::{storable_json, storable_text};
 pub use rows::{
     BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, ShadowRow, Source,
     StoredBatch, StoredScore, Written,

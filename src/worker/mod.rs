@@ -30,7 +30,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppContext;
 use crate::queue::{self, now_ms, topology};
-use job::{Decoded, Job, Rejected};
+use job::{Job, Rejected};
+// The decoder is public for the fuzz target that drives it through to the rows it builds.
+pub use job::{decode, Decoded};
 
 /// Why a consumer stopped before being asked to.
 #[derive(Debug, thiserror::Error)]

@@ -228,3 +228,49 @@ fn the_enqueue_time_may_be_a_double_and_garbage_is_refused() {
         assert_eq!(r.errors[0].field, ENQUEUED_AT_HEADER);
     }
 }
+
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(holds_nul),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+proptest::proptest! {
+    // What reaches Postgres from any bytes and any message id (the fuzz target `rejected_rows`
+    // runs the same checks for longer): every key obeys the id rule, stored errors hold no
+    // NUL, and an oversized body is kept by its head only.
+    #[test]
+    fn any_message_becomes_a_storable_row(
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        id in "\\PC{0,3}[\\x00-\\x1f]?\\PC{0,3}",
+        nul_value in proptest::prelude::any::<bool>(),
+    ) {
+        let mut body = body;
+        if nul_value {
+            let mut map = sample::example();
+            map.insert("domaine_etude".into(), json!(id.clone()));
+            map.insert(id.clone(), json!(1));
+            body = serde_json::to_vec(&json!({"request_id": id.clone(), "employee": map})).expect("json");
+        }
+        let props = BasicProperties::default().with_message_id(id.as_str().into());
+        let max = 512;
+        match super::decode(1, &body, &props, 0, max) {
+            Decoded::Job(j) => {
+                proptest::prop_assert!(crate::record::ids::check_id("request_id", j.request_id.as_bytes()).is_ok());
+                proptest::prop_assert!(!holds_nul(&j.record.to_json()));
+            }
+            Decoded::Rejected(r) => {
+                let key = r.row.request_id.as_deref().unwrap_or("");
+                proptest::prop_assert!(crate::record::ids::check_id("request_id", key.as_bytes()).is_ok(), "{key:?}");
+                proptest::prop_assert!(!holds_nul(&crate::storage::storable_json(&r.row.errors)));
+                proptest::prop_assert!(!crate::storage::storable_text(&r.row.reason).contains('\0'));
+                let kept = if body.len() > max { TOO_LARGE_KEPT_BYTES.min(body.len()) } else { body.len() };
+                proptest::prop_assert_eq!(r.row.payload.as_slice(), &body[..kept]);
+                proptest::prop_assert_eq!(&r.row.payload_sha256, &sha256_hex(&body));
+            }
+        }
+    }
+}
