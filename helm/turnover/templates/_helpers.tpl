@@ -93,6 +93,15 @@ Environment of every turnover container: secrets and TLS material as files (the 
 - name: TURNOVER_AUTH__API_KEYS_FILE
   value: {{ printf "%s/api-keys" $dir | quote }}
 {{- end }}
+{{- /* A salt, not a credential: an environment variable from the Secret (config has no _file key). */}}
+{{- $saltKey := ternary ($root.Values.existingSecretKeys.erasureSalt | default "") (ternary "TURNOVER_PRIVACY__ERASURE_SALT" "" (ne $root.Values.secrets.erasureSalt "")) (ne $root.Values.existingSecret "") }}
+{{- if $saltKey }}
+- name: TURNOVER_PRIVACY__ERASURE_SALT
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.existingSecret | default (include "turnover.fullname" $root) }}
+      key: {{ $saltKey }}
+{{- end }}
 {{- with $root.Values.tls.amqp }}
 {{- if .secretName }}
 - name: TURNOVER_AMQP__TLS_CA_FILE
