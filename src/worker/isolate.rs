@@ -204,7 +204,7 @@ pub async fn settle(
         }
     }
     // Highest index first, so removing one leaves the others' indices valid.
-    predictions.sort_by(|a, b| b.0.cmp(&a.0));
+    predictions.sort_by_key(|p| std::cmp::Reverse(p.0));
     for (i, error) in predictions {
         let job = batch.jobs.remove(i);
         batch.scores.remove(i);
@@ -226,7 +226,7 @@ pub async fn settle(
             lost.push(index);
         }
     }
-    lost.sort_unstable_by(|a, b| b.cmp(a));
+    lost.sort_unstable_by_key(|&i| std::cmp::Reverse(i));
     for index in lost {
         let gone = batch.rejected.remove(index);
         batch.failed.push(gone.tag);

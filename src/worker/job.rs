@@ -235,7 +235,7 @@ fn enqueued_at_header(headers: Option<&FieldTable>) -> Result<Option<u64>, Field
         return Ok(None);
     };
     let from_f64 =
-        |f: f64| (f.is_finite() && f >= 0.0 && f <= MAX_ENQUEUED_MS as f64).then(|| f as u64);
+        |f: f64| (f.is_finite() && f >= 0.0 && f <= MAX_ENQUEUED_MS as f64).then_some(f as u64);
     let text = |s: &str| {
         let s = s.trim();
         s.parse::<u64>()
