@@ -155,7 +155,7 @@ async fn erasure_by_route_and_by_command_leaves_no_row_and_one_record_each() {
     // By command, as an operator would run it.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_turnover"))
         .args(["forget", "--employee-id", "8"])
-        .env("TURNOVER_CONFIG", "/nonexistent/turnover.toml")
+        .env_remove("TURNOVER_CONFIG")
         .env("TURNOVER_POSTGRES__URL", &app.db.url)
         .env("TURNOVER_PRIVACY__ERASURE_SALT", SALT)
         .env("TURNOVER_LOG__FORMAT", "json")
@@ -204,7 +204,7 @@ async fn erasure_by_route_and_by_command_leaves_no_row_and_one_record_each() {
 async fn erasure_without_a_salt_is_refused_naming_the_key() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_turnover"))
         .args(["forget", "--employee-id", "8"])
-        .env("TURNOVER_CONFIG", "/nonexistent/turnover.toml")
+        .env_remove("TURNOVER_CONFIG")
         .env(
             "TURNOVER_POSTGRES__URL",
             "postgres://postgres@127.0.0.1:1/none",

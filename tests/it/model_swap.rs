@@ -570,7 +570,7 @@ async fn sighup_makes_a_running_turnover_serve_swap_its_bundle_or_refuse_a_broke
     let amqp = &settings.amqp;
     let mut child = command
         .arg("serve")
-        .env("TURNOVER_CONFIG", "/nonexistent/turnover.toml")
+        .env_remove("TURNOVER_CONFIG")
         .env("TURNOVER_AMQP__URL", &amqp.url)
         .env("TURNOVER_AMQP__EXCHANGE", &amqp.exchange)
         .env("TURNOVER_AMQP__QUEUE", &amqp.queue)

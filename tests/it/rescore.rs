@@ -24,7 +24,7 @@ fn enqueue(settings: &Settings, data: &Path, extra: &[&str]) -> (bool, String) {
         .arg("--data")
         .arg(data)
         .args(extra)
-        .env("TURNOVER_CONFIG", "/nonexistent/turnover.toml")
+        .env_remove("TURNOVER_CONFIG")
         .env("TURNOVER_AMQP__URL", &amqp.url)
         .env("TURNOVER_AMQP__EXCHANGE", &amqp.exchange)
         .env("TURNOVER_AMQP__QUEUE", &amqp.queue)

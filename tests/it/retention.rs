@@ -29,8 +29,9 @@ async fn seed(app: &TestApp, tag: &str, n: i64, days: i32, first_employee: i64) 
                                                         prediction, risk_level, scored_at)
                         SELECT $1 || i, 'v-shadow', 0.1, 0, 'Low', at FROM g),
                   r AS (INSERT INTO rejected_messages (request_id, reason, errors, payload,
-                                                       received_at)
-                        SELECT $1 || i, 'validation', '[]', '\\x7b7d', at FROM g)
+                                                       payload_sha256, received_at)
+                        SELECT $1 || i, 'validation', '[]', '\\x7b7d',
+                               encode(sha256(convert_to($1 || i, 'UTF8')), 'hex'), at FROM g)
              INSERT INTO outcomes (employee_id, \"left\", observed_at, source, recorded_at)
              SELECT $4 + i, false, at, 'test', at FROM g",
             &[&tag, &n, &days, &first_employee],

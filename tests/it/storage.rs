@@ -87,7 +87,8 @@ async fn concurrent_migrations_apply_each_file_once() {
         applied.extend(task.await.expect("join").expect("migrate"));
     }
     applied.sort();
-    let expected: Vec<String> = MIGRATIONS.iter().map(|m| m.file_stem()).collect();
+    let mut expected: Vec<String> = MIGRATIONS.iter().map(|m| m.file_stem()).collect();
+    expected.sort();
     assert_eq!(
         applied, expected,
         "every migration applied by exactly one starter"

@@ -194,7 +194,7 @@ async fn postgres_over_tls_verifies_what_sslmode_asks_and_says_why_it_refuses() 
     }
     let output = command
         .arg("migrate")
-        .env("TURNOVER_CONFIG", "/nonexistent/turnover.toml")
+        .env_remove("TURNOVER_CONFIG")
         .env("TURNOVER_POSTGRES__URL", &untrusted)
         .output()
         .expect("run turnover migrate");
