@@ -10,7 +10,9 @@ use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 
 use super::errors::{self, ApiError};
-use super::{admin, auth, batch, deadline, employees, health, log, openapi, outcomes, predict, State};
+use super::{
+    admin, auth, batch, deadline, employees, health, log, openapi, outcomes, predict, State,
+};
 
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
 const PREDICT_BODY_LIMIT: usize = 64 * 1024;
