@@ -24,11 +24,15 @@ CREATE FUNCTION turnover_prediction_groups() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.input IS NOT NULL AND jsonb_typeof(NEW.input) = 'object' THEN
-        NEW.genre := coalesce(NEW.genre, NEW.input ->> 'genre');
-        NEW.statut_marital := coalesce(NEW.statut_marital, NEW.input ->> 'statut_marital');
+        -- A row stored without its full input (storage.store_inputs = false) carries its
+        -- groups, already banded, under _groups.
+        NEW.genre := coalesce(NEW.genre, NEW.input ->> 'genre', NEW.input #>> '{_groups,genre}');
+        NEW.statut_marital := coalesce(NEW.statut_marital, NEW.input ->> 'statut_marital',
+                                       NEW.input #>> '{_groups,statut_marital}');
         IF NEW.age_band IS NULL AND jsonb_typeof(NEW.input -> 'age') = 'number' THEN
             NEW.age_band := turnover_age_band((NEW.input ->> 'age')::numeric);
         END IF;
+        NEW.age_band := coalesce(NEW.age_band, NEW.input #>> '{_groups,age_band}');
     END IF;
     RETURN NEW;
 END

@@ -16,8 +16,26 @@ pub fn minimal_input(input: &Value, explanation: Option<&[Contribution]>) -> Val
             kept.insert(c.field.clone(), value.clone());
         }
     }
+    // The fairness figures (model_performance_by_group) judge every row by its groups: keep
+    // them, banded (an age band, not the age), under a key no record field can take.
+    let mut groups = Map::new();
+    for field in ["genre", "statut_marital"] {
+        if let Some(value) = input.get(field).filter(|v| v.is_string()) {
+            groups.insert(field.to_owned(), value.clone());
+        }
+    }
+    if let Some(age) = input.get("age").and_then(Value::as_u64) {
+        let band = crate::fairness::age_band(u8::try_from(age).unwrap_or(u8::MAX));
+        groups.insert("age_band".to_owned(), Value::from(band));
+    }
+    if !groups.is_empty() {
+        kept.insert(GROUPS_KEY.to_owned(), Value::Object(groups));
+    }
     Value::Object(kept)
 }
+
+/// Where a row stored without its full input keeps its group bands (migration V10 reads it).
+pub const GROUPS_KEY: &str = "_groups";
 
 #[cfg(test)]
 mod tests {
@@ -33,8 +51,11 @@ mod tests {
         }];
         assert_eq!(
             minimal_input(&input, Some(&explanation)),
-            json!({"age": 41})
+            json!({"age": 41, "_groups": {"genre": "F", "age_band": "40-49"}})
         );
-        assert_eq!(minimal_input(&input, None), json!({}));
+        assert_eq!(
+            minimal_input(&json!({"revenu_mensuel": 5000}), None),
+            json!({})
+        );
     }
 }
