@@ -1,5 +1,6 @@
 //! What of a record is kept (docs/privacy.md): with `storage.store_inputs = false`, a
-//! `predictions` row keeps only the fields its explanation names, not the whole record. The
+//! `predictions` row keeps only the fields its explanation names and its group bands (for the
+//! fairness figures), not the whole record. The
 //! record's hash is kept either way (`record_sha256`), so a reused `request_id` is still
 //! recognised. This module shapes values; it does no I/O.
 
@@ -43,7 +44,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn only_the_explained_fields_are_kept() {
+    fn the_explained_fields_and_the_group_bands_are_kept() {
         let input = json!({"age": 41, "genre": "F", "revenu_mensuel": 5000});
         let explanation = [Contribution {
             field: "age".into(),

@@ -218,7 +218,7 @@ async fn erasure_without_a_salt_is_refused_naming_the_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_store_inputs_a_row_keeps_only_the_explained_fields_and_the_hash() {
+async fn without_store_inputs_a_row_keeps_the_explained_fields_its_group_bands_and_the_hash() {
     let app = TestApp::spawn_with(|s| s.storage.store_inputs = false, Roles::ALL).await;
     let explained = Outgoing {
         body: Envelope {
