@@ -17,6 +17,25 @@ use super::{
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
 const PREDICT_BODY_LIMIT: usize = 64 * 1024;
 
+/// Answers 413 to a `/predict` body announced (`Content-Length`) over [`PREDICT_BODY_LIMIT`]
+/// before any of it is read: a client that sent `Expect: 100-continue` gets the 413 instead of
+/// a `100 Continue`, and none is cut off mid-upload by a connection closed under it. A body
+/// without a length is still held to the limit as it is read.
+async fn refuse_announced_over_predict_limit(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > PREDICT_BODY_LIMIT as u64) {
+        return ApiError::too_large("the /predict limit", PREDICT_BODY_LIMIT).into_response();
+    }
+    next.run(request).await
+}
+
 /// Whether a route needs the API key (and counts against the rate limit).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -40,7 +59,9 @@ fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRo
             Method::POST,
             "/predict",
             Protected,
-            post(predict::predict).layer(DefaultBodyLimit::max(PREDICT_BODY_LIMIT)),
+            post(predict::predict)
+                .layer(DefaultBodyLimit::max(PREDICT_BODY_LIMIT))
+                .layer(from_fn(refuse_announced_over_predict_limit)),
         ),
         (
             Method::POST,
