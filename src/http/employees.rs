@@ -24,7 +24,7 @@ fn requested_by(headers: &HeaderMap, keys_configured: bool) -> String {
 /// Erases the employee's predictions, shadow predictions, outcome and rejected messages in
 /// one transaction, and records the erasure.
 #[utoipa::path(delete, path = "/employees/{employee_id}", tag = "privacy",
-    params(("employee_id" = i64, Path, description = "The employee to erase (a non-negative integer)")),
+    params(("employee_id" = i64, Path, minimum = 0, description = "The employee to erase (a non-negative integer)")),
     responses(
         (status = 200, description = "Erased: rows removed per table (all zero when nothing was stored)", body = ErasedRows),
         (status = 400, description = "employee_id is not a non-negative integer", body = ErrorBody),

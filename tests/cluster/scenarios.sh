@@ -148,7 +148,7 @@ env_for() {
     export TURNOVER_LOG__FORMAT=json
     # Debug for the batch module only: it logs each copy that the keyed write turned into a
     # replay ("stored result replayed"), which the summary counts as absorbed duplicates.
-    export TURNOVER_LOG__LEVEL="info,turnover::worker::batch=debug"
+    export TURNOVER_LOG__FILTER="info,turnover::worker::batch=debug"
     unset TURNOVER_AMQP__URL_FILE TURNOVER_POSTGRES__URL_FILE
 }
 
