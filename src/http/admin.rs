@@ -43,6 +43,7 @@ fn shadow_version(serving: &Serving) -> Option<String> {
     responses(
         (status = 200, description = "Loaded, checked and swapped in", body = Reloaded),
         (status = 401, description = "Missing or wrong X-API-Key", body = super::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the admin scope", body = super::openapi::ErrorBody),
         (status = 422, description = "Refused (the folder and the reason); the loaded bundles keep serving", body = ReloadRefused),
         (status = 429, description = "Over the rate limit; see Retry-After", body = super::openapi::ErrorBody),
     ),

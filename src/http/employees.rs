@@ -29,6 +29,7 @@ fn requested_by(headers: &HeaderMap, keys_configured: bool) -> String {
         (status = 200, description = "Erased: rows removed per table (all zero when nothing was stored)", body = ErasedRows),
         (status = 400, description = "employee_id is not a non-negative integer", body = ErrorBody),
         (status = 401, description = "Missing or wrong X-API-Key", body = ErrorBody),
+        (status = 403, description = "The key lacks the admin scope", body = ErrorBody),
         (status = 429, description = "Over the rate limit; see Retry-After", body = ErrorBody),
         (status = 503, description = "Postgres unreachable, or privacy.erasure_salt unset", body = ErrorBody),
     ),

@@ -161,8 +161,11 @@ impl From<crate::storage::StorageError> for ApiError {
 /// Makes every error a JSON body. The responses that the framework builds itself (405 for a
 /// method a route does not serve, 413 for a body over its limit, an extractor's rejection)
 /// come as plain text or empty; they leave as `{"detail": "..."}` with their status and
-/// headers (`Allow` on a 405) unchanged.
-pub async fn json_errors(request: Request, next: Next) -> Response {
+/// headers (`Allow` on a 405) unchanged. `allowed` names the methods the route table serves
+/// on a path, for the 405's sentence: the framework adds its `Allow` header only after this
+/// layer has run.
+pub async fn json_errors(request: Request, next: Next, allowed: fn(&str) -> String) -> Response {
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -181,7 +184,8 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
                 .headers
                 .get(header::ALLOW)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| allowed(&path), str::to_owned);
             format!("method not allowed on this route; allowed: {allowed}")
         }
         _ if !text.is_empty() => text,

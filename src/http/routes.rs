@@ -106,6 +106,25 @@ pub fn routes() -> Vec<(Method, &'static str)> {
         .collect()
 }
 
+/// The methods the route table serves on `path`, comma-separated (`POST`), for a 405.
+fn allowed_methods(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    let serves = |template: &str| {
+        let parts: Vec<&str> = template.split('/').collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| t == s || t.starts_with('{'))
+    };
+    let methods: Vec<String> = routes()
+        .into_iter()
+        .filter(|(_, template)| serves(template))
+        .map(|(method, _)| method.to_string())
+        .collect();
+    methods.join(", ")
+}
+
 /// The application: routes, auth and rate limits on the protected ones, the per-request log
 /// and metrics on all.
 pub fn router(state: State) -> Router {
@@ -125,6 +144,8 @@ pub fn router(state: State) -> Router {
         .fallback(|uri: Uri| async move { ApiError::not_found(format!("no route {}", uri.path())) })
         .layer(from_fn_with_state(state.clone(), deadline::limit_body_time))
         .layer(from_fn_with_state(state.clone(), log::observe))
-        .layer(from_fn(errors::json_errors))
+        .layer(from_fn(|request, next| {
+            errors::json_errors(request, next, allowed_methods)
+        }))
         .with_state(state)
 }
