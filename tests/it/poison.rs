@@ -269,7 +269,9 @@ async fn predict_refuses_a_bad_id_or_key_with_a_422_naming_it_and_publishes_noth
     let answer: Value = nul_id.json().await.expect("a JSON body");
     assert_eq!(answer["detail"][0]["field"], "request_id");
 
-    // The sidecar refused both at the edge: a valid request is the only row.
+    // The sidecar refused both at the edge: a valid request is the only row. It is sent once
+    // the sidecar's broker link and a worker are up, or it could be a 503 for that alone.
+    crate::http::wait_ready(&app, true).await;
     let ok = http
         .post(app.url("/predict"))
         .json(&json!(sample::example()))
