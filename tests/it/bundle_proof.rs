@@ -64,6 +64,8 @@ fn tamper(dir: &Path, how: &str) -> (&'static str, String) {
 }
 
 async fn predict_version(app: &TestApp) -> String {
+    // Once the sidecar's broker link and a worker are up: a cold start answers 503 otherwise.
+    crate::http::wait_ready(app, true).await;
     let reply: Value = reqwest::Client::new()
         .post(app.url("/predict"))
         .json(&Value::Object(sample::example()))
