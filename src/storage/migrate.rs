@@ -1,8 +1,8 @@
-//! Schema migrations and database creation.
+//! Schema migrations.
 //!
 //! Owns the list of migrations (the SQL files of `migrations/`, embedded at build time so the
-//! binary needs no files at run time), the `schema_migrations` bookkeeping table, and creating
-//! the database when it is missing. It must not change a migration that has been applied
+//! binary needs no files at run time) and the `schema_migrations` bookkeeping table; creating
+//! the database when it is missing is `storage::database`'s. It must not change a migration that has been applied
 //! anywhere: a changed file is refused, never re-run; new changes go in a new file.
 //!
 //! Concurrency: several replicas may start at once. Each migration runs in its own transaction
@@ -20,10 +20,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config};
+use tokio_postgres::Client;
 
-use super::tls::{connect_error, PgTls};
-use super::{connect_config, StorageError};
+use super::StorageError;
 
 /// One embedded migration: `migrations/V{version}__{name}.sql`.
 #[derive(Debug, Clone, Copy)]
@@ -33,59 +32,37 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// `migration!(6, "rejected_key")` embeds `migrations/V6__rejected_key.sql`: the file name is
+/// written once, so version, name and path cannot disagree.
+macro_rules! migration {
+    ($version:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!(
+                "../../migrations/V",
+                stringify!($version),
+                "__",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+
 /// Every migration, in the order they apply. A new file in `migrations/` must be added here
 /// (a unit test checks that the two agree).
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../../migrations/V1__init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "dashboard_indexes",
-        sql: include_str!("../../migrations/V2__dashboard_indexes.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "idempotency",
-        sql: include_str!("../../migrations/V3__idempotency.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "model_registry",
-        sql: include_str!("../../migrations/V4__model_registry.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "outcomes",
-        sql: include_str!("../../migrations/V5__outcomes.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "rejected_key",
-        sql: include_str!("../../migrations/V6__rejected_key.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "registry_append_only",
-        sql: include_str!("../../migrations/V7__registry_append_only.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "privacy",
-        sql: include_str!("../../migrations/V8__privacy.sql"),
-    },
-    Migration {
-        version: 9,
-        name: "predictions_public",
-        sql: include_str!("../../migrations/V9__predictions_public.sql"),
-    },
-    Migration {
-        version: 10,
-        name: "fairness",
-        sql: include_str!("../../migrations/V10__fairness.sql"),
-    },
+    migration!(1, "init"),
+    migration!(2, "dashboard_indexes"),
+    migration!(3, "idempotency"),
+    migration!(4, "model_registry"),
+    migration!(5, "outcomes"),
+    migration!(6, "rejected_key"),
+    migration!(7, "registry_append_only"),
+    migration!(8, "privacy"),
+    migration!(9, "predictions_public"),
+    migration!(10, "fairness"),
 ];
 
 // An arbitrary constant shared by every turnover process: the key of the advisory lock that
@@ -334,72 +311,6 @@ fn statements(sql: &str) -> Vec<String> {
     out
 }
 
-/// Creates the database that `url` names when it does not exist, by connecting to the
-/// `postgres` maintenance database of the same server with the same credentials. Safe to call
-/// from several processes at once.
-///
-/// # Errors
-///
-/// [`StorageError::InvalidUrl`] or [`StorageError::TlsSettings`] when `url` cannot be used;
-/// [`StorageError::Tls`] when the TLS handshake fails (one line: server, reason);
-/// [`StorageError::Postgres`] when the server cannot be reached or refuses (e.g. the role may
-/// not create databases).
-pub async fn ensure_database(url: &str) -> Result<(), StorageError> {
-    let (config, tls) = connect_config(url)?;
-    let Some(dbname) = target_dbname(&config) else {
-        return Ok(());
-    };
-    // Connecting to the target first also serves roles that may not use `postgres`.
-    match connect(&config, &tls).await {
-        Ok(_) => return Ok(()),
-        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
-        Err(e) => return Err(connect_error(e, &config)),
-    }
-    let mut maintenance = config.clone();
-    maintenance.dbname("postgres");
-    let client = connect(&maintenance, &tls)
-        .await
-        .map_err(|e| connect_error(e, &maintenance))?;
-    let created = client
-        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&dbname)))
-        .await;
-    match created {
-        Ok(()) => {
-            tracing::info!(db.name = %dbname, "created the database");
-            Ok(())
-        }
-        // Another starter created it between our check and our CREATE. Concurrent CREATE
-        // DATABASE can also surface as a unique violation on pg_database's name index.
-        Err(e)
-            if e.code() == Some(&SqlState::DUPLICATE_DATABASE)
-                || e.code() == Some(&SqlState::UNIQUE_VIOLATION) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The database the config names; Postgres defaults it to the user name. `None` when neither
-/// is set (libpq would then use the OS user, which we cannot know to create).
-fn target_dbname(config: &Config) -> Option<String> {
-    config.get_dbname().or(config.get_user()).map(str::to_owned)
-}
-
-async fn connect(config: &Config, tls: &PgTls) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = config.connect(tls.clone()).await?;
-    tokio::spawn(async move {
-        // The error also reaches the client's next call, where it is handled.
-        let _ = connection.await;
-    });
-    Ok(client)
-}
-
-/// A double-quoted SQL identifier (CREATE DATABASE takes no bind parameters).
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,19 +364,5 @@ mod tests {
         let parts = statements(m.sql);
         assert_eq!(parts.len(), 2, "{parts:?}");
         assert!(parts[0].contains("ON t (c);") && parts[1].contains(" b ON t (d);"));
-    }
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_ident("turnover"), "\"turnover\"");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-    }
-
-    #[test]
-    fn dbname_defaults_to_user() {
-        let c: Config = "postgres://alice@localhost".parse().expect("url");
-        assert_eq!(target_dbname(&c).as_deref(), Some("alice"));
-        let c: Config = "postgres://alice@localhost/turnover".parse().expect("url");
-        assert_eq!(target_dbname(&c).as_deref(), Some("turnover"));
     }
 }

@@ -20,6 +20,7 @@
 //!
 //! Connection URLs may hold a password: nothing here formats a URL into a message or a log.
 
+mod database;
 mod erase;
 mod error;
 mod fairness;
@@ -38,13 +39,12 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
 
+pub use database::ensure_database;
 pub use deadpool_postgres::{Client, Pool};
 pub use erase::{employee_hash, erase_employee, erasures, ErasedRows};
 pub use error::StorageError;
 pub use fairness::{model_performance_by_group, GroupPerformance};
-pub use migrate::{
-    ensure_database, migrate, migrate_with, Migration, MigrationOptions, MIGRATIONS, NO_TRANSACTION,
-};
+pub use migrate::{migrate, migrate_with, Migration, MigrationOptions, MIGRATIONS, NO_TRANSACTION};
 pub use outcomes::{
     holdout_metrics, model_performance, upsert_outcomes, OutcomeCounts, Performance,
 };
