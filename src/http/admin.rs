@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::model::Serving;
+use crate::serving::Serving;
 
 /// The bundles served after the reload, and the live version they replaced.
 #[derive(Serialize, ToSchema)]

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Bins, Bundle, Model, ModelError, Scorer};
+use super::Scorer;
+use crate::model::{Bins, Bundle, Model, ModelError};
 use crate::record::{sample, validate};
 
 /// Made-up records scored by every bundle before it may serve.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Bundle, Contribution, Model, ModelError, Score};
+use crate::model::{Bundle, Contribution, Model, ModelError, Score};
 use crate::features;
 use crate::record::Record;
 

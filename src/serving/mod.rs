@@ -19,6 +19,9 @@
 //!
 //! This module must not score or store predictions; the worker does.
 
+mod loaded;
+mod scorer;
+
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -27,7 +30,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppContext;
 use crate::metrics::Metrics;
-use crate::model::{LoadedModel, ModelError, Serving};
+pub use loaded::{LoadedModel, Serving};
+pub use scorer::{Scored, Scorer};
+
+use crate::model::ModelError;
 use crate::storage::{self, Pool, RegisteredModel};
 
 /// How often the versions being served have their `last_served_at` moved forward.
