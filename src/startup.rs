@@ -122,11 +122,11 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
     let drift = DriftWindow::new(settings.drift.window, serving.live.drift_reference.clone());
     let ctx = Arc::new(AppContext {
         settings,
-        models: ServingSlot::new(serving),
+        models: Arc::new(ServingSlot::new(serving)),
         pool,
         metrics,
         hard_stop: CancellationToken::new(),
-        drift,
+        drift: Arc::new(drift),
     });
     // Absent values are written "none", never as Rust's `None`/`Some(…)`: logs are read by
     // people and queried by tools that know nothing of Rust.
@@ -167,23 +167,46 @@ impl App {
             tracker.spawn(async move { worker::run_consumers(worker_ctx, stop).await });
             // Only a process that scores serves the bundles: the sidecar alone does not.
             tracker.spawn(serving::heartbeat(
-                Arc::clone(&ctx),
+                Arc::clone(&ctx.models),
+                ctx.pool.clone(),
                 shutdown.clone(),
                 serving::HEARTBEAT,
             ));
         }
         if let Some(ms) = ctx.settings.model.watch_interval_ms {
+            let reloading = Arc::clone(&ctx);
             tracker.spawn(serving::watch(
-                Arc::clone(&ctx),
+                Arc::clone(&ctx.settings),
                 shutdown.clone(),
                 Duration::from_millis(ms),
+                move || {
+                    let ctx = Arc::clone(&reloading);
+                    async move {
+                        let _ = ctx.reload().await;
+                    }
+                },
             ));
         }
         tracker.spawn(crate::retention::run(Arc::clone(&ctx), shutdown.clone()));
         let http = self.listener.map(|listener| {
             tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))
         });
-        monitor::spawn(&tracker, &ctx, &shutdown, self.run_worker);
+        // Performance always, drift where the worker runs (only it sees records).
+        let every = Duration::from_secs(ctx.settings.metrics.performance_refresh_secs);
+        tracker.spawn(monitor::performance::watch(
+            ctx.pool.clone(),
+            ctx.metrics.clone(),
+            every,
+            shutdown.clone(),
+        ));
+        if self.run_worker {
+            tracker.spawn(monitor::drift::watch(
+                Arc::clone(&ctx.drift),
+                ctx.metrics.clone(),
+                ctx.settings.drift.clone(),
+                shutdown.clone(),
+            ));
+        }
         tracker.close();
 
         shutdown.cancelled().await;

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppContext;
+use crate::config::DriftSettings;
 use crate::features;
+use crate::metrics::Metrics;
 use crate::model::{psi_table, Bins, FeatureDrift};
 use crate::record::Record;
 
@@ -98,8 +99,12 @@ impl DriftWindow {
 }
 
 /// Sets `turnover_feature_psi` from the window every `drift.refresh_secs` until `stop`.
-pub async fn watch(ctx: Arc<AppContext>, stop: CancellationToken) {
-    let settings = &ctx.settings.drift;
+pub async fn watch(
+    window: Arc<DriftWindow>,
+    metrics: Metrics,
+    settings: DriftSettings,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(settings.refresh_secs));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -107,11 +112,11 @@ pub async fn watch(ctx: Arc<AppContext>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if ctx.drift.len() < settings.min_records {
+        if window.len() < settings.min_records {
             continue;
         }
-        for row in ctx.drift.table() {
-            ctx.metrics
+        for row in window.table() {
+            metrics
                 .feature_psi
                 .with_label_values(&[&row.feature])
                 .set(row.psi);

@@ -8,26 +8,12 @@
 //! - [`drift`]: the worker's sliding window of recent records ([`DriftWindow`]) and, every
 //!   `drift.refresh_secs`, `turnover_feature_psi` against the bundle's `drift_reference`.
 //!
-//! It only reads and sets gauges: a failed refresh is logged and the previous values stay.
+//! It only reads and sets gauges: a failed refresh is logged and the previous values stay. Its
+//! tasks are handed what they watch (the pool, the metrics, the window) and are started by
+//! [`crate::startup`].
 
 pub mod drift;
 mod groups;
 pub mod performance;
 
-use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
 pub use drift::DriftWindow;
-
-use crate::app::AppContext;
-
-/// Starts the refresh loops on `tracker`, until `stop`: performance always, drift where the
-/// worker runs (only it sees records).
-pub fn spawn(tracker: &TaskTracker, ctx: &Arc<AppContext>, stop: &CancellationToken, worker: bool) {
-    tracker.spawn(performance::watch(Arc::clone(ctx), stop.clone()));
-    if worker {
-        tracker.spawn(drift::watch(Arc::clone(ctx), stop.clone()));
-    }
-}

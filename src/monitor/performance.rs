@@ -6,21 +6,18 @@
 //! rather than exported as 0. The holdout gauges come from `model_versions.metrics`: the
 //! manifest's `holdout` (bound `estimate`) and `holdout_ci` (bounds `lower`, `upper`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppContext;
 use crate::metrics::Metrics;
-use crate::storage::{self, Performance, StorageError};
+use crate::storage::{self, Performance, Pool, StorageError};
 
 /// The metrics of the holdout gauges, as the manifest names them.
 const HOLDOUT_METRICS: [&str; 4] = ["precision", "recall", "f1", "roc_auc"];
 
-/// Refreshes the gauges every `metrics.performance_refresh_secs` until `stop`.
-pub async fn watch(ctx: Arc<AppContext>, stop: CancellationToken) {
-    let every = Duration::from_secs(ctx.settings.metrics.performance_refresh_secs);
+/// Refreshes the gauges every `every` (`metrics.performance_refresh_secs`) until `stop`.
+pub async fn watch(pool: Pool, metrics: Metrics, every: Duration, stop: CancellationToken) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
@@ -29,7 +26,7 @@ pub async fn watch(ctx: Arc<AppContext>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match refresh(&ctx).await {
+        match refresh(&pool, &metrics).await {
             Ok(()) => failing = false,
             // Logged once per run of failures: the database being away has its own alert.
             Err(error) if !failing => {
@@ -45,15 +42,15 @@ pub async fn watch(ctx: Arc<AppContext>, stop: CancellationToken) {
 ///
 /// # Errors
 /// When Postgres cannot be reached or a query fails; the gauges are then unchanged.
-pub async fn refresh(ctx: &AppContext) -> Result<(), StorageError> {
-    let client = ctx.pool.get().await?;
+pub async fn refresh(pool: &Pool, metrics: &Metrics) -> Result<(), StorageError> {
+    let client = pool.get().await?;
     let live = storage::model_performance(&client).await?;
     let holdout = storage::holdout_metrics(&client).await?;
     let groups = storage::model_performance_by_group(&client).await?;
     drop(client);
-    super::groups::set(&ctx.metrics, &groups);
-    set_live(&ctx.metrics, &live);
-    set_holdout(&ctx.metrics, &holdout);
+    super::groups::set(metrics, &groups);
+    set_live(metrics, &live);
+    set_holdout(metrics, &holdout);
     Ok(())
 }
 

@@ -22,13 +22,14 @@
 mod loaded;
 mod scorer;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppContext;
+use crate::config::Settings;
 use crate::metrics::Metrics;
 pub use loaded::{LoadedModel, Serving};
 pub use scorer::{Scored, Scorer};
@@ -84,7 +85,7 @@ pub enum ReloadError {
 ///
 /// # Errors
 /// [`ReloadError`] naming the bundle folder and what is wrong.
-pub async fn load_configured(settings: &crate::config::Settings) -> Result<Serving, ReloadError> {
+pub async fn load_configured(settings: &Settings) -> Result<Serving, ReloadError> {
     let live: PathBuf = settings.model.path.clone();
     let shadow = settings.model.shadow_path.clone();
     let threads = settings.worker.scoring_threads;
@@ -95,72 +96,69 @@ pub async fn load_configured(settings: &crate::config::Settings) -> Result<Servi
         .map_err(ReloadError::from)
 }
 
-impl AppContext {
-    /// The live bundle's version now.
-    pub fn model_version(&self) -> String {
-        self.models.current().live.version.clone()
-    }
-
-    /// Loads the bundles again, checks them and swaps them in (what SIGHUP does). Logs the
-    /// outcome and counts it in `turnover_model_reloads_total`.
-    ///
-    /// # Errors
-    /// [`ReloadError`] when a bundle is refused; the old ones keep serving.
-    pub async fn reload(&self) -> Result<Arc<Serving>, ReloadError> {
-        let _one_at_a_time = self.models.reloading.lock().await;
-        let m = &self.metrics;
-        let next = match load_configured(&self.settings).await {
-            Ok(next) => Arc::new(next),
-            Err(error) => {
-                m.model_reloads.with_label_values(&["failure"]).inc();
-                m.model_reload_last_success.set(0);
-                let serving = self.models.current();
-                tracing::error!(
-                    error.message = %error,
-                    model.path = %self.settings.model.path.display(),
-                    model.shadow_path = %self
-                        .settings
-                        .model
-                        .shadow_path
-                        .as_ref()
-                        .map_or_else(|| "none".into(), |p| p.display().to_string()),
-                    model_version = %serving.live.version,
-                    "model bundle refused; the loaded one keeps serving"
-                );
-                return Err(error);
-            }
-        };
-        // Recorded before the swap, so no row names a version the registry does not hold.
-        // A database that is away does not stop the swap: the heartbeat records it later. A
-        // version the registry holds with other files does: a version names one bundle.
-        if let Err(error) = register(&self.pool, &next).await {
-            if !matches!(error, storage::RegistryError::Conflict { .. }) {
-                tracing::warn!(error.message = %error, "cannot record the reloaded bundles in model_versions yet; the heartbeat will");
-            } else {
-                m.model_reloads.with_label_values(&["failure"]).inc();
-                tracing::error!(error.message = %error, model_version = %self.models.current().live.version, "model bundle refused; the loaded one keeps serving");
-                return Err(ReloadError::Registry(error));
-            }
+/// Loads the configured bundles again, checks them and swaps them into `slot` (what SIGHUP
+/// does); `on_swap` runs right after the swap, with the bundles now in service. Logs the
+/// outcome and counts it in `turnover_model_reloads_total`.
+///
+/// # Errors
+/// [`ReloadError`] when a bundle is refused; the old ones keep serving.
+pub async fn reload(
+    slot: &ServingSlot,
+    settings: &Settings,
+    pool: &Pool,
+    m: &Metrics,
+    on_swap: impl FnOnce(&Serving),
+) -> Result<Arc<Serving>, ReloadError> {
+    let _one_at_a_time = slot.reloading.lock().await;
+    let next = match load_configured(settings).await {
+        Ok(next) => Arc::new(next),
+        Err(error) => {
+            m.model_reloads.with_label_values(&["failure"]).inc();
+            m.model_reload_last_success.set(0);
+            let serving = slot.current();
+            tracing::error!(
+                error.message = %error,
+                model.path = %settings.model.path.display(),
+                model.shadow_path = %settings
+                    .model
+                    .shadow_path
+                    .as_ref()
+                    .map_or_else(|| "none".into(), |p| p.display().to_string()),
+                model_version = %serving.live.version,
+                "model bundle refused; the loaded one keeps serving"
+            );
+            return Err(error);
         }
-        let previous = self.models.replace(Arc::clone(&next));
-        // PSI compares what comes in with the training distribution of the bundle now live.
-        self.drift.set_reference(next.live.drift_reference.clone());
-        set_model_info(m, Some(&previous), &next);
-        m.model_reloads.with_label_values(&["success"]).inc();
-        m.model_reload_last_success.set(1);
-        // The versions swapped out served until now.
-        if let Err(error) = touch(&self.pool, &previous).await {
-            tracing::warn!(error.message = %error, "cannot move last_served_at of the previous bundles");
+    };
+    // Recorded before the swap, so no row names a version the registry does not hold.
+    // A database that is away does not stop the swap: the heartbeat records it later. A
+    // version the registry holds with other files does: a version names one bundle.
+    if let Err(error) = register(pool, &next).await {
+        if !matches!(error, storage::RegistryError::Conflict { .. }) {
+            tracing::warn!(error.message = %error, "cannot record the reloaded bundles in model_versions yet; the heartbeat will");
+        } else {
+            m.model_reloads.with_label_values(&["failure"]).inc();
+            tracing::error!(error.message = %error, model_version = %slot.current().live.version, "model bundle refused; the loaded one keeps serving");
+            return Err(ReloadError::Registry(error));
         }
-        tracing::info!(
-            model_version = %next.live.version,
-            model.previous_version = %previous.live.version,
-            model.shadow_version = next.shadow.as_ref().map(|s| s.version.as_str()),
-            model.path = %next.live.path.display(),
-            "model bundle reloaded"
-        );
-        Ok(next)
     }
+    let previous = slot.replace(Arc::clone(&next));
+    on_swap(&next);
+    set_model_info(m, Some(&previous), &next);
+    m.model_reloads.with_label_values(&["success"]).inc();
+    m.model_reload_last_success.set(1);
+    // The versions swapped out served until now.
+    if let Err(error) = touch(pool, &previous).await {
+        tracing::warn!(error.message = %error, "cannot move last_served_at of the previous bundles");
+    }
+    tracing::info!(
+        model_version = %next.live.version,
+        model.previous_version = %previous.live.version,
+        model.shadow_version = next.shadow.as_ref().map(|s| s.version.as_str()),
+        model.path = %next.live.path.display(),
+        "model bundle reloaded"
+    );
+    Ok(next)
 }
 
 /// `turnover_model_info{version}`: 1 for the live version; the previous one's series removed.
@@ -204,7 +202,12 @@ async fn touch(pool: &Pool, serving: &Serving) -> Result<(), storage::StorageErr
 /// Moves `last_served_at` of the bundles in service every [`HEARTBEAT`] (`interval` in
 /// tests), and once more when `stop` is cancelled. Failures are logged and retried at the next
 /// beat.
-pub async fn heartbeat(ctx: Arc<AppContext>, stop: CancellationToken, interval: Duration) {
+pub async fn heartbeat(
+    slot: Arc<ServingSlot>,
+    pool: Pool,
+    stop: CancellationToken,
+    interval: Duration,
+) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is immediate, and the load has just been recorded.
@@ -214,7 +217,7 @@ pub async fn heartbeat(ctx: Arc<AppContext>, stop: CancellationToken, interval: 
             () = stop.cancelled() => true,
             _ = ticks.tick() => false,
         };
-        if let Err(error) = touch(&ctx.pool, &ctx.models.current()).await {
+        if let Err(error) = touch(&pool, &slot.current()).await {
             tracing::warn!(error.message = %error, "cannot move last_served_at of the bundles in service");
         }
         if stopping {
@@ -226,7 +229,7 @@ pub async fn heartbeat(ctx: Arc<AppContext>, stop: CancellationToken, interval: 
 /// The sha256 of the bundle files the settings name (`model.json` and `manifest.json` of the
 /// live folder and of the shadow one, and `model.ubj` where there is one), `None` when a
 /// required one cannot be read (a copy in progress).
-fn fingerprint(settings: &crate::config::Settings) -> Option<String> {
+fn fingerprint(settings: &Settings) -> Option<String> {
     let folders = std::iter::once(&settings.model.path).chain(&settings.model.shadow_path);
     let mut all = String::new();
     for folder in folders {
@@ -244,9 +247,14 @@ fn fingerprint(settings: &crate::config::Settings) -> Option<String> {
 /// Reloads the bundles when their files change (`model.watch_interval_ms`), as SIGHUP does:
 /// for a mounted ConfigMap or volume that is updated in place. A change is acted on once the
 /// files read the same on two checks in a row, so a copy in progress is not loaded half-way;
-/// files that were refused are not tried again until they change.
-pub async fn watch(ctx: Arc<AppContext>, stop: CancellationToken, interval: Duration) {
-    let settings = Arc::clone(&ctx.settings);
+/// files that were refused are not tried again until they change. `reload` is the reload the
+/// caller owns (the one SIGHUP runs).
+pub async fn watch<F: Future<Output = ()>>(
+    settings: Arc<Settings>,
+    stop: CancellationToken,
+    interval: Duration,
+    reload: impl Fn() -> F,
+) {
     let read = move || {
         let settings = Arc::clone(&settings);
         async move {
@@ -268,7 +276,7 @@ pub async fn watch(ctx: Arc<AppContext>, stop: CancellationToken, interval: Dura
         if now.is_some() && now == previous && now != settled {
             tracing::info!("the bundle files changed: reloading the model bundles");
             // Refused or not, these files have had their chance.
-            let _ = ctx.reload().await;
+            reload().await;
             settled.clone_from(&now);
         }
         previous = now;
