@@ -8,7 +8,7 @@
 use lapin::BasicProperties;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use turnover::model::sha256_hex;
+use turnover::digest::sha256_hex;
 use turnover::record::ids::check_id;
 use turnover::storage::{storable_json, storable_text};
 use turnover::worker::{decode, Decoded};

@@ -21,7 +21,7 @@ use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use super::client::{client_of, ClientKey};
 use super::errors::ApiError;
 use crate::config::keys::{ApiKey, KeySecret, Scope, Scopes};
-use crate::model::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// The header carrying the key.
 pub const API_KEY_HEADER: &str = "x-api-key";

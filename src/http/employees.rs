@@ -9,7 +9,7 @@ use axum::Json;
 use super::auth::API_KEY_HEADER;
 use super::errors::ApiError;
 use super::openapi::ErrorBody;
-use crate::model::sha256_hex;
+use crate::digest::sha256_hex;
 use crate::storage::{self, ErasedRows};
 
 /// Who asked: the key's digest prefix, or `anonymous` when the sidecar has no keys. The key
@@ -35,7 +35,7 @@ fn requested_by(headers: &HeaderMap, keys_configured: bool) -> String {
     ),
     security((), ("api_key" = [])))]
 pub async fn erase(
-    State(state): State<super::State>,
+    State(state): State<super::Shared>,
     Path(employee_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<ErasedRows>, ApiError> {

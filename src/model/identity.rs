@@ -8,7 +8,8 @@
 //! dates) describe the model and never change a score. This module only hashes; it reads no
 //! file.
 
-use super::{sha256_hex, Calibration, ModelError};
+use super::{Calibration, ModelError};
+use crate::digest::sha256_hex;
 use std::path::Path;
 
 /// What a score depends on, as it is hashed into the version.

@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use bundle::{sha256_hex, Bundle, Manifest, ModelError};
+pub use bundle::{Bundle, Manifest, ModelError};
 pub use calibration::Calibration;
 pub(crate) use calibration::{logit, sigmoid};
 pub use drift::{psi, psi_table, Bins, FeatureDrift, MAX_BINS, PSI_EPSILON, PSI_MAJOR};

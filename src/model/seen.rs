@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// `training_employees` in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,7 +49,7 @@ impl DeadLetter {
                     .map(|m| m.as_str().to_owned())
                     .filter(|m| !m.is_empty())
             })
-            .unwrap_or_else(|| format!("sha256:{}", &crate::model::sha256_hex(&self.body)[..32]))
+            .unwrap_or_else(|| format!("sha256:{}", &crate::digest::sha256_hex(&self.body)[..32]))
     }
 
     /// Why it died first (`x-first-death-reason`: `delivery_limit`, `rejected`, `expired`, ...).

@@ -107,7 +107,7 @@ impl Record {
     /// prediction, it is what a reused `request_id` is compared on.
     pub fn sha256(&self) -> String {
         let bytes = serde_json::to_vec(&self.canonical()).expect("a record always serializes");
-        crate::model::sha256_hex(&bytes)
+        crate::digest::sha256_hex(&bytes)
     }
 
     fn canonical(&self) -> serde_json::Value {

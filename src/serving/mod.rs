@@ -235,10 +235,10 @@ fn fingerprint(settings: &Settings) -> Option<String> {
     for folder in folders {
         for file in ["manifest.json", "model.json"] {
             let bytes = std::fs::read(folder.join(file)).ok()?;
-            all.push_str(&crate::model::sha256_hex(&bytes));
+            all.push_str(&crate::digest::sha256_hex(&bytes));
         }
         if let Ok(bytes) = std::fs::read(folder.join("model.ubj")) {
-            all.push_str(&crate::model::sha256_hex(&bytes));
+            all.push_str(&crate::digest::sha256_hex(&bytes));
         }
     }
     Some(all)

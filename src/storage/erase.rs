@@ -11,7 +11,7 @@ use deadpool_postgres::{Client, GenericClient};
 use serde::Serialize;
 
 use super::StorageError;
-use crate::model::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// Rows erased, per table: what the `erasures` row records and the caller reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]

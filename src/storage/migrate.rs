@@ -18,7 +18,6 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
@@ -81,8 +80,7 @@ impl Migration {
     #[must_use]
     pub fn checksum(&self) -> String {
         let normalised = self.sql.replace("\r\n", "\n");
-        let digest = Sha256::digest(normalised.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::digest::sha256_hex(normalised.as_bytes())
     }
 }
 

@@ -12,7 +12,8 @@ use super::cv::CrossValidation;
 use super::holdout::Assessment;
 use super::search::{self, Params};
 use super::{Comparison, Options};
-use crate::model::{sha256_hex, Calibration, Identity};
+use crate::digest::sha256_hex;
+use crate::model::{Calibration, Identity};
 
 /// The bundle's version: the digest of everything that decides a score
 /// ([`crate::model::Identity`], docs/contract.md#model-bundle), which the loader recomputes.

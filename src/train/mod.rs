@@ -50,10 +50,10 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::digest::sha256_hex;
 use crate::extracts;
 use crate::fairness::Fairness;
 use crate::features;
-use crate::model::sha256_hex;
 use crate::model::{xgb, Bins, Bundle, Manifest, TrainingEmployees, MAX_BINS};
 pub use baseline::Baseline;
 pub use calibrate::Choice;

@@ -30,7 +30,8 @@ use super::job::{Job, Rejected};
 use super::reply::{self, Answer};
 use crate::app::AppContext;
 use crate::config::QueueType;
-use crate::model::{sha256_hex, ErrorReply};
+use crate::digest::sha256_hex;
+use crate::model::ErrorReply;
 use crate::serving::{LoadedModel, Scored, Serving};
 use crate::storage::{
     self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,

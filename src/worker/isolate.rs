@@ -14,10 +14,10 @@ use time::OffsetDateTime;
 use super::batch::store;
 use super::job::{Job, Rejected};
 use crate::app::AppContext;
-use crate::model::sha256_hex;
-use crate::serving::Scored;
+use crate::digest::sha256_hex;
 use crate::record::ids::check_id;
 use crate::record::FieldError;
+use crate::serving::Scored;
 use crate::storage::{PredictionRow, RejectedRow, ShadowRow, StorageError, Written};
 
 /// One row of a batch: a prediction (with its shadow row, if any) or a rejected message.

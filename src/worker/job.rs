@@ -11,7 +11,7 @@ use lapin::BasicProperties;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::model::sha256_hex;
+use crate::digest::sha256_hex;
 use crate::queue::{header_u64, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 use crate::record::ids::check_id;
 use crate::record::{decode_request, FieldError, Record};

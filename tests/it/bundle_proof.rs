@@ -32,7 +32,7 @@ fn copy_of_committed() -> tempfile::TempDir {
 /// Tampers with the bundle in `dir`; returns the file the refusal must name and a digest it
 /// must quote.
 fn tamper(dir: &Path, how: &str) -> (&'static str, String) {
-    let sha = |bytes: &[u8]| turnover::model::sha256_hex(bytes);
+    let sha = |bytes: &[u8]| turnover::digest::sha256_hex(bytes);
     match how {
         "edited manifest" => {
             let path = dir.join("manifest.json");

@@ -178,7 +178,7 @@ async fn erasure_by_route_and_by_command_leaves_no_row_and_one_record_each() {
     let records = storage::erasures(&app.db.client().await)
         .await
         .expect("erasures");
-    let key_prefix = &turnover::model::sha256_hex(KEY.as_bytes())[..8];
+    let key_prefix = &turnover::digest::sha256_hex(KEY.as_bytes())[..8];
     let who: Vec<_> = records
         .iter()
         .map(|(hash, by, rows)| (hash.clone(), by.clone(), rows.predictions))

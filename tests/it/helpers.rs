@@ -200,7 +200,7 @@ pub async fn insert_batch(
         reason: "request_id_conflict".to_owned(),
         errors: serde_json::json!([]),
         payload: Vec::new(),
-        payload_sha256: turnover::model::sha256_hex(b""),
+        payload_sha256: turnover::digest::sha256_hex(b""),
         received_at: time::OffsetDateTime::now_utc(),
     };
     Ok(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use turnover::config::QueueType;
-use turnover::model::sha256_hex;
+use turnover::digest::sha256_hex;
 use turnover::queue::publisher::Outgoing;
 use turnover::record::sample;
 use turnover::startup::Roles;

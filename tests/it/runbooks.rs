@@ -178,7 +178,7 @@ async fn every_runbook_block_runs_against_the_real_services() {
         request_id: Some("r-fixed".to_owned()),
         reason: "validation".to_owned(),
         errors: json!([]),
-        payload_sha256: turnover::model::sha256_hex(&payload),
+        payload_sha256: turnover::digest::sha256_hex(&payload),
         payload,
         received_at: OffsetDateTime::now_utc(),
     };

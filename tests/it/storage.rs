@@ -42,7 +42,7 @@ fn rejected(request_id: Option<&str>, payload: &[u8]) -> RejectedRow {
         reason: "validation".to_owned(),
         errors: json!([{"field": "age", "message": "must be between 18 and 70", "value": 12}]),
         payload: payload.to_vec(),
-        payload_sha256: turnover::model::sha256_hex(payload),
+        payload_sha256: turnover::digest::sha256_hex(payload),
         received_at: OffsetDateTime::from_unix_timestamp(1_700_000_002).expect("ts"),
     }
 }

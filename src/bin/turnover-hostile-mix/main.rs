@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use futures_util::stream::{self, StreamExt};
 use turnover::config::Settings;
-use turnover::model::sha256_hex;
+use turnover::digest::sha256_hex;
 use turnover::queue::publisher::Publisher;
 use turnover::queue::{self, topology};
 use turnover::record::sample;
