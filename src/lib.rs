@@ -28,6 +28,7 @@
 pub mod app;
 pub mod commands;
 pub mod config;
+pub(crate) mod csvfile;
 pub mod digest;
 pub mod extracts;
 pub mod fairness;

@@ -1,12 +1,68 @@
-//! Joining the three files on the employee id, and the employees that are not in all three.
+//! Reading the three files and joining them on the employee id, and the employees that are not
+//! in all three. The join takes the tables [`super::read`] reads.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 
 use serde_json::Map;
 
-use super::read::Table;
-use super::{ExtractFile, ExtractRow, Extracts};
+use super::read::{read_tables, Table};
+use super::{ExtractError, ExtractFile, ExtractRow, Extracts};
+
+/// Reads and joins `extrait_sondage.csv`, `extrait_eval.csv` and `extrait_sirh.csv` from `dir`.
+///
+/// # Errors
+/// [`ExtractError::MissingDir`] or [`ExtractError::MissingFiles`] (naming every missing file and
+/// the folder) when the files are not there, [`ExtractError::Io`] when one cannot be read, and
+/// every error of [`read_readers`].
+pub fn read_dir(dir: &Path) -> Result<Extracts, ExtractError> {
+    if !dir.is_dir() {
+        return Err(ExtractError::MissingDir {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let missing: Vec<ExtractFile> = ExtractFile::ALL
+        .into_iter()
+        .filter(|f| !dir.join(f.name()).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ExtractError::MissingFiles {
+            files: missing,
+            dir: dir.to_path_buf(),
+        });
+    }
+    let open = |file: ExtractFile| {
+        File::open(dir.join(file.name())).map_err(|source| ExtractError::Io { file, source })
+    };
+    read_readers(
+        open(ExtractFile::Sondage)?,
+        open(ExtractFile::Eval)?,
+        open(ExtractFile::Sirh)?,
+    )
+}
+
+/// Reads and joins the three extracts from any byte sources (files, an HTTP upload), in the
+/// order sondage, eval, sirh. Messages still name the files `extrait_sondage.csv`, etc.
+///
+/// The label column `a_quitte_l_entreprise` of the sondage extract is optional; columns that
+/// are not record fields are ignored. Surrounding spaces of every cell are trimmed, and a UTF-8
+/// byte-order mark is accepted.
+///
+/// # Errors
+/// The first problem found, files read in the order above: [`ExtractError::MissingColumns`],
+/// [`ExtractError::DuplicateColumn`], [`ExtractError::Malformed`] for a key or label that cannot
+/// be read, [`ExtractError::DuplicateId`], [`ExtractError::Csv`] for a file that is not
+/// well-formed UTF-8 CSV, [`ExtractError::Io`] when a source fails.
+pub fn read_readers(
+    sondage: impl Read,
+    eval: impl Read,
+    sirh: impl Read,
+) -> Result<Extracts, ExtractError> {
+    Ok(join(read_tables(sondage, eval, sirh, None)?))
+}
 
 /// How many orphans are kept by id: enough for an operator to look them up, few enough for a
 /// one-line warning.

@@ -14,7 +14,6 @@
 mod error;
 mod example;
 mod join;
-pub(crate) mod lines;
 mod read;
 mod validate;
 mod write;
@@ -29,8 +28,7 @@ use crate::record::schema::FIELDS;
 
 pub use error::{ExtractError, FieldLocation, InvalidRecords, RecordError};
 pub use example::{labelled_population, EXAMPLE_EMPLOYEES, EXAMPLE_SEED};
-pub use join::{Orphan, Orphans};
-pub use read::{read_dir, read_readers};
+pub use join::{read_dir, read_readers, Orphan, Orphans};
 pub use validate::{read_records, validate_rows};
 pub use write::{write_dir, write_extracts, write_file};
 

@@ -1,5 +1,7 @@
 //! Reading one extract file into rows keyed by employee id: header check, key normalisation,
-//! label parsing, and cells turned into JSON values for the record validator.
+//! label parsing, and cells turned into JSON values for the record validator. The CSV itself
+//! (lines, header, per-row problems) is [`crate::csvfile`]'s; the join of the three tables is
+//! [`super::join`]'s, which calls this module and is not called by it.
 //!
 //! A row is kept as the CSV reader's record (one buffer and the cell bounds) until the join
 //! asks for its fields: a JSON value per cell for every row of a file at once would cost
@@ -7,14 +9,12 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
-use std::path::Path;
 
 use serde_json::{Number, Value};
 
-use super::lines::LineCounter;
-use super::{join, ExtractError, ExtractFile, Extracts, LABEL_COLUMN};
+use super::{ExtractError, ExtractFile, LABEL_COLUMN};
+use crate::csvfile::{CsvFile, CsvProblem};
 
 /// One file, read: its rows by employee id.
 pub(super) struct Table {
@@ -44,58 +44,6 @@ pub(super) struct ParsedRow {
     pub label: Option<bool>,
 }
 
-/// Reads and joins `extrait_sondage.csv`, `extrait_eval.csv` and `extrait_sirh.csv` from `dir`.
-///
-/// # Errors
-/// [`ExtractError::MissingDir`] or [`ExtractError::MissingFiles`] (naming every missing file and
-/// the folder) when the files are not there, [`ExtractError::Io`] when one cannot be read, and
-/// every error of [`read_readers`].
-pub fn read_dir(dir: &Path) -> Result<Extracts, ExtractError> {
-    if !dir.is_dir() {
-        return Err(ExtractError::MissingDir {
-            dir: dir.to_path_buf(),
-        });
-    }
-    let missing: Vec<ExtractFile> = ExtractFile::ALL
-        .into_iter()
-        .filter(|f| !dir.join(f.name()).is_file())
-        .collect();
-    if !missing.is_empty() {
-        return Err(ExtractError::MissingFiles {
-            files: missing,
-            dir: dir.to_path_buf(),
-        });
-    }
-    let open = |file: ExtractFile| {
-        File::open(dir.join(file.name())).map_err(|source| ExtractError::Io { file, source })
-    };
-    read_readers(
-        open(ExtractFile::Sondage)?,
-        open(ExtractFile::Eval)?,
-        open(ExtractFile::Sirh)?,
-    )
-}
-
-/// Reads and joins the three extracts from any byte sources (files, an HTTP upload), in the
-/// order sondage, eval, sirh. Messages still name the files `extrait_sondage.csv`, etc.
-///
-/// The label column `a_quitte_l_entreprise` of the sondage extract is optional; columns that
-/// are not record fields are ignored. Surrounding spaces of every cell are trimmed, and a UTF-8
-/// byte-order mark is accepted.
-///
-/// # Errors
-/// The first problem found, files read in the order above: [`ExtractError::MissingColumns`],
-/// [`ExtractError::DuplicateColumn`], [`ExtractError::Malformed`] for a key or label that cannot
-/// be read, [`ExtractError::DuplicateId`], [`ExtractError::Csv`] for a file that is not
-/// well-formed UTF-8 CSV, [`ExtractError::Io`] when a source fails.
-pub fn read_readers(
-    sondage: impl Read,
-    eval: impl Read,
-    sirh: impl Read,
-) -> Result<Extracts, ExtractError> {
-    Ok(join::join(read_tables(sondage, eval, sirh, None)?))
-}
-
 /// The three files read, not joined; with `max_rows`, a file of more data lines is refused
 /// ([`ExtractError::TooManyRows`]) as soon as its reading passes the limit.
 pub(super) fn read_tables(
@@ -119,17 +67,12 @@ struct Columns {
 }
 
 impl Columns {
-    fn locate(file: ExtractFile, headers: &csv::StringRecord) -> Result<Self, ExtractError> {
-        let position = |name: &str| -> Result<Option<usize>, ExtractError> {
-            let mut found = headers.iter().enumerate().filter(|(_, h)| *h == name);
-            let first = found.next().map(|(i, _)| i);
-            if found.next().is_some() {
-                return Err(ExtractError::DuplicateColumn {
-                    file,
-                    column: name.to_owned(),
-                });
-            }
-            Ok(first)
+    fn locate<R: Read>(file: ExtractFile, csv: &CsvFile<R>) -> Result<Self, ExtractError> {
+        let position = |name: &str| {
+            csv.column(name).map_err(|_| ExtractError::DuplicateColumn {
+                file,
+                column: name.to_owned(),
+            })
         };
         let mut missing = Vec::new();
         let key = position(file.key_column())?;
@@ -152,7 +95,7 @@ impl Columns {
             _ => Err(ExtractError::MissingColumns {
                 file,
                 columns: missing,
-                found: headers.iter().map(str::to_owned).collect(),
+                found: csv.headers().iter().map(str::to_owned).collect(),
             }),
         }
     }
@@ -163,28 +106,14 @@ fn read_table(
     input: impl Read,
     max_rows: Option<usize>,
 ) -> Result<Table, ExtractError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(LineCounter::new(input));
-    let headers = match reader.headers() {
-        Ok(headers) => headers.clone(),
-        Err(e) => return Err(csv_error(file, None, reader.get_ref(), e)),
-    };
-    let columns = Columns::locate(file, &headers)?;
+    let mut csv = CsvFile::open(input).map_err(|p| csv_error(file, p))?;
+    let columns = Columns::locate(file, &csv)?;
     let mut rows = BTreeMap::new();
     let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(file, Some(&headers), reader.get_ref(), e)),
-        }
+    while let Some(line) = csv.next_row(&mut record).map_err(|p| csv_error(file, p))? {
         if let Some(limit) = max_rows.filter(|&limit| rows.len() == limit) {
             return Err(ExtractError::TooManyRows { file, limit });
         }
-        let line = record
-            .position()
-            .map_or(0, |p| reader.get_ref().line_of(p.byte()));
         let cell = |i: usize| record.get(i).unwrap_or("");
         let malformed = |column: &str, value: &str, reason: String| ExtractError::Malformed {
             file,
@@ -274,46 +203,43 @@ pub(super) fn cell_value(cell: &str) -> Value {
     }
 }
 
-fn csv_error<R: Read>(
-    file: ExtractFile,
-    headers: Option<&csv::StringRecord>,
-    lines: &LineCounter<R>,
-    e: csv::Error,
-) -> ExtractError {
-    let line_of = |pos: Option<&csv::Position>| pos.map(|p| lines.line_of(p.byte()));
-    let fallback = e.to_string();
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) => ExtractError::Io { file, source },
-        csv::ErrorKind::Utf8 { pos, err } => {
-            let column = headers.and_then(|h| h.get(err.field())).map_or_else(
-                || format!("field {}", err.field() + 1),
-                |c| format!("column {c}"),
-            );
+/// A problem of the file as CSV, worded for an extract.
+fn csv_error(file: ExtractFile, problem: CsvProblem) -> ExtractError {
+    match problem {
+        CsvProblem::Io(source) => ExtractError::Io { file, source },
+        CsvProblem::NotUtf8 {
+            line,
+            header,
+            field,
+            column,
+        } => {
+            let column =
+                column.map_or_else(|| format!("field {}", field + 1), |c| format!("column {c}"));
             ExtractError::Csv {
                 file,
-                line: line_of(pos.as_ref()).or(headers.is_none().then_some(1)),
+                line: line.or(header.then_some(1)),
                 message: format!(
                     "{column} is not UTF-8 text (the file may be in Latin-1 or Windows-1252); \
                      export it as UTF-8"
                 ),
             }
         }
-        csv::ErrorKind::UnequalLengths {
-            pos,
+        CsvProblem::UnequalLengths {
+            line,
             expected_len,
             len,
         } => ExtractError::Csv {
             file,
-            line: line_of(pos.as_ref()),
+            line,
             message: format!(
                 "this line has {len} values but the header has {expected_len}; look for a missing \
                  or extra comma, or a comma inside a value that is not between double quotes"
             ),
         },
-        _ => ExtractError::Csv {
+        CsvProblem::Other(message) => ExtractError::Csv {
             file,
             line: None,
-            message: fallback,
+            message,
         },
     }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use time::OffsetDateTime;
 
 use super::{check_source, parse_employee_id, parse_left, parse_observed_at, Outcome};
-use crate::extracts::lines::LineCounter;
+use crate::csvfile::{CsvFile, CsvProblem};
 
 /// The columns, required ones first.
 pub const COLUMNS: [&str; 4] = ["employee_id", "left", "observed_at", "source"];
@@ -90,23 +90,15 @@ pub fn read_csv(
     default_source: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<Outcome>, OutcomeFileError> {
-    let mut reader = ::csv::ReaderBuilder::new()
-        .trim(::csv::Trim::All)
-        .from_reader(LineCounter::new(input));
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return Err(csv_error(file, reader.get_ref(), e)),
-    };
+    let mut csv = CsvFile::open(input).map_err(|p| csv_error(file, p))?;
     let mut at = [None; 4];
     for (slot, name) in at.iter_mut().zip(COLUMNS) {
-        let mut found = headers.iter().enumerate().filter(|(_, h)| *h == name);
-        *slot = found.next().map(|(i, _)| i);
-        if found.next().is_some() {
-            return Err(OutcomeFileError::DuplicateColumn {
+        *slot = csv
+            .column(name)
+            .map_err(|_| OutcomeFileError::DuplicateColumn {
                 file: file.to_owned(),
                 column: name.to_owned(),
-            });
-        }
+            })?;
     }
     let missing: Vec<String> = COLUMNS[..3]
         .iter()
@@ -118,22 +110,14 @@ pub fn read_csv(
         return Err(OutcomeFileError::MissingColumns {
             file: file.to_owned(),
             columns: missing,
-            found: headers.iter().map(str::to_owned).collect(),
+            found: csv.headers().iter().map(str::to_owned).collect(),
         });
     };
 
     let mut outcomes = Vec::new();
     let mut first_lines: HashMap<i64, u64> = HashMap::new();
     let mut record = ::csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(file, reader.get_ref(), e)),
-        }
-        let line = record
-            .position()
-            .map_or(0, |p| reader.get_ref().line_of(p.byte()));
+    while let Some(line) = csv.next_row(&mut record).map_err(|p| csv_error(file, p))? {
         let malformed =
             |column: &'static str, value: &str, reason: String| OutcomeFileError::Malformed {
                 file: file.to_owned(),
@@ -174,35 +158,34 @@ pub fn read_csv(
     Ok(outcomes)
 }
 
-fn csv_error<R: Read>(file: &str, lines: &LineCounter<R>, e: ::csv::Error) -> OutcomeFileError {
-    let line_of = |pos: Option<&::csv::Position>| pos.map(|p| lines.line_of(p.byte()));
-    let fallback = e.to_string();
+/// A problem of the file as CSV, worded for an outcomes file.
+fn csv_error(file: &str, problem: CsvProblem) -> OutcomeFileError {
     let file = file.to_owned();
-    match e.into_kind() {
-        ::csv::ErrorKind::Io(source) => OutcomeFileError::Io { file, source },
-        ::csv::ErrorKind::Utf8 { pos, .. } => OutcomeFileError::Csv {
+    match problem {
+        CsvProblem::Io(source) => OutcomeFileError::Io { file, source },
+        CsvProblem::NotUtf8 { line, .. } => OutcomeFileError::Csv {
             file,
-            line: line_of(pos.as_ref()).or(Some(1)),
+            line: line.or(Some(1)),
             message: "not UTF-8 text (the file may be in Latin-1 or Windows-1252); export it as \
                       UTF-8"
                 .to_owned(),
         },
-        ::csv::ErrorKind::UnequalLengths {
-            pos,
+        CsvProblem::UnequalLengths {
+            line,
             expected_len,
             len,
         } => OutcomeFileError::Csv {
             file,
-            line: line_of(pos.as_ref()),
+            line,
             message: format!(
                 "this line has {len} values but the header has {expected_len}; look for a \
                  missing or extra comma"
             ),
         },
-        _ => OutcomeFileError::Csv {
+        CsvProblem::Other(message) => OutcomeFileError::Csv {
             file,
             line: None,
-            message: fallback,
+            message,
         },
     }
 }
