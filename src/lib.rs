@@ -26,6 +26,7 @@
 //! The wire formats are written once: [`record::Envelope`] for requests,
 //! [`model::ScoreReply`] and [`model::ErrorReply`] for replies (docs/contract.md).
 pub mod app;
+pub(crate) mod backoff;
 pub mod commands;
 pub mod config;
 pub(crate) mod csvfile;

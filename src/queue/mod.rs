@@ -19,6 +19,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::Connection;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::config::{redact_url, Amqp};
 
 pub use broker::{Brokers, ConnectError};
@@ -72,8 +73,9 @@ pub async fn connect_with_backoff(
     name: &str,
     stop: &CancellationToken,
 ) -> Option<Connection> {
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
+        let delay = backoff.next_delay();
         match connect_with(amqp, name).await {
             Ok(connection) => return Some(connection),
             Err(error) => {
@@ -84,7 +86,6 @@ pub async fn connect_with_backoff(
             () = stop.cancelled() => return None,
             () = tokio::time::sleep(delay) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -22,6 +22,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use super::StorageError;
+use crate::backoff::Backoff;
 
 /// One embedded migration: `migrations/V{version}__{name}.sql`.
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +152,7 @@ pub async fn migrate_with(
     let mut applied = Vec::new();
     for migration in migrations {
         let mut attempt = 0;
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_millis(16_000));
         loop {
             let result = if migration.outside_transaction() {
                 apply_outside_transaction(client, migration, options).await
@@ -165,7 +167,7 @@ pub async fn migrate_with(
                         && attempt < options.retries =>
                 {
                     attempt += 1;
-                    let wait = Duration::from_millis(250 << (attempt - 1).min(6));
+                    let wait = backoff.next_delay();
                     tracing::warn!(migration = %migration.file_stem(), attempt, retry_in_ms = wait.as_millis() as u64, "migration waited too long for a lock; trying again");
                     tokio::time::sleep(wait).await;
                     continue;
