@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::Scorer;
+use super::{panic_message, Scorer};
 use crate::model::{Bins, Bundle, Model, ModelError};
 use crate::record::{sample, validate};
 
@@ -57,14 +57,9 @@ impl LoadedModel {
             Self::load_unnamed(dir, threads, cuts)
         }))
         .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
             Err(ModelError::Invalid {
                 path: dir.to_owned(),
-                detail: format!("loading panicked: {message}"),
+                detail: format!("loading panicked: {}", panic_message(&*panic)),
             })
         });
         loaded.map_err(|e| match e {

@@ -226,6 +226,15 @@ pub async fn heartbeat(
     }
 }
 
+/// What a caught panic said: its message when it was a text, else "unknown panic".
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 /// The sha256 of the bundle files the settings name (`model.json` and `manifest.json` of the
 /// live folder and of the shadow one, and `model.ubj` where there is one), `None` when a
 /// required one cannot be read (a copy in progress).

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Bundle, Contribution, Model, ModelError, Score};
+use super::panic_message;
 use crate::features;
+use crate::model::{Bundle, Contribution, Model, ModelError, Score};
 use crate::record::Record;
 
 /// A score and, when asked, its explanation.
@@ -163,12 +164,4 @@ fn score_request(model: &Model, job: &ScoringRequest) -> Result<Vec<Scored>, Sco
         }
     }
     Ok(out)
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
