@@ -48,7 +48,7 @@ fn shadow_version(serving: &Serving) -> Option<String> {
         (status = 429, description = "Over the rate limit; see Retry-After", body = super::openapi::ErrorBody),
     ),
     security((), ("api_key" = [])))]
-pub async fn reload(State(state): State<super::State>) -> Response {
+pub async fn reload(State(state): State<super::Shared>) -> Response {
     let before = state.ctx.models.current();
     match state.ctx.reload().await {
         Ok(now) => Json(Reloaded {

@@ -63,7 +63,7 @@ pub fn required_scope(method: &Method, path: &str) -> Scope {
 /// `http.auth_failures_per_minute`, the address gets 429 with `Retry-After` until its minute
 /// is over, and its keys are not even checked, so keys cannot be guessed at line rate.
 pub async fn require_key(
-    State(state): State<super::State>,
+    State(state): State<super::Shared>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -100,7 +100,7 @@ pub async fn require_key(
 /// configured (the key was checked before), else per client address. Without keys the header
 /// proves nothing, so a fresh value per request must not buy a fresh allowance.
 pub async fn rate_limit(
-    State(state): State<super::State>,
+    State(state): State<super::Shared>,
     request: Request,
     next: Next,
 ) -> Response {

@@ -91,7 +91,7 @@ pub struct BatchScore {
     ),
     security((), ("api_key" = [])))]
 pub async fn submit(
-    State(state): State<super::State>,
+    State(state): State<super::Shared>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<BatchAccepted>), ApiError> {
@@ -250,7 +250,7 @@ pub async fn submit(
     ),
     security((), ("api_key" = [])))]
 pub async fn status(
-    State(state): State<super::State>,
+    State(state): State<super::Shared>,
     Path(batch_id): Path<String>,
 ) -> Result<Json<BatchView>, ApiError> {
     let not_found = || ApiError::not_found(format!("no batch {batch_id}"));

@@ -66,7 +66,7 @@ impl http_body::Body for DeadlineBody {
 /// Puts the deadline on the request's body; answers 408 when it passed before the handler
 /// had the body.
 pub async fn limit_body_time(
-    State(state): State<super::State>,
+    State(state): State<super::Shared>,
     request: Request,
     next: Next,
 ) -> Response {

@@ -66,7 +66,7 @@ pub struct ReadyChecks {
 
 /// The process is up and the model is loaded.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
-pub async fn health(State(state): State<super::State>) -> Json<Health> {
+pub async fn health(State(state): State<super::Shared>) -> Json<Health> {
     Json(Health {
         status: "healthy",
         model_loaded: true,
@@ -83,7 +83,7 @@ pub async fn health(State(state): State<super::State>) -> Json<Health> {
     (status = 200, description = "Ready", body = Ready),
     (status = 503, description = "Not ready; `checks` names what is not", body = Ready),
 ))]
-pub async fn ready(State(state): State<super::State>) -> (StatusCode, Json<Ready>) {
+pub async fn ready(State(state): State<super::Shared>) -> (StatusCode, Json<Ready>) {
     let mut last = state.ready.0.lock().await;
     let (all, body) = match &*last {
         Some((at, all, body)) if at.elapsed() < READY_MAX_AGE => (*all, body.clone()),
@@ -170,7 +170,7 @@ async fn check_postgres(ctx: &AppContext) -> Result<(), String> {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses(
     (status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String),
 ))]
-pub async fn metrics(State(state): State<super::State>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<super::Shared>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

@@ -23,7 +23,7 @@ pub struct LogFields {
 }
 
 /// The middleware.
-pub async fn observe(State(state): State<super::State>, request: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<super::Shared>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()

@@ -56,11 +56,11 @@ pub struct AppState {
     pub keys: Vec<crate::config::keys::ApiKey>,
 }
 
-/// The state as handlers receive it.
-pub type State = Arc<AppState>;
+/// The state as handlers receive it (through axum's `State` extractor).
+pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(ctx: Arc<AppContext>, rpc: RpcClient) -> State {
+    pub fn new(ctx: Arc<AppContext>, rpc: RpcClient) -> Shared {
         let http = &ctx.settings.http;
         let tracked = |name: &str| ctx.metrics.limiter_clients.with_label_values(&[name]);
         let limiter = http.rate_limit_per_minute.map(|limit| {

@@ -40,7 +40,7 @@ pub const DEFAULT_SOURCE: &str = "http";
     ),
     security((), ("api_key" = [])))]
 pub async fn record(
-    State(state): State<super::State>,
+    State(state): State<super::Shared>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<OutcomeCounts>, ApiError> {

@@ -57,7 +57,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
     ),
     security((), ("api_key" = [])))]
 pub async fn predict(
-    State(state): State<super::State>,
+    State(state): State<super::Shared>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,

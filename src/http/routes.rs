@@ -11,7 +11,7 @@ use axum::Router;
 
 use super::errors::{self, ApiError};
 use super::{
-    admin, auth, batch, deadline, employees, health, log, openapi, outcomes, predict, State,
+    admin, auth, batch, deadline, employees, health, log, openapi, outcomes, predict, Shared,
 };
 
 /// The largest `/predict` body: a record is about 1 KiB; anything near this is not one.
@@ -43,7 +43,7 @@ enum Access {
     Protected,
 }
 
-fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRouter<State>)> {
+fn table(max_upload_bytes: usize) -> Vec<(Method, &'static str, Access, MethodRouter<Shared>)> {
     use Access::{Open, Protected};
     vec![
         (Method::GET, "/health", Open, get(health::health)),
@@ -127,7 +127,7 @@ fn allowed_methods(path: &str) -> String {
 
 /// The application: routes, auth and rate limits on the protected ones, the per-request log
 /// and metrics on all.
-pub fn router(state: State) -> Router {
+pub fn router(state: Shared) -> Router {
     let (mut open, mut protected) = (Router::new(), Router::new());
     for (_, path, access, handler) in table(state.ctx.settings.http.max_upload_bytes) {
         match access {
