@@ -3,6 +3,8 @@
 
 #![allow(clippy::result_large_err)] // figment::Jail fixes the error type of its closures.
 
+use std::path::Path;
+
 use super::*;
 
 #[test]

@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::job::{Job, ReplyTo};
 use crate::model::{Contribution, ErrorReply, ScoreReply};
-use crate::serving::Scored;
 use crate::queue::{REPLAYED_HEADER, STATUS_HEADER};
 use crate::record::FieldError;
+use crate::serving::Scored;
 use crate::storage::StoredScore;
 
 /// One answer: a score (replayed or not), or a refusal with its HTTP status (409, 422).
