@@ -1,34 +1,15 @@
 //! `POST /admin/reload` and `turnover reload --url`: a bundle swapped over HTTP, a broken one
 //! refused with the versions still served, behind the API keys.
 
-use std::path::{Path, PathBuf};
-
 use reqwest::StatusCode;
 use serde_json::Value;
-use turnover::model::Bundle;
 
 use crate::app::{model_path, TestApp};
 use crate::cli::{printed, turnover};
-use crate::http::client;
+use crate::http::{client, get_json};
+use crate::model_swap::{candidate_path, install, version_of};
 
 const KEY: &str = "reload-test-key";
-
-fn candidate_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/candidate")
-}
-
-/// Puts a bundle's files into `dir` whole (written aside, then renamed), as an operator does.
-fn install(bundle: &Path, dir: &Path) {
-    for file in ["manifest.json", "model.json"] {
-        let tmp = dir.join(format!(".{file}.tmp"));
-        std::fs::copy(bundle.join(file), &tmp).unwrap();
-        std::fs::rename(&tmp, dir.join(file)).unwrap();
-    }
-}
-
-fn version_of(bundle: &Path) -> String {
-    Bundle::load(bundle).unwrap().manifest.version
-}
 
 async fn post_reload(app: &TestApp, key: Option<&str>) -> (StatusCode, Value) {
     let mut request = client().post(app.url("/admin/reload"));
@@ -40,15 +21,7 @@ async fn post_reload(app: &TestApp, key: Option<&str>) -> (StatusCode, Value) {
 }
 
 async fn health_version(app: &TestApp) -> Value {
-    let body: Value = client()
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["model_version"].clone()
+    get_json(&app.url("/health")).await["model_version"].clone()
 }
 
 #[tokio::test]

@@ -5,12 +5,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use turnover::app::AppContext;
 use turnover::config::{LogFormat, Settings};
 use turnover::queue::publisher::{Outgoing, PublishReport, Publisher};
 use turnover::queue::{self, topology};
@@ -87,15 +89,22 @@ impl TestApp {
 
     /// Builds and starts the service for these settings.
     pub async fn run(&mut self, roles: Roles) {
+        self.run_keeping_context(roles).await;
+    }
+
+    /// As [`TestApp::run`], and returns the shared context (to call `reload` in-process).
+    pub async fn run_keeping_context(&mut self, roles: Roles) -> Arc<AppContext> {
         turnover::telemetry::init(LogFormat::Pretty, "warn");
         let app = startup::build(self.settings.clone(), roles)
             .await
             .expect("the app builds");
+        let ctx = Arc::clone(&app.ctx);
         self.addr = app.http_addr();
         self.task = Some(tokio::spawn(app.run_until_stopped(self.shutdown.clone())));
         if roles.worker {
             self.wait_for_consumer().await;
         }
+        ctx
     }
 
     /// `http://127.0.0.1:PORT` + `path`.

@@ -10,7 +10,7 @@ use turnover::startup::Roles;
 
 use crate::app::{test_settings, TestApp};
 use crate::helpers::TestDb;
-use crate::http::client;
+use crate::http::{client, get_json};
 
 /// A route behind the key that needs no worker: an unknown batch is a 404 once past the key.
 fn batch_path() -> String {
@@ -55,14 +55,7 @@ async fn serve_on_all_addresses_without_a_key_refuses_to_start_and_names_the_key
     )
     .await;
     let port = app.addr.expect("listens").port();
-    let health: Value = client()
-        .get(format!("http://127.0.0.1:{port}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&format!("http://127.0.0.1:{port}/health")).await;
     assert_eq!(health["anonymous_access"], true, "{health}");
     app.finish().await;
 }
@@ -74,14 +67,7 @@ async fn a_key_on_all_addresses_starts_and_health_says_keys_are_needed() {
     settings.http.addr = SocketAddr::from(([0, 0, 0, 0], 0));
     settings.auth.api_keys = vec!["k".into()];
     let app = TestApp::start(db, settings, Roles::HTTP_ONLY).await;
-    let health: Value = client()
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&app.url("/health")).await;
     assert_eq!(health["anonymous_access"], false, "{health}");
     app.finish().await;
 }

@@ -15,24 +15,11 @@ pub async fn turnover(settings: &Settings, args: &[&str]) -> Output {
 
 /// Gives `command` the `TURNOVER_*` variables of `settings`' broker names and database.
 pub fn configure(command: &mut tokio::process::Command, settings: &Settings) {
-    let a = &settings.amqp;
-    command.env_remove("TURNOVER_CONFIG").env_remove("RUST_LOG");
-    for (name, value) in [
-        ("TURNOVER_AMQP__URL", a.url.as_str()),
-        ("TURNOVER_AMQP__EXCHANGE", &a.exchange),
-        ("TURNOVER_AMQP__ROUTING_KEY", &a.routing_key),
-        ("TURNOVER_AMQP__QUEUE", &a.queue),
-        (
-            "TURNOVER_AMQP__DEAD_LETTER_EXCHANGE",
-            &a.dead_letter_exchange,
-        ),
-        ("TURNOVER_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue),
-        ("TURNOVER_AMQP__RPC_QUEUE", &a.rpc_queue),
-        ("TURNOVER_POSTGRES__URL", &settings.postgres.url),
-        ("TURNOVER_LOG__LEVEL", "warn"),
-    ] {
-        command.env(name, value);
-    }
+    command
+        .env_remove("TURNOVER_CONFIG")
+        .env_remove("RUST_LOG")
+        .envs(crate::spawn::variables(settings))
+        .env("TURNOVER_LOG__LEVEL", "warn");
 }
 
 /// stdout and stderr of a run, for assertions and failure messages.

@@ -31,6 +31,7 @@ mod proxy;
 mod rescore;
 mod retention;
 mod runbooks;
+mod spawn;
 mod storage;
 mod tls;
 mod tls_servers;

@@ -10,31 +10,14 @@ use turnover::extracts::{labelled_population, write_dir};
 use crate::app::{model_path, test_settings};
 use crate::helpers::TestDb;
 use crate::model_swap::{bundle_dir, candidate_path, install, start, version_of};
+use crate::spawn;
 
 /// Runs `turnover enqueue --data DIR EXTRA...` against the test's broker names; its success
 /// and everything it printed (logs included).
 fn enqueue(settings: &Settings, data: &Path, extra: &[&str]) -> (bool, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_turnover"));
-    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("TURNOVER_")) {
-        command.env_remove(name);
-    }
-    let amqp = &settings.amqp;
-    let out = command
-        .arg("enqueue")
-        .arg("--data")
+    let out = spawn::command(settings, &["enqueue", "--data"])
         .arg(data)
         .args(extra)
-        .env_remove("TURNOVER_CONFIG")
-        .env("TURNOVER_AMQP__URL", &amqp.url)
-        .env("TURNOVER_AMQP__EXCHANGE", &amqp.exchange)
-        .env("TURNOVER_AMQP__QUEUE", &amqp.queue)
-        .env("TURNOVER_AMQP__RPC_QUEUE", &amqp.rpc_queue)
-        .env(
-            "TURNOVER_AMQP__DEAD_LETTER_EXCHANGE",
-            &amqp.dead_letter_exchange,
-        )
-        .env("TURNOVER_AMQP__DEAD_LETTER_QUEUE", &amqp.dead_letter_queue)
-        .env("TURNOVER_MODEL__PATH", &settings.model.path)
         .env("TURNOVER_LOG__LEVEL", "info")
         .output()
         .expect("run turnover enqueue");

@@ -5,8 +5,7 @@
 //! A process of its own, so that its peak is the service's alone, not that of the tests
 //! running beside it in this binary.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -15,34 +14,24 @@ use serde_json::Value;
 use super::batch::{extract_files, form};
 use super::client;
 use crate::app::{delete_topology, model_path, test_settings};
-use crate::helpers::{wait_until, TestDb};
+use crate::helpers::TestDb;
+use crate::spawn::{self, Running};
 
 /// The bound the issue sets.
 const MAX_PEAK_MIB: u64 = 300;
 /// An upload's size: the default `http.max_upload_bytes`.
 const UPLOAD: usize = 20 * 1024 * 1024;
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Serve {
-    /// The peak resident size so far, in MiB.
-    fn peak_mib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
-            .expect("the process status");
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM");
-        kib / 1024
-    }
+/// The peak resident size of process `pid` so far, in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kib / 1024
 }
 
 /// Sends one request, and says how long the answer took and what it was.
@@ -96,26 +85,10 @@ fn padded(mut files: [Vec<u8>; 3], bytes: usize) -> [Vec<u8>; 3] {
 async fn serve_stays_under_300_mib_through_20_mib_floods() {
     let db = TestDb::new().await;
     let settings = test_settings(&db);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let amqp = &settings.amqp;
-    let serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_turnover"))
-            .args(["serve", "--no-worker"])
-            .env_remove("TURNOVER_CONFIG")
+    let port = spawn::free_port();
+    let serve = Running(
+        spawn::command(&settings, &["serve", "--no-worker"])
             .env("TURNOVER_HTTP__ADDR", format!("127.0.0.1:{port}"))
-            .env("TURNOVER_POSTGRES__URL", &db.url)
-            .env("TURNOVER_AMQP__URL", &amqp.url)
-            .env("TURNOVER_AMQP__EXCHANGE", &amqp.exchange)
-            .env("TURNOVER_AMQP__QUEUE", &amqp.queue)
-            .env(
-                "TURNOVER_AMQP__DEAD_LETTER_EXCHANGE",
-                &amqp.dead_letter_exchange,
-            )
-            .env("TURNOVER_AMQP__DEAD_LETTER_QUEUE", &amqp.dead_letter_queue)
-            .env("TURNOVER_AMQP__RPC_QUEUE", &amqp.rpc_queue)
             .env("TURNOVER_MODEL__PATH", model_path())
             .env("TURNOVER_LOG__LEVEL", "warn")
             .stdout(Stdio::null())
@@ -123,13 +96,8 @@ async fn serve_stays_under_300_mib_through_20_mib_floods() {
             .expect("start turnover serve"),
     );
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
-    let http = client();
-    wait_until("serve to answer", Duration::from_secs(30), || {
-        let request = http.get(url("/health")).send();
-        async move { request.await.ok()?.status().is_success().then_some(()) }
-    })
-    .await;
-    let idle = serve.peak_mib();
+    spawn::wait_for_health(port, Duration::from_secs(30)).await;
+    let idle = peak_mib(serve.0.id());
     // Made before the requests: a connection left idle past http.read_timeout_ms is closed.
     let (over, files) = extracts_of(UPLOAD - 64 * 1024);
     let largest = padded(extract_files(100_000), UPLOAD - 64 * 1024);
@@ -146,7 +114,7 @@ async fn serve_stays_under_300_mib_through_20_mib_floods() {
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(took < Duration::from_secs(10), "{took:?}");
-    let after_outcomes = serve.peak_mib();
+    let after_outcomes = peak_mib(serve.0.id());
 
     // 20 MiB of extracts: more employees than http.max_batch_rows, refused while reading.
     let (took, status, body) = timed(
@@ -168,7 +136,7 @@ async fn serve_stays_under_300_mib_through_20_mib_floods() {
         "{body}"
     );
     assert!(took < Duration::from_secs(10), "{took:?}");
-    let after_refused_batch = serve.peak_mib();
+    let after_refused_batch = peak_mib(serve.0.id());
 
     // The heaviest batch accepted: http.max_batch_rows employees in 20 MiB, read, checked and
     // queued. Its time is printed, not bounded: publishing 100,000 confirmed messages to a
@@ -181,7 +149,7 @@ async fn serve_stays_under_300_mib_through_20_mib_floods() {
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["total_employees"], 100_000);
-    let after_accepted_batch = serve.peak_mib();
+    let after_accepted_batch = peak_mib(serve.0.id());
 
     eprintln!(
         "serve peak RSS (VmHWM): {idle} MiB idle, {after_outcomes} MiB after a 20 MiB /outcomes \

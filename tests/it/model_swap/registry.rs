@@ -1,0 +1,87 @@
+//! The registry of served versions: `first_served_at` set once, `last_served_at` only moved
+//! forward.
+
+use super::*;
+
+#[tokio::test]
+async fn the_registry_sets_first_served_once_and_only_moves_last_served_forward() {
+    use turnover::storage::{self, RegisteredModel};
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let manifest = serde_json::json!({"version": "v1", "threshold": 0.3});
+    let metrics = serde_json::json!({"holdout": {"f1": 0.5}});
+    let model = RegisteredModel {
+        version: "v1",
+        sha256: "aa",
+        manifest: &manifest,
+        metrics: &metrics,
+    };
+    let read = || async {
+        let row = client
+            .query_one(
+                "SELECT first_served_at, last_served_at, loaded_at, manifest, sha256 \
+                 FROM model_versions WHERE version = 'v1'",
+                &[],
+            )
+            .await
+            .expect("row");
+        let times: (OffsetDateTime, OffsetDateTime, OffsetDateTime) =
+            (row.get(0), row.get(1), row.get(2));
+        (times, row.get::<_, Value>(3), row.get::<_, String>(4))
+    };
+    storage::register_model(&client, model)
+        .await
+        .expect("register");
+    let ((first, last, loaded), stored, sha) = read().await;
+    assert_eq!((stored, sha.as_str()), (manifest.clone(), "aa"));
+    assert!(first <= last);
+
+    // A heartbeat moves last_served_at only.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    storage::touch_models(&client, &[model])
+        .await
+        .expect("touch");
+    let ((first2, last2, loaded2), _, _) = read().await;
+    assert_eq!((first2, loaded2), (first, loaded));
+    assert!(last2 > last);
+
+    // A reload of the same files moves last_served_at only; other files under the same
+    // version are refused and the row keeps what it said.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    storage::register_model(&client, model)
+        .await
+        .expect("register again");
+    let ((first3, last3, loaded3), _, _) = read().await;
+    assert_eq!((first3, loaded3), (first, loaded));
+    assert!(last3 > last2);
+    let reloaded = RegisteredModel {
+        sha256: "bb",
+        ..model
+    };
+    storage::register_model(&client, reloaded)
+        .await
+        .expect_err("other files under v1 are refused");
+    let ((_, last4, _), stored4, sha4) = read().await;
+    assert_eq!(
+        (stored4, sha4.as_str(), last4),
+        (manifest.clone(), "aa", last3)
+    );
+
+    // A heartbeat for a version whose load was never recorded records it in full.
+    let other = RegisteredModel {
+        version: "v2",
+        ..model
+    };
+    storage::touch_models(&client, &[other])
+        .await
+        .expect("touch v2");
+    let row = client
+        .query_one(
+            "SELECT first_served_at IS NOT NULL, manifest FROM model_versions WHERE version = 'v2'",
+            &[],
+        )
+        .await
+        .expect("v2");
+    assert!(row.get::<_, bool>(0));
+    assert_eq!(row.get::<_, Value>(1), manifest);
+}
