@@ -40,28 +40,19 @@ STALL_S=${STALL_S:-90}
 # The longest a publisher may run, whatever happens.
 PUBLISH_TIMEOUT_S=${PUBLISH_TIMEOUT_S:-400}
 
-say() { echo "scenarios: $*"; }
-die() {
-    echo "scenarios: error: $*" >&2
-    exit 1
-}
-now() { date +%s; }
-
+HARNESS=scenarios
 work=$(mktemp -d /tmp/turnover-scenarios.XXXXXX)
-# Processes started here (workers, publishers), killed at exit whatever happens.
-declare -A procs=()
+# shellcheck source=tests/cluster/harness.sh
+. tests/cluster/harness.sh
 databases=()
 pg_dir=""
 cluster_started=0
 failed=0
 
 cleanup() {
-    local status=$? pid
+    local status=$?
     set +e
-    for pid in "${procs[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
+    kill_procs
     if [ -n "$pg_dir" ] && [ -f "$pg_dir/data/postmaster.pid" ]; then
         as_pg "$PG_BIN/pg_ctl" -D "$pg_dir/data" stop -m immediate -w >/dev/null 2>&1
     fi
@@ -72,14 +63,7 @@ cleanup() {
     if [ "$cluster_started" = 1 ] && [ "${KEEP_CLUSTER:-0}" != 1 ]; then
         "$CLUSTER" stop >/dev/null 2>&1
     fi
-    if [ "$status" != 0 ] && [ -d "$work" ]; then
-        echo "scenarios: logs of the last scenario:" >&2
-        for f in "$work"/*.log; do
-            [ -f "$f" ] || continue
-            echo "--- $f (last 15 lines)" >&2
-            tail -n 15 "$f" >&2
-        done
-    fi
+    [ "$status" = 0 ] || show_logs scenario
     rm -rf "$work"
     exit "$status"
 }
@@ -87,12 +71,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the binary ---------------------------------------------------------------------------------
-if [ -z "${SCENARIOS_BIN:-}" ]; then
-    cargo build --release --quiet
-    SCENARIOS_BIN="${CARGO_TARGET_DIR:-target}/release/turnover"
-fi
-[ -x "$SCENARIOS_BIN" ] || die "no executable at SCENARIOS_BIN=$SCENARIOS_BIN"
-command -v psql >/dev/null || die "psql is needed"
+SCENARIOS_BIN=$(binary "${SCENARIOS_BIN:-}")
 
 # --- the throwaway Postgres ---------------------------------------------------------------------
 if [ -z "${PG_BIN:-}" ]; then
@@ -118,65 +97,18 @@ pg_start_own() {
         -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $pg_dir" start >/dev/null
 }
 
-# --- helpers ------------------------------------------------------------------------------------
-# jobs FILE PREFIX N: N envelopes with request_ids PREFIX-1..PREFIX-N and employee_ids 1..N.
-record='{"nombre_participation_pee":1,"nb_formations_suivies":2,"nombre_employee_sous_responsabilite":1,"distance_domicile_travail":7,"niveau_education":3,"domaine_etude":"Marketing","ayant_enfants":"Y","frequence_deplacement":"Occasionnel","annees_depuis_la_derniere_promotion":0,"annes_sous_responsable_actuel":5,"satisfaction_employee_environnement":2,"note_evaluation_precedente":3,"niveau_hierarchique_poste":2,"satisfaction_employee_nature_travail":4,"satisfaction_employee_equipe":1,"satisfaction_employee_equilibre_pro_perso":1,"note_evaluation_actuelle":3,"heure_supplementaires":"Oui","augementation_salaire_precedente":"13 %","age":41,"genre":"F","revenu_mensuel":REVENU,"statut_marital":"Célibataire","departement":"Commercial","poste":"Cadre Commercial","nombre_experiences_precedentes":6,"nombre_heures_travailless":80,"annee_experience_totale":8,"annees_dans_l_entreprise":6,"annees_dans_le_poste_actuel":4}'
-jobs() {
-    awk -v prefix="$2" -v n="$3" -v rec="$record" 'BEGIN {
-        for (i = 1; i <= n; i++) {
-            r = rec
-            sub(/REVENU/, 3000 + i % 4000, r)
-            printf "{\"request_id\":\"%s-%d\",\"employee_id\":%d,\"employee\":%s}\n", prefix, i, i, r
-        }
-    }' >"$1"
-}
-
+# --- helpers (and those of harness.sh) ---------------------------------------------------------
 # Names of this run's own, so that a cluster kept from an earlier run (KEEP_CLUSTER) cannot
 # lend a scenario its leftover messages.
 queue_prefix() { echo "scen.$$.$1"; }
 # env_for NAME PGURL: the environment of every turnover process of scenario NAME.
 env_for() {
-    local q
-    q=$(queue_prefix "$1")
-    export TURNOVER_AMQP__URL="$urls"
-    export TURNOVER_AMQP__EXCHANGE="$q"
-    export TURNOVER_AMQP__QUEUE="$q.requests"
-    export TURNOVER_AMQP__DEAD_LETTER_EXCHANGE="$q.dlx"
-    export TURNOVER_AMQP__DEAD_LETTER_QUEUE="$q.dead"
-    export TURNOVER_AMQP__RPC_QUEUE="$q.rpc"
-    export TURNOVER_POSTGRES__URL="$2"
-    export TURNOVER_LOG__FORMAT=json
+    turnover_env "$(queue_prefix "$1")" "$urls" "$2"
     # Debug for the batch module only: it logs each copy that the keyed write turned into a
     # replay ("stored result replayed"), which the summary counts as absorbed duplicates.
     export TURNOVER_LOG__FILTER="info,turnover::worker::batch=debug"
-    unset TURNOVER_AMQP__URL_FILE TURNOVER_POSTGRES__URL_FILE
 }
 
-# start TAG CMD...: run in the background, output to $work/TAG.log.
-start() {
-    local tag=$1
-    shift
-    "$@" >"$work/$tag.log" 2>&1 &
-    procs[$tag]=$!
-}
-stop_proc() {
-    local pid=${procs[$1]:-}
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    unset "procs[$1]"
-}
-# wait_consuming TAG: until the worker says it consumes.
-wait_consuming() {
-    local deadline=$(($(now) + 60))
-    until grep -q '"consuming"' "$work/$1.log" 2>/dev/null; do
-        kill -0 "${procs[$1]}" 2>/dev/null || die "$1 exited: $(tail -n 5 "$work/$1.log")"
-        [ "$(now)" -lt "$deadline" ] || die "$1 is not consuming after 60 s"
-        sleep 0.2
-    done
-}
-sql() { psql "$1" -XAtqc "$2"; }
-rows() { sql "$1" "SELECT count(*) FROM predictions"; }
 # wait_rows PGURL N [TAG...]: until N rows, failing when nothing moves for STALL_S seconds.
 wait_rows() {
     local url=$1 n=$2 count last=-1 since
@@ -194,40 +126,11 @@ wait_rows() {
         sleep 0.5
     done
 }
-# wait_rows_at_least PGURL N: until N rows exist (the moment to break something).
-wait_rows_at_least() {
-    local deadline=$(($(now) + STALL_S))
-    until [ "$(rows "$1" 2>/dev/null || echo 0)" -ge "$2" ]; do
-        if [ "$(now)" -ge "$deadline" ]; then
-            say "fewer than $2 rows after ${STALL_S}s; going on (the summary will tell)"
-            return 0
-        fi
-        sleep 0.2
-    done
-}
 # publish TAG FILE [ARGS...]: turnover enqueue in the background.
 publish() {
     local tag=$1 file=$2
     shift 2
     start "$tag" "$SCENARIOS_BIN" enqueue --jsonl "$file" "$@"
-}
-# publish_wait TAG: its exit status and tally line (into $tally).
-publish_wait() {
-    local status=0 pid=${procs[$1]} deadline=$(($(now) + PUBLISH_TIMEOUT_S))
-    # A publisher that hangs must fail the scenario, not hang the script.
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ "$(now)" -ge "$deadline" ]; then
-            say "$1 still running after ${PUBLISH_TIMEOUT_S}s; killed"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.5
-    done
-    wait "$pid" || status=$?
-    unset "procs[$1]"
-    tally=$(grep -E '^[0-9]+ published:' "$work/$1.log" || true)
-    [ "$status" = 0 ] || say "$1 exited with $status: $(tail -n 3 "$work/$1.log" | tr '\n' ' ')"
-    return "$status"
 }
 # new_database NAME: sets $db to the URL of a database of this run's own, dropped at exit (not
 # in a command substitution: the list must survive in this shell).
