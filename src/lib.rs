@@ -9,12 +9,16 @@
 //!
 //! - `commands`: the binary's subcommands, one file each (serve, train, score, enqueue, migrate,
 //!   outcomes, drift, dead, reload);
-//! - `config`, `telemetry`, `startup`, `app`: settings, logs, build and run until stopped, and
-//!   the context the worker and the sidecar share; `serving`: the bundles in service, their
-//!   reload on SIGHUP and their registry rows;
+//! - `config`, `telemetry`, `startup`, `app`: settings, logs, build and run until stopped
+//!   (which hands each task the parts it watches), and the context the worker and the sidecar
+//!   share; `serving`: the bundles in service (scoring threads, the live and shadow pair), their
+//!   reload (SIGHUP, admin route, file watch) and their registry rows;
 //! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
-//! - `model`, `train`: the bundle, scoring, replies and summaries; training; `fairness`: the
-//!   groups (gender, marital status, age band) the model is judged on, and their figures;
+//! - `model`, `train`: the pure parts of a model (bundle, libxgboost wrapper, calibration,
+//!   explanations, PSI, replies and summaries); training; `fairness`: the groups (gender,
+//!   marital status, age band) the model is judged on, and their figures;
+//! - `digest`, `csvfile`, `backoff`: hex SHA-256, the CSV reader of the files people hand over
+//!   (extracts, outcomes), capped exponential backoff;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
 //! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
 //! - `tls`: what the broker and database connections share about TLS;
@@ -22,6 +26,9 @@
 //!   is stored (docs/privacy.md);
 //! - `outcomes`, `monitor`: who actually left, and the gauges that watch the model in service
 //!   (its figures on outcomes, the drift of its inputs).
+//!
+//! Imports go one way: `app` holds what `serving` and `monitor` use and neither imports it;
+//! `record` does not import `model`.
 //!
 //! The wire formats are written once: [`record::Envelope`] for requests,
 //! [`model::ScoreReply`] and [`model::ErrorReply`] for replies (docs/contract.md).
