@@ -106,15 +106,15 @@ async fn seed(client: &impl GenericClient) {
 async fn the_summary_views_equal_the_full_computation_after_every_kind_of_change() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
-    create_old_views(&**client).await;
-    seed(&**client).await;
-    assert_same(&**client, "before any refresh").await;
+    create_old_views(&client).await;
+    seed(&client).await;
+    assert_same(&client, "before any refresh").await;
 
-    let first = refresh(&**client).await;
+    let first = refresh(&client).await;
     assert!(first.full_rebuild, "the first refresh rebuilds everything: {first:?}");
     assert!(first.rows > 0, "{first:?}");
-    assert_eq!(one(&**client, "SELECT count(*) FROM performance_dirty").await, 0);
-    assert_same(&**client, "after the first refresh").await;
+    assert_eq!(one(&client, "SELECT count(*) FROM performance_dirty").await, 0);
+    assert_same(&client, "after the first refresh").await;
 
     // New scores: v2 after the outcomes of 1-20, a new version v3 before those of 21-30.
     client
@@ -128,14 +128,14 @@ async fn the_summary_views_equal_the_full_computation_after_every_kind_of_change
         )
         .await
         .expect("new scores");
-    assert_same(&**client, "new scores, not refreshed").await;
-    let next = refresh(&**client).await;
+    assert_same(&client, "new scores, not refreshed").await;
+    let next = refresh(&client).await;
     assert!(!next.full_rebuild, "{next:?}");
-    assert_same(&**client, "new scores, refreshed").await;
+    assert_same(&client, "new scores, refreshed").await;
 
     // A late outcome for an employee scored long ago, and a changed one.
     let judged_v1 = "SELECT count FROM model_performance WHERE role = 'live' AND model_version = 'v1'";
-    let before = one(&**client, judged_v1).await;
+    let before = one(&client, judged_v1).await;
     client
         .batch_execute(
             "INSERT INTO outcomes (employee_id, \"left\", observed_at, source)
@@ -144,11 +144,11 @@ async fn the_summary_views_equal_the_full_computation_after_every_kind_of_change
         )
         .await
         .expect("outcomes");
-    assert_eq!(one(&**client, judged_v1).await, before + 1, "the late outcome is judged");
-    assert_same(&**client, "late and changed outcomes, not refreshed").await;
-    refresh(&**client).await;
-    assert_eq!(one(&**client, judged_v1).await, before + 1);
-    assert_same(&**client, "late and changed outcomes, refreshed").await;
+    assert_eq!(one(&client, judged_v1).await, before + 1, "the late outcome is judged");
+    assert_same(&client, "late and changed outcomes, not refreshed").await;
+    refresh(&client).await;
+    assert_eq!(one(&client, judged_v1).await, before + 1);
+    assert_same(&client, "late and changed outcomes, refreshed").await;
 
     // Erasure: the employee leaves the summary in the erasure's own transaction.
     let erased = storage::erase_employee(&mut client, 3, &storage::employee_hash("salt-for-tests", 3), "cli")
@@ -156,41 +156,41 @@ async fn the_summary_views_equal_the_full_computation_after_every_kind_of_change
         .expect("erase");
     assert_eq!(erased.outcomes, 1);
     assert_eq!(
-        one(&**client, "SELECT count(*) FROM performance_judged WHERE employee_id = 3").await,
+        one(&client, "SELECT count(*) FROM performance_judged WHERE employee_id = 3").await,
         0
     );
-    assert_same(&**client, "erasure, not refreshed").await;
-    refresh(&**client).await;
-    assert_same(&**client, "erasure, refreshed").await;
+    assert_same(&client, "erasure, not refreshed").await;
+    refresh(&client).await;
+    assert_same(&client, "erasure, refreshed").await;
 
     // Retention: the oldest scores go (some were the judged ones), then shadow rows.
-    let gone = storage::delete_expired(&**client, Retained::Predictions, 90, 50)
+    let gone = storage::delete_expired(&client, Retained::Predictions, 90, 50)
         .await
         .expect("retention");
     assert_eq!(gone, 50, "one batch of the oldest scores");
-    storage::delete_expired(&**client, Retained::ShadowPredictions, 88, 1_000)
+    storage::delete_expired(&client, Retained::ShadowPredictions, 88, 1_000)
         .await
         .expect("retention");
-    assert_same(&**client, "retention, not refreshed").await;
-    refresh(&**client).await;
-    assert_same(&**client, "retention, refreshed").await;
+    assert_same(&client, "retention, not refreshed").await;
+    refresh(&client).await;
+    assert_same(&client, "retention, refreshed").await;
 
     // A TRUNCATE marks the whole summary stale.
     client
         .batch_execute("TRUNCATE shadow_predictions")
         .await
         .expect("truncate");
-    assert_same(&**client, "truncated, not refreshed").await;
-    assert!(refresh(&**client).await.full_rebuild);
-    assert_same(&**client, "truncated, refreshed").await;
+    assert_same(&client, "truncated, not refreshed").await;
+    assert!(refresh(&client).await.full_rebuild);
+    assert_same(&client, "truncated, refreshed").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
     let db = TestDb::new().await;
     let checker = db.client().await;
-    create_old_views(&**checker).await;
-    seed(&**checker).await;
+    create_old_views(&checker).await;
+    seed(&checker).await;
 
     // A refresh in progress (its transaction open) holds the lock: another process skips.
     let mut first = db.client().await;
@@ -201,7 +201,7 @@ async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
     assert!(held.is_some_and(|r| r.full_rebuild), "{held:?}");
     let other = db.client().await;
     assert_eq!(
-        storage::refresh_performance_summary(&**other).await.expect("refresh"),
+        storage::refresh_performance_summary(&other).await.expect("refresh"),
         None,
         "a second process skips while the first refreshes"
     );
@@ -215,7 +215,7 @@ async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
     });
     wait_until("the erasure to wait on the refresh lock", Duration::from_secs(10), || async {
         let waiting = one(
-            &**checker,
+            &checker,
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' AND datname = current_database()",
         )
         .await;
@@ -225,11 +225,11 @@ async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
     tx.commit().await.expect("commit");
     erase.await.expect("task").expect("erase");
     assert_eq!(
-        one(&**checker, "SELECT count(*) FROM performance_judged WHERE employee_id = 6").await,
+        one(&checker, "SELECT count(*) FROM performance_judged WHERE employee_id = 6").await,
         0,
         "no row of the erased employee in the summary"
     );
-    assert_same(&**checker, "after a refresh and an erasure at once").await;
+    assert_same(&checker, "after a refresh and an erasure at once").await;
 
     // Two refreshes at once, with changes marked: at most one skips, and nothing is lost.
     checker
@@ -242,13 +242,13 @@ async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
         .await
         .expect("new scores");
     let (a, b) = tokio::join!(
-        storage::refresh_performance_summary(&**first),
-        storage::refresh_performance_summary(&**other)
+        storage::refresh_performance_summary(&first),
+        storage::refresh_performance_summary(&other)
     );
     let ran = [a.expect("refresh a"), b.expect("refresh b")];
     assert!(ran.iter().any(Option::is_some), "{ran:?}");
-    assert_same(&**checker, "two refreshes at once").await;
-    refresh(&**checker).await;
-    assert_eq!(one(&**checker, "SELECT count(*) FROM performance_dirty").await, 0);
-    assert_same(&**checker, "refreshed again").await;
+    assert_same(&checker, "two refreshes at once").await;
+    refresh(&checker).await;
+    assert_eq!(one(&checker, "SELECT count(*) FROM performance_dirty").await, 0);
+    assert_same(&checker, "refreshed again").await;
 }
