@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::metrics::{self, mean_sd, Confusion};
-use super::search::{self, Data, Params};
 use super::progress::Phase;
+use super::search::{self, Data, Params};
 use super::{split, Options, TrainError};
 use crate::model::Calibration;
 

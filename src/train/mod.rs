@@ -59,9 +59,9 @@ pub use calibrate::Choice;
 pub use cv::CrossValidation;
 pub use error::TrainError;
 pub use holdout::Assessment;
-pub use progress::Progress;
-use progress::Phase;
 use metrics::best_f1_threshold;
+use progress::Phase;
+pub use progress::Progress;
 use search::Data;
 
 /// What `turnover train` is asked to do.
@@ -145,7 +145,14 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
 
     let fits = options.trials * search_repeats * options.folds;
     let phase = Phase::counted(options.progress, fits as u64, "search");
-    let best = search::search(&data, &train_idx, &search_folds, options.trials, seed, &phase)?;
+    let best = search::search(
+        &data,
+        &train_idx,
+        &search_folds,
+        options.trials,
+        seed,
+        &phase,
+    )?;
     phase.finish();
     let search::Best { auc, params, oof } = best.ok_or(TrainError::NoThreshold)?;
 

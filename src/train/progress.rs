@@ -66,7 +66,10 @@ impl Phase {
     pub fn step(mode: Progress, what: &'static str) -> Self {
         let bar = match mode {
             Progress::Bar => {
-                let bar = styled(ProgressBar::new_spinner(), "{prefix:>12} {spinner} {elapsed}");
+                let bar = styled(
+                    ProgressBar::new_spinner(),
+                    "{prefix:>12} {spinner} {elapsed}",
+                );
                 bar.enable_steady_tick(std::time::Duration::from_millis(120));
                 bar
             }
@@ -111,7 +114,10 @@ impl Phase {
                 self.what,
                 self.len,
                 self.started.elapsed().as_secs_f64(),
-                message.as_deref().map(|m| format!(", {m}")).unwrap_or_default()
+                message
+                    .as_deref()
+                    .map(|m| format!(", {m}"))
+                    .unwrap_or_default()
             ));
             self.message.set(message);
         }
@@ -132,7 +138,10 @@ impl Phase {
             "{}: done in {:.1} s{}",
             self.what,
             self.started.elapsed().as_secs_f64(),
-            message.as_deref().map(|m| format!(", {m}")).unwrap_or_default()
+            message
+                .as_deref()
+                .map(|m| format!(", {m}"))
+                .unwrap_or_default()
         ));
     }
 }

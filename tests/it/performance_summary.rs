@@ -14,8 +14,14 @@ use crate::helpers::{wait_until, TestDb};
 /// Each new view and the old one it must equal.
 const VIEWS: [(&str, &str); 4] = [
     ("model_performance", "old_model_performance"),
-    ("model_performance_by_group", "old_model_performance_by_group"),
-    ("model_performance_unjudged", "old_model_performance_unjudged"),
+    (
+        "model_performance_by_group",
+        "old_model_performance_by_group",
+    ),
+    (
+        "model_performance_unjudged",
+        "old_model_performance_unjudged",
+    ),
     ("model_performance_unseen", "old_model_performance_unseen"),
 ];
 
@@ -52,7 +58,11 @@ async fn assert_same(client: &impl GenericClient, when: &str) {
             .expect(new);
         let counts: (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
         assert_eq!(counts.0, counts.1, "{when}: {new} has {counts:?} rows");
-        assert_eq!((counts.2, counts.3), (0, 0), "{when}: {new} differs: {counts:?}");
+        assert_eq!(
+            (counts.2, counts.3),
+            (0, 0),
+            "{when}: {new} differs: {counts:?}"
+        );
     }
 }
 
@@ -111,9 +121,15 @@ async fn the_summary_views_equal_the_full_computation_after_every_kind_of_change
     assert_same(&client, "before any refresh").await;
 
     let first = refresh(&client).await;
-    assert!(first.full_rebuild, "the first refresh rebuilds everything: {first:?}");
+    assert!(
+        first.full_rebuild,
+        "the first refresh rebuilds everything: {first:?}"
+    );
     assert!(first.rows > 0, "{first:?}");
-    assert_eq!(one(&client, "SELECT count(*) FROM performance_dirty").await, 0);
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM performance_dirty").await,
+        0
+    );
     assert_same(&client, "after the first refresh").await;
 
     // New scores: v2 after the outcomes of 1-20, a new version v3 before those of 21-30.
@@ -134,7 +150,8 @@ async fn the_summary_views_equal_the_full_computation_after_every_kind_of_change
     assert_same(&client, "new scores, refreshed").await;
 
     // A late outcome for an employee scored long ago, and a changed one.
-    let judged_v1 = "SELECT count FROM model_performance WHERE role = 'live' AND model_version = 'v1'";
+    let judged_v1 =
+        "SELECT count FROM model_performance WHERE role = 'live' AND model_version = 'v1'";
     let before = one(&client, judged_v1).await;
     client
         .batch_execute(
@@ -144,19 +161,32 @@ async fn the_summary_views_equal_the_full_computation_after_every_kind_of_change
         )
         .await
         .expect("outcomes");
-    assert_eq!(one(&client, judged_v1).await, before + 1, "the late outcome is judged");
+    assert_eq!(
+        one(&client, judged_v1).await,
+        before + 1,
+        "the late outcome is judged"
+    );
     assert_same(&client, "late and changed outcomes, not refreshed").await;
     refresh(&client).await;
     assert_eq!(one(&client, judged_v1).await, before + 1);
     assert_same(&client, "late and changed outcomes, refreshed").await;
 
     // Erasure: the employee leaves the summary in the erasure's own transaction.
-    let erased = storage::erase_employee(&mut client, 3, &storage::employee_hash("salt-for-tests", 3), "cli")
-        .await
-        .expect("erase");
+    let erased = storage::erase_employee(
+        &mut client,
+        3,
+        &storage::employee_hash("salt-for-tests", 3),
+        "cli",
+    )
+    .await
+    .expect("erase");
     assert_eq!(erased.outcomes, 1);
     assert_eq!(
-        one(&client, "SELECT count(*) FROM performance_judged WHERE employee_id = 3").await,
+        one(
+            &client,
+            "SELECT count(*) FROM performance_judged WHERE employee_id = 3"
+        )
+        .await,
         0
     );
     assert_same(&client, "erasure, not refreshed").await;
@@ -201,7 +231,9 @@ async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
     assert!(held.is_some_and(|r| r.full_rebuild), "{held:?}");
     let other = db.client().await;
     assert_eq!(
-        storage::refresh_performance_summary(&other).await.expect("refresh"),
+        storage::refresh_performance_summary(&other)
+            .await
+            .expect("refresh"),
         None,
         "a second process skips while the first refreshes"
     );
@@ -210,8 +242,13 @@ async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
     // employee's rows back after the erasure removed them.
     let mut eraser = db.client().await;
     let erase = tokio::spawn(async move {
-        storage::erase_employee(&mut eraser, 6, &storage::employee_hash("salt-for-tests", 6), "cli")
-            .await
+        storage::erase_employee(
+            &mut eraser,
+            6,
+            &storage::employee_hash("salt-for-tests", 6),
+            "cli",
+        )
+        .await
     });
     wait_until("the erasure to wait on the refresh lock", Duration::from_secs(10), || async {
         let waiting = one(
@@ -225,7 +262,11 @@ async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
     tx.commit().await.expect("commit");
     erase.await.expect("task").expect("erase");
     assert_eq!(
-        one(&checker, "SELECT count(*) FROM performance_judged WHERE employee_id = 6").await,
+        one(
+            &checker,
+            "SELECT count(*) FROM performance_judged WHERE employee_id = 6"
+        )
+        .await,
         0,
         "no row of the erased employee in the summary"
     );
@@ -249,6 +290,9 @@ async fn one_process_refreshes_at_a_time_and_an_erasure_waits_for_it() {
     assert!(ran.iter().any(Option::is_some), "{ran:?}");
     assert_same(&checker, "two refreshes at once").await;
     refresh(&checker).await;
-    assert_eq!(one(&checker, "SELECT count(*) FROM performance_dirty").await, 0);
+    assert_eq!(
+        one(&checker, "SELECT count(*) FROM performance_dirty").await,
+        0
+    );
     assert_same(&checker, "refreshed again").await;
 }
