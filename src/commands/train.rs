@@ -48,7 +48,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         trials: args.trials.max(1),
         folds: args.folds,
         repeats: args.repeats.max(1),
-        progress: std::io::stderr().is_terminal(),
+        progress: train::Progress::for_stderr(std::io::stderr().is_terminal()),
         exclude_features: args.exclude_features,
     };
     let started = std::time::Instant::now();

@@ -1,5 +1,6 @@
 //! `turnover_model_live_metric` and `turnover_model_holdout_metric`, read from Postgres every
-//! `metrics.performance_refresh_secs`.
+//! `metrics.performance_refresh_secs`, after refreshing the summary the views read (storage's
+//! `refresh_performance_summary`: one process at a time, the others skip it).
 //!
 //! The live gauges are rebuilt from the view on each refresh: a version that leaves the view
 //! leaves the gauges, and a figure the view leaves NULL (no leaver yet, say) is not exported
@@ -44,6 +45,14 @@ pub async fn watch(pool: Pool, metrics: Metrics, every: Duration, stop: Cancella
 /// When Postgres cannot be reached or a query fails; the gauges are then unchanged.
 pub async fn refresh(pool: &Pool, metrics: &Metrics) -> Result<(), StorageError> {
     let client = pool.get().await?;
+    // Every replica runs this; one at a time refreshes the summary, the others read it.
+    if let Some(done) = storage::refresh_performance_summary(&client).await? {
+        tracing::debug!(
+            full_rebuild = done.full_rebuild,
+            rows = done.rows,
+            "performance summary refreshed"
+        );
+    }
     let live = storage::model_performance(&client).await?;
     let holdout = storage::holdout_metrics(&client).await?;
     let groups = storage::model_performance_by_group(&client).await?;

@@ -10,6 +10,7 @@
 //!   bundle's rows), the model registry, batches,
 //! - [`read`]: batch progress and results, readiness, and the lookups tests need,
 //! - [`outcomes`](mod@outcomes): the outcomes upsert and the `model_performance` reads,
+//! - [`summary`]: the refresh of the summary those views read (one process at a time),
 //! - [`erase`]: erasing one employee's rows and recording it in `erasures`;
 //! - [`retention`](mod@retention): the retention lock and bounded deletes;
 //! - [`privileges`](mod@privileges): what `serve` checks when it does not migrate;
@@ -32,6 +33,7 @@ mod read;
 mod registry;
 mod retention;
 mod rows;
+mod summary;
 mod tls;
 mod write;
 
@@ -57,6 +59,7 @@ pub use rows::{
     BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, ShadowRow, Source,
     StoredBatch, StoredScore, Written,
 };
+pub use summary::{refresh_performance_summary, SummaryRefresh};
 pub use write::{create_batch, insert_batch, insert_batch_with_shadow};
 
 /// A warning for a remote Postgres reached with `sslmode` below `verify-full` (`tls`).

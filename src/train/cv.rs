@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::metrics::{self, mean_sd, Confusion};
+use super::progress::Phase;
 use super::search::{self, Data, Params};
-use super::{progress, split, Options, TrainError};
+use super::{split, Options, TrainError};
 use crate::model::Calibration;
 
 /// Repeated stratified cross-validation on the 80%, at the chosen threshold.
@@ -31,8 +32,8 @@ pub fn repeated(
     (params, calibration, threshold): (&Params, &Calibration, f32),
     options: &Options,
 ) -> Result<CrossValidation, TrainError> {
-    let bar = progress(
-        options,
+    let phase = Phase::counted(
+        options.progress,
         (options.repeats * options.folds) as u64,
         "repeated cv",
     );
@@ -49,10 +50,10 @@ pub fn repeated(
             let labels: Vec<bool> = valid.iter().map(|&p| train_labels[p]).collect();
             f1s.push(Confusion::from_scores(&labels, &scores, threshold).f1());
             aucs.push(metrics::roc_auc(&labels, &scores));
-            bar.inc(1);
+            phase.inc();
         }
     }
-    bar.finish();
+    phase.finish();
     let ((f1_mean, f1_sd), (roc_auc_mean, roc_auc_sd)) = (mean_sd(&f1s), mean_sd(&aucs));
     Ok(CrossValidation {
         f1_mean,

@@ -38,6 +38,7 @@ mod holdout;
 mod logreg;
 mod manifest;
 mod metrics;
+mod progress;
 pub(crate) mod report;
 mod search;
 mod split;
@@ -47,8 +48,6 @@ mod tests;
 mod tests_fairness;
 
 use std::path::{Path, PathBuf};
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::digest::sha256_hex;
 use crate::extracts;
@@ -61,6 +60,8 @@ pub use cv::CrossValidation;
 pub use error::TrainError;
 pub use holdout::Assessment;
 use metrics::best_f1_threshold;
+use progress::Phase;
+pub use progress::Progress;
 use search::Data;
 
 /// What `turnover train` is asked to do.
@@ -75,7 +76,8 @@ pub struct Options {
     pub folds: usize,
     /// Repeats of the final cross-validation.
     pub repeats: usize,
-    pub progress: bool,
+    /// How progress is shown on stderr.
+    pub progress: Progress,
     /// Record fields to train without (`--exclude-features`).
     pub exclude_features: Vec<String>,
 }
@@ -142,9 +144,16 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         .collect::<Result<Vec<_>, _>>()?;
 
     let fits = options.trials * search_repeats * options.folds;
-    let bar = progress(options, fits as u64, "search");
-    let best = search::search(&data, &train_idx, &search_folds, options.trials, seed, &bar)?;
-    bar.finish();
+    let phase = Phase::counted(options.progress, fits as u64, "search");
+    let best = search::search(
+        &data,
+        &train_idx,
+        &search_folds,
+        options.trials,
+        seed,
+        &phase,
+    )?;
+    phase.finish();
     let search::Best { auc, params, oof } = best.ok_or(TrainError::NoThreshold)?;
 
     // Calibration, then the threshold on calibrated probabilities: both from the 80% only.
@@ -165,12 +174,15 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         (&params, served, threshold),
         options,
     )?;
+    let phase = Phase::step(options.progress, "final fit and baseline");
     let booster = search::fit(&data, &train_idx, &params, seed)?;
     let baseline = baseline::fit(&data, &train_idx, &train_labels, &search_folds)?;
+    phase.finish();
 
     let test_labels: Vec<bool> = test_idx.iter().map(|&i| labels[i]).collect();
     let raw = search::predict(&booster, &data, &test_idx)?;
     let calibrated: Vec<f32> = raw.iter().map(|&p| served.apply(p)).collect();
+    let phase = Phase::step(options.progress, "holdout bootstrap and groups");
     let assessment = holdout::assess(
         &holdout::Scores {
             labels: &test_labels,
@@ -193,6 +205,7 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         },
         (!masked.is_empty()).then_some((full_x.as_slice(), train_idx.as_slice(), &params, served)),
     )?;
+    phase.finish();
 
     let data_sha256 = data_sha256(&options.data)?;
     let model_json = booster.to_json()?;
@@ -241,6 +254,7 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
             train_idx.iter().map(|&i| rows[i].0.employee_id),
         )),
     };
+    let phase = Phase::step(options.progress, "bundle and model card");
     Bundle::write(&options.out, &manifest, &model_json, &model_ubj)?;
     // What was written must load as the service will load it.
     Bundle::load(&options.out)?.check_with_xgboost_rs()?;
@@ -253,6 +267,7 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
             baseline: baseline.predict(&data, &test_idx),
         },
     )?;
+    phase.finish();
     Ok(Trained {
         manifest,
         cv,
@@ -269,21 +284,6 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
 /// same data gives the same manifest, and different for other data.
 fn training_salt(data_sha256: &str, seed: u64) -> String {
     sha256_hex(format!("training-employees:{data_sha256}:{seed}").as_bytes())[..16].to_owned()
-}
-
-pub(super) fn progress(options: &Options, len: u64, what: &'static str) -> ProgressBar {
-    if !options.progress {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len).with_prefix(what);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>12} [{bar:30}] {pos}/{len} fits, {elapsed} elapsed, ~{eta} left  {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
 }
 
 /// sha256 of the three extracts' bytes, in file-name order.

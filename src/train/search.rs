@@ -1,9 +1,9 @@
 //! Hyper-parameters, one model fit, and their judgement by stratified k-fold cross-validation.
 
-use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::metrics::roc_auc;
+use super::progress::Phase;
 use super::split::Fold;
 use crate::features::COUNT;
 use crate::model::xgb::{Booster, DMatrix, XgbError};
@@ -179,7 +179,7 @@ pub fn search(
     folds: &[Vec<Fold>],
     trials: usize,
     seed: u64,
-    bar: &ProgressBar,
+    phase: &Phase,
 ) -> Result<Option<Best>, XgbError> {
     let train_labels: Vec<bool> = train_idx.iter().map(|&i| data.y[i]).collect();
     let mut rng = Rng::new(seed);
@@ -188,7 +188,7 @@ pub fn search(
         let mut params = Params::sample(&mut rng);
         let curves = folds
             .iter()
-            .map(|f| cv_curve(data, train_idx, f, &params, seed, || bar.inc(1)))
+            .map(|f| cv_curve(data, train_idx, f, &params, seed, || phase.inc()))
             .collect::<Result<Vec<_>, _>>()?;
         for point in 0..curves[0].len() {
             let auc = curves
@@ -198,7 +198,7 @@ pub fn search(
                 / curves.len() as f64;
             if best.as_ref().is_none_or(|b| auc > b.auc) {
                 params.num_rounds = (point as u32 + 1) * STEP;
-                bar.set_message(format!("best out-of-fold ROC AUC {auc:.4}"));
+                phase.set_message(format!("best out-of-fold ROC AUC {auc:.4}"));
                 let oof = curves
                     .iter()
                     .flat_map(|c| c[point].iter().copied())

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{train, Options, TrainError};
+use super::{train, Options, Progress, TrainError};
 use crate::extracts::{labelled_population, write_dir, ExtractRow};
 use crate::model::Bundle;
 
@@ -22,7 +22,7 @@ fn options(data: &Path, out: &Path, seed: u64) -> Options {
         trials: 1,
         folds: 3,
         repeats: 2,
-        progress: false,
+        progress: Progress::Off,
         exclude_features: Vec::new(),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{train, Options};
+use super::{train, Options, Progress};
 use crate::extracts::{labelled_population, write_dir};
 use crate::model::{Bundle, Model};
 
@@ -16,7 +16,7 @@ fn options(data: &Path, out: &Path, exclude: &[&str]) -> Options {
         trials: 1,
         folds: 3,
         repeats: 1,
-        progress: false,
+        progress: Progress::Off,
         exclude_features: exclude.iter().map(|s| (*s).to_owned()).collect(),
     }
 }

@@ -15,7 +15,7 @@ use turnover::model::{psi_table, Bundle, FeatureDrift, PSI_MAJOR};
 use turnover::queue::publisher::Outgoing;
 use turnover::record::{validate, Envelope};
 use turnover::startup::Roles;
-use turnover::train::{train, Options};
+use turnover::train::{train, Options, Progress};
 
 use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;
@@ -37,7 +37,7 @@ fn trained_bundle() -> &'static Path {
             trials: 1,
             folds: 3,
             repeats: 1,
-            progress: false,
+            progress: Progress::Off,
             exclude_features: Vec::new(),
         })
         .expect("train");

@@ -24,6 +24,7 @@ mod idempotency;
 mod least_privilege;
 mod model_swap;
 mod outcomes;
+mod performance_summary;
 mod pg_password;
 mod poison;
 mod primary;
