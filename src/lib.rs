@@ -23,8 +23,8 @@
 //! - `outcomes`, `monitor`: who actually left, and the gauges that watch the model in service
 //!   (its figures on outcomes, the drift of its inputs).
 //!
-//! The wire formats are written once: [`record::Envelope`] for requests,
-//! [`model::ScoreReply`] and [`model::ErrorReply`] for replies (docs/contract.md).
+//! The wire formats are written once, in `wire`: [`wire::Envelope`] for requests,
+//! [`wire::ScoreReply`] and [`wire::ErrorReply`] for replies (docs/contract.md).
 pub mod app;
 pub mod commands;
 pub mod config;
@@ -47,4 +47,5 @@ pub mod storage;
 pub mod telemetry;
 pub mod tls;
 pub mod train;
+pub mod wire;
 pub mod worker;

@@ -11,8 +11,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::model::{Contribution, ErrorReply, RiskLevel, ScoreReply, Summary};
-use crate::record::{EmployeeRecord, Envelope, FieldError};
+use crate::model::{Contribution, RiskLevel, Summary};
+use crate::record::{EmployeeRecord, FieldError};
+use crate::wire::{Envelope, ErrorReply, ScoreReply};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -16,7 +16,8 @@ use time::OffsetDateTime;
 use super::errors::ApiError;
 use super::openapi::{ErrorBody, OutcomesRequest, ValidationErrors};
 use crate::outcomes::{self, BodyError, MAX_LISTED_ERRORS};
-use crate::record::{DecodeError, FieldError};
+use crate::record::FieldError;
+use crate::wire::DecodeError;
 use crate::storage::{self, OutcomeCounts};
 
 /// The `source` of an outcome that does not name one.

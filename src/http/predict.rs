@@ -16,11 +16,11 @@ use serde_json::{json, Value};
 use super::errors::ApiError;
 use super::log::LogFields;
 use super::openapi::{ErrorBody, PredictRequest, ValidationErrors};
-use crate::model::{ErrorReply, ScoreReply};
 use crate::queue::rpc::RpcError;
 use crate::queue::SOURCE_HEADER;
 use crate::record::ids::check_id;
-use crate::record::{decode_object, DecodeError, FieldError, Request};
+use crate::record::FieldError;
+use crate::wire::{decode_object, DecodeError, ErrorReply, Request, ScoreReply};
 
 /// The header that marks an answer taken from the stored row of an earlier request.
 pub const REPLAYED: &str = "idempotent-replayed";

@@ -15,7 +15,6 @@ mod drift;
 mod explain;
 mod identity;
 mod loaded;
-mod reply;
 mod scorer;
 mod seen;
 mod summary;
@@ -32,7 +31,6 @@ pub use drift::{psi, psi_table, Bins, FeatureDrift, MAX_BINS, PSI_EPSILON, PSI_M
 pub use explain::Contribution;
 pub use identity::Identity;
 pub use loaded::{LoadedModel, Serving};
-pub use reply::{ErrorReply, ScoreReply};
 pub use scorer::{Scored, Scorer};
 pub use seen::{id_hash, TrainingEmployees};
 pub use summary::{EmployeeScore, Summary};

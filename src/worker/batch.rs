@@ -30,7 +30,8 @@ use super::job::{Job, Rejected};
 use super::reply::{self, Answer};
 use crate::app::AppContext;
 use crate::config::QueueType;
-use crate::model::{sha256_hex, ErrorReply, LoadedModel, Scored, Serving};
+use crate::model::{sha256_hex, LoadedModel, Scored, Serving};
+use crate::wire::ErrorReply;
 use crate::storage::{
     self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
 };

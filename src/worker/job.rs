@@ -14,7 +14,8 @@ use time::OffsetDateTime;
 use crate::model::sha256_hex;
 use crate::queue::{header_u64, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 use crate::record::ids::check_id;
-use crate::record::{decode_request, FieldError, Record};
+use crate::record::{FieldError, Record};
+use crate::wire::decode_request;
 use crate::storage::{RejectedRow, Source};
 
 /// Where to send the reply, when the producer asked for one.

@@ -7,7 +7,8 @@ use lapin::{BasicProperties, Channel};
 use serde_json::json;
 
 use super::job::{Job, ReplyTo};
-use crate::model::{Contribution, ErrorReply, ScoreReply, Scored};
+use crate::model::{Contribution, Scored};
+use crate::wire::{ErrorReply, ScoreReply};
 use crate::queue::{REPLAYED_HEADER, STATUS_HEADER};
 use crate::record::FieldError;
 use crate::storage::StoredScore;

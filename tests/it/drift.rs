@@ -13,7 +13,8 @@ use turnover::extracts::{labelled_population, read_dir, write_dir, ExtractRow};
 use turnover::features;
 use turnover::model::{psi_table, Bundle, FeatureDrift, PSI_MAJOR};
 use turnover::queue::publisher::Outgoing;
-use turnover::record::{validate, Envelope};
+use turnover::record::validate;
+use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::train::{train, Options};
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use turnover::queue::publisher::Outgoing;
-use turnover::record::{sample, Envelope};
+use turnover::record::sample;
+use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::storage;
 

@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 use turnover::fairness::{groups, ATTRIBUTES};
 use turnover::model::Bundle;
 use turnover::queue::publisher::Outgoing;
-use turnover::record::{sample, validate, Envelope};
+use turnover::record::{sample, validate};
+use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::storage::{self, GroupPerformance};
 

@@ -18,7 +18,8 @@ use turnover::app::AppContext;
 use turnover::config::{LogFormat, Settings};
 use turnover::model::{Bundle, Model, Score};
 use turnover::queue::{self, topology};
-use turnover::record::{sample, validate, Envelope};
+use turnover::record::{sample, validate};
+use turnover::wire::Envelope;
 use turnover::startup::{self, Roles};
 
 use crate::app::{model_path, test_settings, TestApp};

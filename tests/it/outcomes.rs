@@ -13,7 +13,8 @@ use time::{Date, Month, OffsetDateTime};
 use turnover::commands::load_outcomes_file;
 use turnover::model::{Bundle, RiskLevel};
 use turnover::queue::publisher::Outgoing;
-use turnover::record::{sample, Envelope};
+use turnover::record::sample;
+use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::storage::{self, Performance, PredictionRow, Source};
 

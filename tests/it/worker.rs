@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use turnover::model::{Bundle, Model, RiskLevel};
 use turnover::queue::publisher::Outgoing;
 use turnover::queue::{self, now_ms, ENQUEUED_AT_HEADER};
-use turnover::record::{sample, validate, Envelope};
+use turnover::record::{sample, validate};
+use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::storage::{PredictionRow, Source};
 
