@@ -26,9 +26,8 @@ use super::openapi::{BatchUpload, ErrorBody};
 use crate::extracts::{read_records, ExtractError};
 use crate::model::{RiskLevel, Summary};
 use crate::queue::publisher::{Outgoing, Publisher};
-use crate::queue::{BATCH_HEADER, SOURCE_HEADER};
+use crate::wire::{Request, BATCH_HEADER, SOURCE_HEADER};
 use crate::record::Record;
-use crate::wire::Request;
 use crate::storage;
 
 /// The multipart parts, in the order the extracts are read.

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 
-use super::auth::API_KEY_HEADER;
+use crate::wire::API_KEY_HEADER;
 use super::errors::ApiError;
 use super::openapi::ErrorBody;
 use crate::model::sha256_hex;

@@ -8,8 +8,7 @@ use serde_json::json;
 
 use super::job::{Job, ReplyTo};
 use crate::model::{Contribution, Scored};
-use crate::wire::{ErrorReply, ScoreReply};
-use crate::queue::{REPLAYED_HEADER, STATUS_HEADER};
+use crate::wire::{ErrorReply, ScoreReply, JSON, REPLAYED_HEADER, STATUS_HEADER};
 use crate::record::FieldError;
 use crate::storage::StoredScore;
 
@@ -80,7 +79,7 @@ pub async fn publish(channel: &Channel, to: &ReplyTo, answer: &Answer) -> Result
     headers.insert(STATUS_HEADER.into(), AMQPValue::LongInt(i32::from(status)));
     let bytes = bytes.expect("a reply always serializes");
     let mut properties = BasicProperties::default()
-        .with_content_type("application/json".into())
+        .with_content_type(JSON.into())
         .with_headers(headers);
     if let Some(id) = &to.correlation_id {
         properties = properties.with_correlation_id(id.as_str().into());

@@ -9,9 +9,9 @@ use lapin::BasicProperties;
 use serde_json::{json, Value};
 use turnover::model::{Bundle, Model, RiskLevel};
 use turnover::queue::publisher::Outgoing;
-use turnover::queue::{self, now_ms, ENQUEUED_AT_HEADER};
+use turnover::queue::{self, now_ms};
 use turnover::record::{sample, validate};
-use turnover::wire::Envelope;
+use turnover::wire::{Envelope, ENQUEUED_AT_HEADER};
 use turnover::startup::Roles;
 use turnover::storage::{PredictionRow, Source};
 
