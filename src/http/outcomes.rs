@@ -17,8 +17,8 @@ use super::errors::ApiError;
 use super::openapi::{ErrorBody, OutcomesRequest, ValidationErrors};
 use crate::outcomes::{self, BodyError, MAX_LISTED_ERRORS};
 use crate::record::FieldError;
-use crate::wire::DecodeError;
 use crate::storage::{self, OutcomeCounts};
+use crate::wire::DecodeError;
 
 /// The `source` of an outcome that does not name one.
 pub const DEFAULT_SOURCE: &str = "http";

@@ -24,7 +24,6 @@ use crate::wire::{
     IDEMPOTENT_REPLAYED_HEADER, SOURCE_HEADER,
 };
 
-
 /// Scores one employee.
 ///
 /// The `request_id` (the envelope's, else the `Idempotency-Key` header, else a fresh uuid) is an

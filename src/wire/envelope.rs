@@ -112,7 +112,8 @@ const ENVELOPE_FIELDS: [&str; 4] = ["request_id", "employee_id", "employee", "ex
 /// [`DecodeError`] when the bytes are not JSON, not an object, or the record (or envelope)
 /// breaks a rule; every error of the record is listed.
 pub fn decode_request(body: &[u8]) -> Result<Request, DecodeError> {
-    let value = crate::record::json::parse(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let value =
+        crate::record::json::parse(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let Value::Object(map) = value else {
         return Err(DecodeError::NotAnObject);
     };

@@ -50,8 +50,11 @@ mod tests {
 
     #[test]
     fn a_request_carries_json_its_delivery_mode_and_its_enqueue_time() {
-        let properties =
-            request_properties(Delivery::Transient, 1_700_000_123_456, [(SOURCE_HEADER, "http")]);
+        let properties = request_properties(
+            Delivery::Transient,
+            1_700_000_123_456,
+            [(SOURCE_HEADER, "http")],
+        );
         assert_eq!(properties.content_type().as_ref().unwrap().as_str(), JSON);
         assert_eq!(*properties.delivery_mode(), Some(1));
         assert_eq!(*properties.timestamp(), Some(1_700_000_123));

@@ -31,10 +31,10 @@ use super::reply::{self, Answer};
 use crate::app::AppContext;
 use crate::config::QueueType;
 use crate::model::{sha256_hex, LoadedModel, Scored, Serving};
-use crate::wire::ErrorReply;
 use crate::storage::{
     self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
 };
+use crate::wire::ErrorReply;
 
 /// What became of a batch, for the caller's bookkeeping.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

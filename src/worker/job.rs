@@ -15,8 +15,8 @@ use crate::model::sha256_hex;
 use crate::queue::header_u64;
 use crate::record::ids::check_id;
 use crate::record::{FieldError, Record};
-use crate::wire::{decode_request, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 use crate::storage::{RejectedRow, Source};
+use crate::wire::{decode_request, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 
 /// Where to send the reply, when the producer asked for one.
 #[derive(Debug, Clone, PartialEq)]

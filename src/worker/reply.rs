@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::job::{Job, ReplyTo};
 use crate::model::{Contribution, Scored};
-use crate::wire::{ErrorReply, ScoreReply, JSON, REPLAYED_HEADER, STATUS_HEADER};
 use crate::record::FieldError;
 use crate::storage::StoredScore;
+use crate::wire::{ErrorReply, ScoreReply, JSON, REPLAYED_HEADER, STATUS_HEADER};
 
 /// One answer: a score (replayed or not), or a refusal with its HTTP status (409, 422).
 #[derive(Debug, Clone, PartialEq)]

@@ -14,9 +14,9 @@ use turnover::features;
 use turnover::model::{psi_table, Bundle, FeatureDrift, PSI_MAJOR};
 use turnover::queue::publisher::Outgoing;
 use turnover::record::validate;
-use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::train::{train, Options};
+use turnover::wire::Envelope;
 
 use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;

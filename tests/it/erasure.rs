@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use turnover::queue::publisher::Outgoing;
 use turnover::record::sample;
-use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::storage;
+use turnover::wire::Envelope;
 
 use crate::app::{body, TestApp};
 use crate::helpers::wait_until;

@@ -12,8 +12,8 @@ use turnover::queue::publisher::Outgoing;
 use turnover::queue::resend::{publish_resending, Pace};
 use turnover::queue::{self, topology};
 use turnover::record::sample;
-use turnover::wire::Envelope;
 use turnover::startup::Roles;
+use turnover::wire::Envelope;
 
 use crate::app::{delete_topology, TestApp};
 use crate::proxy::Proxy;

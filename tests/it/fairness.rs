@@ -13,9 +13,9 @@ use turnover::fairness::{groups, ATTRIBUTES};
 use turnover::model::Bundle;
 use turnover::queue::publisher::Outgoing;
 use turnover::record::{sample, validate};
-use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::storage::{self, GroupPerformance};
+use turnover::wire::Envelope;
 
 use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;

@@ -19,8 +19,8 @@ use turnover::config::{LogFormat, Settings};
 use turnover::model::{Bundle, Model, Score};
 use turnover::queue::{self, topology};
 use turnover::record::{sample, validate};
-use turnover::wire::Envelope;
 use turnover::startup::{self, Roles};
+use turnover::wire::Envelope;
 
 use crate::app::{model_path, test_settings, TestApp};
 use crate::helpers::{wait_until, TestDb};

@@ -14,9 +14,9 @@ use turnover::commands::load_outcomes_file;
 use turnover::model::{Bundle, RiskLevel};
 use turnover::queue::publisher::Outgoing;
 use turnover::record::sample;
-use turnover::wire::Envelope;
 use turnover::startup::Roles;
 use turnover::storage::{self, Performance, PredictionRow, Source};
+use turnover::wire::Envelope;
 
 use crate::app::{model_path, TestApp};
 use crate::helpers::{self, wait_until, TestDb};
