@@ -12,8 +12,10 @@
 //! - `config`, `telemetry`, `startup`, `app`: settings, logs, build and run until stopped, and
 //!   the context the worker and the sidecar share; `serving`: the bundles in service, their
 //!   reload on SIGHUP and their registry rows;
-//! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
-//! - `model`, `train`: the bundle, scoring, replies and summaries; training; `fairness`: the
+//! - `record`, `extracts`, `features`: the input and its rules, and the one feature function;
+//! - `wire`, `asyncapi`: the messages as they travel (envelope, replies, header names, request
+//!   properties) and the AsyncAPI document generated from them;
+//! - `model`, `train`: the bundle, scoring and summaries; training; `fairness`: the
 //!   groups (gender, marital status, age band) the model is judged on, and their figures;
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
 //! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
@@ -26,6 +28,7 @@
 //! The wire formats are written once, in `wire`: [`wire::Envelope`] for requests,
 //! [`wire::ScoreReply`] and [`wire::ErrorReply`] for replies (docs/contract.md).
 pub mod app;
+pub mod asyncapi;
 pub mod commands;
 pub mod config;
 pub mod extracts;
