@@ -340,6 +340,8 @@ async fn every_example_of_the_asyncapi_document_gets_its_documented_outcome() {
             );
         }
     }
+    // A channel still open when its connection closes makes lapin log an error.
+    let _ = producer.channel.close(200, "".into()).await;
     let _ = connection.close(200, "".into()).await;
     app.finish().await;
 }
