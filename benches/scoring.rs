@@ -5,7 +5,8 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use turnover::model::{Bundle, Model};
-use turnover::record::{decode_request, sample, Envelope};
+use turnover::record::sample;
+use turnover::wire::{decode_request, Envelope};
 
 fn bodies(n: usize) -> Vec<Vec<u8>> {
     sample::many(1, n)

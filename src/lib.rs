@@ -13,9 +13,11 @@
 //!   (which hands each task the parts it watches), and the context the worker and the sidecar
 //!   share; `serving`: the bundles in service (scoring threads, the live and shadow pair), their
 //!   reload (SIGHUP, admin route, file watch) and their registry rows;
-//! - `record`, `extracts`, `features`: the input, its wire format and the one feature function;
+//! - `record`, `extracts`, `features`: the input and its rules, and the one feature function;
+//! - `wire`, `asyncapi`: the messages as they travel (envelope, replies, header names, request
+//!   properties) and the AsyncAPI document generated from them;
 //! - `model`, `train`: the pure parts of a model (bundle, libxgboost wrapper, calibration,
-//!   explanations, PSI, replies and summaries); training; `fairness`: the groups (gender,
+//!   explanations, PSI and summaries); training; `fairness`: the groups (gender,
 //!   marital status, age band) the model is judged on, and their figures;
 //! - `digest`, `csvfile`, `backoff`: hex SHA-256, the CSV reader of the files people hand over
 //!   (extracts, outcomes), capped exponential backoff;
@@ -30,9 +32,10 @@
 //! Imports go one way: `app` holds what `serving` and `monitor` use and neither imports it;
 //! `record` does not import `model`.
 //!
-//! The wire formats are written once: [`record::Envelope`] for requests,
-//! [`model::ScoreReply`] and [`model::ErrorReply`] for replies (docs/contract.md).
+//! The wire formats are written once, in `wire`: [`wire::Envelope`] for requests,
+//! [`wire::ScoreReply`] and [`wire::ErrorReply`] for replies (docs/contract.md).
 pub mod app;
+pub mod asyncapi;
 pub(crate) mod backoff;
 pub mod commands;
 pub mod config;
@@ -57,4 +60,5 @@ pub mod storage;
 pub mod telemetry;
 pub(crate) mod tls;
 pub mod train;
+pub mod wire;
 pub mod worker;

@@ -5,12 +5,12 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    match turnover::record::decode_request(data) {
+    match turnover::wire::decode_request(data) {
         Ok(request) => {
             // What the worker stores must be accepted again as a record.
             let again = serde_json::to_vec(&request.record.to_json()).expect("a record serialises");
             assert!(
-                turnover::record::decode_request(&again).is_ok(),
+                turnover::wire::decode_request(&again).is_ok(),
                 "the canonical form of a valid record is valid"
             );
         }

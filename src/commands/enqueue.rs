@@ -23,7 +23,7 @@ use crate::config::Settings;
 use crate::extracts;
 use crate::queue::publisher::Outgoing;
 use crate::queue::resend::{publish_resending, Pace, ResendError, ResendReport};
-use crate::record::Envelope;
+use crate::wire::Envelope;
 
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false, id = "source")]

@@ -2,6 +2,7 @@
 //! in a file of its own that owns its arguments and how it runs. This is the start-up glue,
 //! where `anyhow` gathers errors for `main` to print.
 
+mod asyncapi;
 mod dead;
 mod drift;
 mod enqueue;
@@ -87,6 +88,8 @@ pub enum Command {
     Forget(ForgetArgs),
     /// Write a bundle's model card and its figures (the holdout scored again).
     ModelCard(ModelCardArgs),
+    /// Print the AsyncAPI document of the queue (docs/asyncapi.yaml).
+    Asyncapi,
 }
 
 /// Runs the parsed command line.
@@ -108,6 +111,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reload(args) => reload::reload(args),
         Command::Forget(args) => forget::forget(&logged_settings(config)?, args),
         Command::ModelCard(args) => model_card::model_card(args, load_settings(config)?),
+        Command::Asyncapi => asyncapi::asyncapi(),
     }
 }
 

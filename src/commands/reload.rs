@@ -46,7 +46,7 @@ pub fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
             .context("cannot build the HTTP client")?;
         let mut request = client.post(&endpoint);
         if let Some(key) = key {
-            request = request.header("X-API-Key", key);
+            request = request.header(crate::wire::API_KEY_HEADER, key);
         }
         let response = request
             .send()

@@ -23,8 +23,7 @@ use super::errors::ApiError;
 use crate::config::keys::{ApiKey, KeySecret, Scope, Scopes};
 use crate::digest::sha256_hex;
 
-/// The header carrying the key.
-pub const API_KEY_HEADER: &str = "x-api-key";
+use crate::wire::API_KEY_HEADER;
 
 /// The scopes of the key `given` is, in time independent of where keys differ; `None` when it
 /// is none of `keys`. A digest entry is compared with the digest of `given`, also in constant

@@ -26,9 +26,9 @@ use super::openapi::{BatchUpload, ErrorBody};
 use crate::extracts::{read_records, ExtractError};
 use crate::model::{RiskLevel, Summary};
 use crate::queue::publisher::{Outgoing, Publisher};
-use crate::queue::{BATCH_HEADER, SOURCE_HEADER};
-use crate::record::{Record, Request};
+use crate::record::Record;
 use crate::storage;
+use crate::wire::{Request, BATCH_HEADER, SOURCE_HEADER};
 
 /// The multipart parts, in the order the extracts are read.
 pub const PARTS: [&str; 3] = ["sondage_file", "eval_file", "sirh_file"];

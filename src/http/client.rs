@@ -15,8 +15,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use axum::extract::{ConnectInfo, Request};
 use ipnet::IpNet;
 
-/// The header proxies append the client address to.
-const FORWARDED_FOR: &str = "x-forwarded-for";
+use crate::wire::FORWARDED_FOR_HEADER;
 
 /// A client as the limiters count it: small and fixed-size, so a tracked client costs a few
 /// bytes whatever it sent.
@@ -37,7 +36,7 @@ pub fn client_of(request: &Request, trusted: &[IpNet]) -> ClientKey {
     };
     let forwarded = request
         .headers()
-        .get_all(FORWARDED_FOR)
+        .get_all(FORWARDED_FOR_HEADER)
         .iter()
         .filter_map(|value| value.to_str().ok());
     ClientKey::Addr(counted(resolve(peer.ip(), forwarded, trusted)))

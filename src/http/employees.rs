@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 
-use super::auth::API_KEY_HEADER;
 use super::errors::ApiError;
 use super::openapi::ErrorBody;
 use crate::digest::sha256_hex;
 use crate::storage::{self, ErasedRows};
+use crate::wire::API_KEY_HEADER;
 
 /// Who asked: the key's digest prefix, or `anonymous` when the sidecar has no keys. The key
 /// itself is never stored or logged.

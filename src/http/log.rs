@@ -11,8 +11,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// The request id header, read from the client when it sends one and always returned.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+use crate::wire::REQUEST_ID_HEADER;
 
 /// What a handler adds to the log line, as a response extension.
 #[derive(Debug, Clone, Default)]

@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::AppContext;
 use crate::queue::rpc::RpcClient;
 
+pub use openapi::ApiDoc;
 pub use routes::{router, routes};
 
 /// What every handler shares.

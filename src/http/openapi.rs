@@ -11,8 +11,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::model::{Contribution, ErrorReply, RiskLevel, ScoreReply, Summary};
-use crate::record::{EmployeeRecord, Envelope, FieldError};
+use crate::model::{Contribution, RiskLevel, Summary};
+use crate::record::{EmployeeRecord, FieldError};
+use crate::wire::{Envelope, ErrorReply, ScoreReply};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,7 +43,9 @@ impl Modify for ApiKeyScheme {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "api_key",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(
+                crate::wire::API_KEY_HEADER,
+            ))),
         );
     }
 }

@@ -16,8 +16,9 @@ use time::OffsetDateTime;
 use super::errors::ApiError;
 use super::openapi::{ErrorBody, OutcomesRequest, ValidationErrors};
 use crate::outcomes::{self, BodyError, MAX_LISTED_ERRORS};
-use crate::record::{DecodeError, FieldError};
+use crate::record::FieldError;
 use crate::storage::{self, OutcomeCounts};
+use crate::wire::DecodeError;
 
 /// The `source` of an outcome that does not name one.
 pub const DEFAULT_SOURCE: &str = "http";

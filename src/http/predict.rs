@@ -16,16 +16,13 @@ use serde_json::{json, Value};
 use super::errors::ApiError;
 use super::log::LogFields;
 use super::openapi::{ErrorBody, PredictRequest, ValidationErrors};
-use crate::model::{ErrorReply, ScoreReply};
 use crate::queue::rpc::RpcError;
-use crate::queue::SOURCE_HEADER;
 use crate::record::ids::check_id;
-use crate::record::{decode_object, DecodeError, FieldError, Request};
-
-/// The header that marks an answer taken from the stored row of an earlier request.
-pub const REPLAYED: &str = "idempotent-replayed";
-/// The request header that carries the idempotency key (the envelope's `request_id` otherwise).
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+use crate::record::FieldError;
+use crate::wire::{
+    decode_object, DecodeError, ErrorReply, Request, ScoreReply, IDEMPOTENCY_KEY_HEADER,
+    IDEMPOTENT_REPLAYED_HEADER, SOURCE_HEADER,
+};
 
 /// Scores one employee.
 ///
@@ -130,7 +127,7 @@ pub async fn predict(
             if reply.replayed {
                 response
                     .headers_mut()
-                    .insert(REPLAYED, HeaderValue::from_static("true"));
+                    .insert(IDEMPOTENT_REPLAYED_HEADER, HeaderValue::from_static("true"));
             }
             with_log(response, log)
         }
@@ -186,7 +183,7 @@ fn explain_param(query: Option<&str>) -> Result<bool, ApiError> {
 /// The `Idempotency-Key` header, under the rule of every id (`record::ids`); a refused one is a
 /// 422 naming the header and the rule, and never becomes a key.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
         return Ok(None);
     };
     match check_id("Idempotency-Key", value.as_bytes()) {

@@ -14,7 +14,6 @@ mod calibration;
 mod drift;
 mod explain;
 mod identity;
-mod reply;
 mod seen;
 mod summary;
 pub(crate) mod xgb;
@@ -29,7 +28,6 @@ pub(crate) use calibration::{logit, sigmoid};
 pub use drift::{psi, psi_table, Bins, FeatureDrift, MAX_BINS, PSI_EPSILON, PSI_MAJOR};
 pub use explain::Contribution;
 pub use identity::Identity;
-pub use reply::{ErrorReply, ScoreReply};
 pub use seen::{id_hash, TrainingEmployees};
 pub use summary::{EmployeeScore, Summary};
 

@@ -16,7 +16,8 @@ use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueuePu
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 
-use super::{header_u64, ENQUEUED_AT_HEADER};
+use super::header_u64;
+use crate::wire::ENQUEUED_AT_HEADER;
 
 /// Headers RabbitMQ adds when it dead-letters a message, by name or prefix.
 const DEATH_HEADERS: [&str; 4] = [

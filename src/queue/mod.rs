@@ -24,19 +24,6 @@ use crate::config::{redact_url, Amqp};
 
 pub use broker::{Brokers, ConnectError};
 
-/// Header carrying the publish time in milliseconds since the epoch: the AMQP `timestamp`
-/// property has whole seconds only, too coarse for queue-wait latency.
-pub const ENQUEUED_AT_HEADER: &str = "x-enqueued-at-ms";
-/// Header of a reply: the HTTP status it stands for (200, 409 or 422).
-pub const STATUS_HEADER: &str = "x-status";
-/// Header of a reply (1) that carries the stored result of an earlier request with the same
-/// `request_id` and the same record: an idempotent replay.
-pub const REPLAYED_HEADER: &str = "x-idempotent-replayed";
-/// Header naming where a request came from (`http`, `batch`); absent means `queue`.
-pub const SOURCE_HEADER: &str = "x-source";
-/// Header carrying the batch id of a `POST /predict/batch` employee.
-pub const BATCH_HEADER: &str = "x-batch-id";
-
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

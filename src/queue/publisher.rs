@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, PublisherConfirm};
+use lapin::{Channel, Confirmation, Connection, PublisherConfirm};
 
-use super::{now_ms, ENQUEUED_AT_HEADER};
+use super::now_ms;
+use crate::wire::{request_properties, Delivery};
 
 /// One request to publish.
 #[derive(Debug, Clone, Default)]
@@ -81,22 +81,12 @@ impl Publisher {
     /// # Errors
     /// When the channel is closed.
     pub async fn send(&self, message: &Outgoing) -> Result<PublisherConfirm, lapin::Error> {
-        let mut headers = FieldTable::default();
-        headers.insert(
-            ENQUEUED_AT_HEADER.into(),
-            AMQPValue::LongLongInt(now_ms() as i64),
+        let headers = message.headers.iter();
+        let mut properties = request_properties(
+            Delivery::Persistent,
+            now_ms(),
+            headers.map(|(name, value)| (name.as_str(), value.as_str())),
         );
-        for (name, value) in &message.headers {
-            headers.insert(
-                name.as_str().into(),
-                AMQPValue::LongString(value.as_str().into()),
-            );
-        }
-        let mut properties = BasicProperties::default()
-            .with_content_type("application/json".into())
-            .with_delivery_mode(2)
-            .with_timestamp(now_ms() / 1000)
-            .with_headers(headers);
         if let Some(id) = &message.message_id {
             properties = properties.with_message_id(id.as_str().into());
         }

@@ -21,22 +21,17 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, Consumer};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, Consumer};
 use prometheus::IntGauge;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    close_quietly, connect_with_backoff, header_u64, now_ms, topology, ENQUEUED_AT_HEADER,
-    REPLAYED_HEADER, STATUS_HEADER,
-};
+use super::{close_quietly, connect_with_backoff, header_u64, now_ms, topology};
 use crate::config::Amqp;
+use crate::wire::{request_properties, Delivery, DIRECT_REPLY_TO, REPLAYED_HEADER, STATUS_HEADER};
 use pending::Pending;
 
 mod pending;
-
-/// RabbitMQ's pseudo-queue for direct replies.
-pub const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
 /// Why a call got no reply.
 #[derive(Debug, thiserror::Error)]
@@ -306,28 +301,16 @@ impl RpcClient {
         let id = uuid::Uuid::new_v4().to_string();
         let (_waiting, rx) = self.inner.pending.wait(id.clone());
 
-        let mut table = FieldTable::default();
-        table.insert(
-            ENQUEUED_AT_HEADER.into(),
-            AMQPValue::LongLongInt(now_ms() as i64),
-        );
-        for (name, value) in headers {
-            table.insert((*name).into(), AMQPValue::LongString((*value).into()));
-        }
         // What is left of the caller's deadline: the worker drops the request after it.
         let left_ms = deadline
             .saturating_duration_since(tokio::time::Instant::now())
             .as_millis()
             .max(1) as u64;
         // Not persistent: the request lives only as long as its caller waits (see topology).
-        let properties = BasicProperties::default()
-            .with_content_type("application/json".into())
-            .with_delivery_mode(1)
-            .with_timestamp(now_ms() / 1000)
+        let properties = request_properties(Delivery::Transient, now_ms(), headers.iter().copied())
             .with_reply_to(DIRECT_REPLY_TO.into())
             .with_correlation_id(id.as_str().into())
-            .with_expiration(left_ms.to_string().into())
-            .with_headers(table);
+            .with_expiration(left_ms.to_string().into());
         let amqp = &self.inner.amqp;
         let publish = async {
             let confirm = link

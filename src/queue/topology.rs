@@ -117,21 +117,11 @@ async fn declare_on(
         durable: true,
         ..Default::default()
     };
-    let mut dead_args = FieldTable::default();
-    dead_args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString(queue_type(amqp.queue_type).into()),
-    );
-    // Dead letters are request bodies, personal data: a TTL lets the broker drop them once
-    // they are older than the deployment may keep them (docs/privacy.md).
-    if let Some(ttl) = amqp.dead_letter_ttl_ms {
-        dead_args.insert("x-message-ttl".into(), AMQPValue::LongUInt(ttl));
-    }
     channel
         .queue_declare(
             amqp.dead_letter_queue.as_str().into(),
             queue_options,
-            dead_args,
+            dead_letter_queue_args(amqp),
         )
         .await?;
     channel
@@ -163,6 +153,21 @@ async fn declare_on(
 }
 
 const GROUP_SIZE: &str = "x-quorum-initial-group-size";
+
+/// The dead-letter queue's arguments: the request queue's type and, when set, a TTL. Dead
+/// letters are request bodies, personal data: the TTL lets the broker drop them once they are
+/// older than the deployment may keep them (docs/privacy.md).
+pub fn dead_letter_queue_args(amqp: &Amqp) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString(queue_type(amqp.queue_type).into()),
+    );
+    if let Some(ttl) = amqp.dead_letter_ttl_ms {
+        args.insert("x-message-ttl".into(), AMQPValue::LongUInt(ttl));
+    }
+    args
+}
 
 /// The request queue's arguments. A quorum queue counts deliveries and dead-letters a
 /// message redelivered more than `delivery_limit` times: a poison message cannot loop forever.

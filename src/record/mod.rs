@@ -1,5 +1,5 @@
-//! The employee record (docs/contract.md#record): its thirty fields, their rules, and the request
-//! envelope that may wrap it.
+//! The employee record (docs/contract.md#record): its thirty fields and their rules (the
+//! envelope that may wrap it is in [`crate::wire`]).
 //!
 //! This module owns the wire format of a record and every rule a record must obey. It turns
 //! untrusted JSON into a [`Record`] whose fields are typed and in range, or into the complete
@@ -8,11 +8,9 @@
 //!
 //! - [`schema`] lists the fields, their kinds and ranges (the single source of the rules),
 //! - [`validate`](mod@validate) checks a JSON object against them, all errors at once,
-//! - [`envelope`] decodes a message body: a bare record or `{"employee": {...}, ...}`,
 //! - [`ids`] holds the rule of every identifier that enters (request ids, keys, batch ids),
 //! - [`json`](mod@json) reads untrusted JSON, refusing a repeated key.
 
-mod envelope;
 pub mod ids;
 pub mod json;
 mod openapi;
@@ -22,7 +20,6 @@ mod validate;
 
 use serde::Serialize;
 
-pub use envelope::{decode_object, decode_request, DecodeError, Envelope, Request};
 pub use openapi::EmployeeRecord;
 pub use schema::{Departement, DomaineEtude, FrequenceDeplacement, Genre, Poste, StatutMarital};
 pub use validate::validate;

@@ -31,11 +31,11 @@ use super::reply::{self, Answer};
 use crate::app::AppContext;
 use crate::config::QueueType;
 use crate::digest::sha256_hex;
-use crate::model::ErrorReply;
 use crate::serving::{LoadedModel, Scored, Serving};
 use crate::storage::{
     self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
 };
+use crate::wire::ErrorReply;
 
 /// What became of a batch, for the caller's bookkeeping.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -12,10 +12,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::digest::sha256_hex;
-use crate::queue::{header_u64, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
+use crate::queue::header_u64;
 use crate::record::ids::check_id;
-use crate::record::{decode_request, FieldError, Record};
+use crate::record::{FieldError, Record};
 use crate::storage::{RejectedRow, Source};
+use crate::wire::{decode_request, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 
 /// Where to send the reply, when the producer asked for one.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,11 +7,11 @@ use lapin::{BasicProperties, Channel};
 use serde_json::json;
 
 use super::job::{Job, ReplyTo};
-use crate::model::{Contribution, ErrorReply, ScoreReply};
-use crate::queue::{REPLAYED_HEADER, STATUS_HEADER};
+use crate::model::Contribution;
 use crate::record::FieldError;
 use crate::serving::Scored;
 use crate::storage::StoredScore;
+use crate::wire::{ErrorReply, ScoreReply, JSON, REPLAYED_HEADER, STATUS_HEADER};
 
 /// One answer: a score (replayed or not), or a refusal with its HTTP status (409, 422).
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +80,7 @@ pub async fn publish(channel: &Channel, to: &ReplyTo, answer: &Answer) -> Result
     headers.insert(STATUS_HEADER.into(), AMQPValue::LongInt(i32::from(status)));
     let bytes = bytes.expect("a reply always serializes");
     let mut properties = BasicProperties::default()
-        .with_content_type("application/json".into())
+        .with_content_type(JSON.into())
         .with_headers(headers);
     if let Some(id) = &to.correlation_id {
         properties = properties.with_correlation_id(id.as_str().into());

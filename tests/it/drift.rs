@@ -13,9 +13,10 @@ use turnover::extracts::{labelled_population, read_dir, write_dir, ExtractRow};
 use turnover::features;
 use turnover::model::{psi_table, Bundle, FeatureDrift, PSI_MAJOR};
 use turnover::queue::publisher::Outgoing;
-use turnover::record::{validate, Envelope};
+use turnover::record::validate;
 use turnover::startup::Roles;
 use turnover::train::{train, Options, Progress};
+use turnover::wire::Envelope;
 
 use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use turnover::queue::publisher::Outgoing;
-use turnover::record::{sample, Envelope};
+use turnover::record::sample;
 use turnover::startup::Roles;
 use turnover::storage;
+use turnover::wire::Envelope;
 
 use crate::app::{body, TestApp};
 use crate::helpers::wait_until;

@@ -11,8 +11,9 @@ use serde_json::Value;
 use turnover::queue::publisher::Outgoing;
 use turnover::queue::resend::{publish_resending, Pace};
 use turnover::queue::{self, topology};
-use turnover::record::{sample, Envelope};
+use turnover::record::sample;
 use turnover::startup::Roles;
+use turnover::wire::Envelope;
 
 use crate::app::{delete_topology, TestApp};
 use crate::proxy::Proxy;

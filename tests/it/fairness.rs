@@ -12,9 +12,10 @@ use time::OffsetDateTime;
 use turnover::fairness::{groups, ATTRIBUTES};
 use turnover::model::Bundle;
 use turnover::queue::publisher::Outgoing;
-use turnover::record::{sample, validate, Envelope};
+use turnover::record::{sample, validate};
 use turnover::startup::Roles;
 use turnover::storage::{self, GroupPerformance};
+use turnover::wire::Envelope;
 
 use crate::app::{model_path, TestApp};
 use crate::helpers::wait_until;

@@ -10,7 +10,8 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::BasicProperties;
 use serde_json::{json, Value};
 use turnover::queue::{self, topology};
-use turnover::record::{sample, Envelope};
+use turnover::record::sample;
+use turnover::wire::Envelope;
 
 use crate::app::{body, TestApp};
 

@@ -10,6 +10,7 @@
 
 mod admin_reload;
 mod app;
+mod asyncapi;
 mod auth;
 mod bundle_proof;
 mod cli;

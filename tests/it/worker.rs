@@ -9,10 +9,11 @@ use lapin::BasicProperties;
 use serde_json::{json, Value};
 use turnover::model::{Bundle, Model, RiskLevel};
 use turnover::queue::publisher::Outgoing;
-use turnover::queue::{self, now_ms, ENQUEUED_AT_HEADER};
-use turnover::record::{sample, validate, Envelope};
+use turnover::queue::{self, now_ms};
+use turnover::record::{sample, validate};
 use turnover::startup::Roles;
 use turnover::storage::{PredictionRow, Source};
+use turnover::wire::{Envelope, ENQUEUED_AT_HEADER};
 
 use crate::app::{body, delete_topology, model_path, test_settings, TestApp};
 use crate::helpers::{wait_until, TestDb};

@@ -14,7 +14,8 @@ use lapin::Connection;
 use turnover::config::Amqp;
 use turnover::queue::publisher::{Outgoing, PublishReport, Publisher};
 use turnover::queue::{self, topology};
-use turnover::record::{sample, Envelope};
+use turnover::record::sample;
+use turnover::wire::Envelope;
 
 /// Unconfirmed publishes allowed in flight, and the ceiling consumer's prefetch and ack step.
 pub struct Knobs {

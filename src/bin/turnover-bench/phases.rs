@@ -270,10 +270,10 @@ pub(super) async fn soak(
         if i % 100 == 99 {
             record.insert("age".into(), serde_json::json!(200));
         }
-        let envelope = turnover::record::Envelope {
+        let envelope = turnover::wire::Envelope {
             request_id: Some(format!("soak-{tag}-{i}")),
             employee_id: i64::try_from(i).ok(),
-            ..turnover::record::Envelope::new(record)
+            ..turnover::wire::Envelope::new(record)
         };
         Outgoing {
             body: envelope.to_bytes(),

@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value};
 use turnover::queue::publisher::Outgoing;
 use turnover::record::sample;
+use turnover::wire::{BATCH_HEADER, ENQUEUED_AT_HEADER};
 
 /// Every kind tried on the queue, with where it must end (the reason of its rejected row).
 pub const QUEUE_KINDS: [(&str, &str); 17] = [
@@ -87,11 +88,11 @@ pub fn hostile(kind: usize, i: usize) -> Outgoing {
             14 => serde_json::to_vec(&with("request_id", json!(format!("bare-{i}"))))
                 .unwrap_or_default(),
             15 => {
-                headers = vec![("x-enqueued-at-ms".into(), "yesterday".into())];
+                headers = vec![(ENQUEUED_AT_HEADER.into(), "yesterday".into())];
                 envelope(&format!("t-{i}"), sample::example())
             }
             _ => {
-                headers = vec![("x-batch-id".into(), format!("batch-{i}"))];
+                headers = vec![(BATCH_HEADER.into(), format!("batch-{i}"))];
                 envelope(&format!("b-{i}"), sample::example())
             }
         };

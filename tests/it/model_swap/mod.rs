@@ -18,8 +18,9 @@ use turnover::app::AppContext;
 use turnover::config::Settings;
 use turnover::model::{Bundle, Model, Score};
 use turnover::queue::{self, topology};
-use turnover::record::{sample, validate, Envelope};
+use turnover::record::{sample, validate};
 use turnover::startup::Roles;
+use turnover::wire::Envelope;
 
 use crate::app::{model_path, test_settings, TestApp};
 use crate::helpers::{wait_until, TestDb};

@@ -13,9 +13,10 @@ use time::{Date, Month, OffsetDateTime};
 use turnover::commands::load_outcomes_file;
 use turnover::model::{Bundle, RiskLevel};
 use turnover::queue::publisher::Outgoing;
-use turnover::record::{sample, Envelope};
+use turnover::record::sample;
 use turnover::startup::Roles;
 use turnover::storage::{self, Performance, PredictionRow, Source};
+use turnover::wire::Envelope;
 
 use crate::app::{model_path, TestApp};
 use crate::helpers::{self, wait_until, TestDb};

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Contribution, RiskLevel};
+use crate::model::{Contribution, RiskLevel};
 use crate::record::FieldError;
 
 /// A score (HTTP 200, reply status 200).

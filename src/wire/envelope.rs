@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{ids, validate, EmployeeRecord, FieldError, Record};
+use crate::record::{ids, validate, EmployeeRecord, FieldError, Record};
 
 /// A scoring request as it travels: the record and what to do with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -112,7 +112,8 @@ const ENVELOPE_FIELDS: [&str; 4] = ["request_id", "employee_id", "employee", "ex
 /// [`DecodeError`] when the bytes are not JSON, not an object, or the record (or envelope)
 /// breaks a rule; every error of the record is listed.
 pub fn decode_request(body: &[u8]) -> Result<Request, DecodeError> {
-    let value = super::json::parse(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let value =
+        crate::record::json::parse(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let Value::Object(map) = value else {
         return Err(DecodeError::NotAnObject);
     };
