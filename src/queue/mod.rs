@@ -31,6 +31,11 @@ pub const STATUS_HEADER: &str = "x-status";
 /// Header of a reply (1) that carries the stored result of an earlier request with the same
 /// `request_id` and the same record: an idempotent replay.
 pub const REPLAYED_HEADER: &str = "x-idempotent-replayed";
+/// Header of a 200 reply: its `prediction` (0 or 1), so a consumer can log it without
+/// reading the body.
+pub const PREDICTION_HEADER: &str = "x-prediction";
+/// Header of a 200 reply: its `probability_1`, likewise.
+pub const PROBABILITY_HEADER: &str = "x-probability";
 /// Header naming where a request came from (`http`, `batch`); absent means `queue`.
 pub const SOURCE_HEADER: &str = "x-source";
 /// Header carrying the batch id of a `POST /predict/batch` employee.
@@ -121,6 +126,15 @@ pub async fn check_at_startup(amqp: &Amqp) -> Result<(), ConnectError> {
             tracing::warn!(error.message = %error, "RabbitMQ not reachable at start-up; the worker keeps trying");
             Ok(())
         }
+    }
+}
+
+/// A floating-point header value (AMQP `d` or `f`).
+pub fn header_f64(headers: Option<&FieldTable>, name: &str) -> Option<f64> {
+    match headers?.inner().get(&ShortString::from(name))? {
+        AMQPValue::Double(x) => Some(*x),
+        AMQPValue::Float(x) => Some(f64::from(*x)),
+        _ => None,
     }
 }
 
