@@ -102,9 +102,12 @@ pub fn decode<'a>(
         Some("batch") => Source::Batch,
         _ => Source::Queue,
     };
-    let body_sha256 = sha256_hex(body);
+    // Hashed only when needed (a rejection, or a message with no id of its own): a valid
+    // request with an id never pays for it.
+    let sha = std::cell::OnceCell::new();
+    let body_sha256 = || sha.get_or_init(|| sha256_hex(body)).as_str();
     // Same bytes, same id: a redelivery (or a duplicate publish) maps to the same row.
-    let hash_id = || format!("sha256:{}", &body_sha256[..32]);
+    let hash_id = || format!("sha256:{}", &body_sha256()[..32]);
     let reject = |request_id: String, reason: &str, errors: &[FieldError], expired: bool| {
         // An oversized body is kept by its head only: its length and hash are in the errors.
         let kept = if body.len() > max_bytes {
@@ -119,7 +122,7 @@ pub fn decode<'a>(
                 reason: reason.to_owned(),
                 errors: serde_json::to_value(errors).unwrap_or_default(),
                 payload: kept.to_vec(),
-                payload_sha256: body_sha256.clone(),
+                payload_sha256: body_sha256().to_owned(),
                 received_at: OffsetDateTime::now_utc(),
             },
             reply: reply.clone(),
@@ -133,7 +136,7 @@ pub fn decode<'a>(
         let error = FieldError::new(
             "body",
             format!("must be at most {max_bytes} bytes (amqp.max_message_bytes)"),
-            json!({"bytes": body.len(), "sha256": body_sha256}),
+            json!({"bytes": body.len(), "sha256": body_sha256()}),
         );
         return reject(hash_id(), "too_large", &[error], false);
     }

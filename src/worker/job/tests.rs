@@ -47,7 +47,8 @@ fn a_bare_record_gets_an_id_that_is_the_same_on_every_delivery() {
 #[test]
 fn the_envelope_id_wins_then_the_message_id() {
     let props = BasicProperties::default().with_message_id("m-1".into());
-    let bare = job(decode(1, &body(json!(sample::example())), &props, 0));
+    let bytes = body(json!(sample::example()));
+    let bare = job(decode(1, &bytes, &props, 0));
     assert_eq!(bare.request_id, "m-1");
     let envelope = body(
         json!({"request_id": "r-7", "employee_id": 7, "explain": true, "employee": sample::example()}),
@@ -64,7 +65,8 @@ fn reply_to_and_correlation_id_are_kept() {
     let props = BasicProperties::default()
         .with_reply_to("amq.rabbitmq.reply-to.x".into())
         .with_correlation_id("c-1".into());
-    let j = job(decode(1, &body(json!(sample::example())), &props, 0));
+    let bytes = body(json!(sample::example()));
+    let j = job(decode(1, &bytes, &props, 0));
     assert_eq!(
         j.reply,
         Some(ReplyTo {
@@ -87,7 +89,8 @@ fn bad_bodies_are_rejected_with_their_bytes_and_reasons() {
     map.insert("agee".into(), json!(40));
     let r = rejected(decode(4, &body(json!(map)), &BasicProperties::default(), 0));
     assert_eq!(r.row.reason, "invalid_record");
-    let fields: Vec<_> = r.errors().iter().map(|e| e.field.as_str()).collect();
+    let errors = r.errors();
+    let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
     assert!(
         fields.contains(&"age") && fields.contains(&"agee"),
         "{fields:?}"
@@ -125,7 +128,8 @@ fn source_and_batch_come_from_headers() {
         AMQPValue::LongString(batch.to_string().into()),
     );
     let props = BasicProperties::default().with_headers(headers);
-    let j = job(decode(1, &body(json!(sample::example())), &props, 0));
+    let bytes = body(json!(sample::example()));
+    let j = job(decode(1, &bytes, &props, 0));
     assert_eq!((j.source, j.batch_id), (Source::Batch, Some(batch)));
 }
 
