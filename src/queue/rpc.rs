@@ -230,7 +230,8 @@ impl RpcClient {
                 status: status.unwrap_or(200),
                 body: delivery.data,
                 replayed: header_u64(headers, REPLAYED_HEADER) == Some(1),
-                prediction: header_u64(headers, PREDICTION_HEADER).and_then(|p| u8::try_from(p).ok()),
+                prediction: header_u64(headers, PREDICTION_HEADER)
+                    .and_then(|p| u8::try_from(p).ok()),
                 probability: header_f64(headers, PROBABILITY_HEADER),
             };
             if !self.inner.pending.settle(&id, reply) {

@@ -26,9 +26,7 @@ mod validate;
 
 use serde::Serialize;
 
-pub use envelope::{
-    decode_keyed, decode_object, decode_request, DecodeError, Envelope, Request,
-};
+pub use envelope::{decode_keyed, decode_object, decode_request, DecodeError, Envelope, Request};
 pub use openapi::EmployeeRecord;
 pub use schema::{
     Departement, DomaineEtude, FrequenceDeplacement, Genre, Poste, Record, StatutMarital,

@@ -132,7 +132,10 @@ fn check_cross_fields(cells: &[Option<Cell>], errors: &mut Vec<FieldError>) {
     const NOT_ABOVE: [(FieldId, FieldId); 4] = [
         (F::annees_dans_l_entreprise, F::annee_experience_totale),
         (F::annees_dans_le_poste_actuel, F::annees_dans_l_entreprise),
-        (F::annes_sous_responsable_actuel, F::annees_dans_l_entreprise),
+        (
+            F::annes_sous_responsable_actuel,
+            F::annees_dans_l_entreprise,
+        ),
         (
             F::annees_depuis_la_derniere_promotion,
             F::annees_dans_l_entreprise,

@@ -111,7 +111,12 @@ async fn shadow_scores(shadow: &LoadedModel, jobs: &[Job<'_>], matrix: &Arc<[f32
     }
     match shadow
         .scorer
-        .score_matrix(rows_of(matrix, jobs), jobs.len(), &vec![false; jobs.len()], 0)
+        .score_matrix(
+            rows_of(matrix, jobs),
+            jobs.len(),
+            &vec![false; jobs.len()],
+            0,
+        )
         .await
     {
         Ok(scores) if scores.len() == jobs.len() => scores,

@@ -6,12 +6,7 @@ use super::*;
 use crate::record::sample;
 
 /// The decoder with the default `amqp.max_message_bytes`.
-fn decode<'a>(
-    tag: u64,
-    body: &'a [u8],
-    properties: &BasicProperties,
-    now_ms: u64,
-) -> Decoded<'a> {
+fn decode<'a>(tag: u64, body: &'a [u8], properties: &BasicProperties, now_ms: u64) -> Decoded<'a> {
     super::decode(tag, body, properties, now_ms, 65_536)
 }
 
@@ -95,7 +90,10 @@ fn bad_bodies_are_rejected_with_their_bytes_and_reasons() {
         fields.contains(&"age") && fields.contains(&"agee"),
         "{fields:?}"
     );
-    assert_eq!(r.row.errors, serde_json::to_value(&r.errors()).expect("json"));
+    assert_eq!(
+        r.row.errors,
+        serde_json::to_value(&r.errors()).expect("json")
+    );
 
     let r = rejected(decode(5, b"[1, 2]", &BasicProperties::default(), 0));
     assert_eq!(r.row.reason, "not_an_object");
