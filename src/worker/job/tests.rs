@@ -92,7 +92,7 @@ fn bad_bodies_are_rejected_with_their_bytes_and_reasons() {
     );
     assert_eq!(
         r.row.errors,
-        serde_json::to_value(&r.errors()).expect("json")
+        serde_json::to_value(r.errors()).expect("json")
     );
 
     let r = rejected(decode(5, b"[1, 2]", &BasicProperties::default(), 0));
