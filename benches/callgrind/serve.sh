@@ -56,4 +56,7 @@ kill -TERM $VPID; wait $VPID
 psql -q -h 127.0.0.1 -U postgres -d postgres -c "drop database if exists turnover_$ID with (force)" >/dev/null 2>&1
 # Its queues too, when this machine's broker is local (rabbitmqctl needs its node's cookie).
 for q in requests dead rpc; do rabbitmqctl delete_queue "cg.$ID.$q" >/dev/null 2>&1; done
+for x in "cg.$ID" "cg.$ID.dlx"; do
+  rabbitmqctl eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$x\">>), false, <<\"cleanup\">>)." >/dev/null 2>&1
+done
 callgrind_annotate "$OUT/callgrind.$MODE.out" 2>/dev/null | grep -m1 "PROGRAM TOTALS"
