@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 use crate::model::{Contribution, RiskLevel};
 use crate::record::{sample, validate};
 use crate::wire::{
-    Envelope, ErrorReply, ScoreReply, ENQUEUED_AT_HEADER, REPLAYED_HEADER, SOURCE_HEADER,
-    STATUS_HEADER, TRACEPARENT_HEADER,
+    Envelope, ErrorReply, ScoreReply, ENQUEUED_AT_HEADER, PREDICTION_HEADER, PROBABILITY_HEADER,
+    REPLAYED_HEADER, SOURCE_HEADER, STATUS_HEADER, TRACEPARENT_HEADER,
 };
 
 /// The `request_id` of the scored example (and of its replay and its conflict).
@@ -154,13 +154,13 @@ pub fn score_replies() -> Vec<Value> {
         example(
             "scored",
             "The reply to the envelope example `scored`.",
-            json!({STATUS_HEADER: 200}),
+            json!({STATUS_HEADER: 200, PREDICTION_HEADER: 1, PROBABILITY_HEADER: 0.69}),
             score(),
         ),
         example(
             "replayed",
             "The reply to the envelope example `replayed`: the stored result.",
-            json!({STATUS_HEADER: 200, REPLAYED_HEADER: 1}),
+            json!({STATUS_HEADER: 200, REPLAYED_HEADER: 1, PREDICTION_HEADER: 1, PROBABILITY_HEADER: 0.69}),
             score(),
         ),
     ]

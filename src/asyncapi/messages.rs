@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use super::examples;
 use crate::wire::{
-    BATCH_HEADER, DIRECT_REPLY_TO, ENQUEUED_AT_HEADER, JSON, REPLAYED_HEADER, SOURCE_HEADER,
-    STATUS_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER,
+    BATCH_HEADER, DIRECT_REPLY_TO, ENQUEUED_AT_HEADER, JSON, PREDICTION_HEADER, PROBABILITY_HEADER,
+    REPLAYED_HEADER, SOURCE_HEADER, STATUS_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER,
 };
 
 /// `{"$ref": "#/components/schemas/<name>"}`.
@@ -69,6 +69,17 @@ pub fn header_schemas() -> Vec<(&'static str, Value)> {
         "type": "integer",
         "const": 1,
         "description": "On a 200 reply that is the stored result of an earlier request with the same request_id and record (AMQP type `I`, not a boolean); absent otherwise.",
+    }));
+    reply.insert(PREDICTION_HEADER.into(), json!({
+        "type": "integer",
+        "enum": [0, 1],
+        "description": "On a 200 reply only: the body's `prediction` (AMQP type `I`), so a consumer can log it without reading the body.",
+    }));
+    reply.insert(PROBABILITY_HEADER.into(), json!({
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "description": "On a 200 reply only: the body's `probability_1` (AMQP type `d`, 64-bit float).",
     }));
     reply.extend(trace_context("on a reply").map(|(k, v)| (k.to_owned(), v)));
 

@@ -198,8 +198,7 @@ pub async fn submit(
             explain: false,
             record,
         }
-        .to_envelope()
-        .to_bytes(),
+        .envelope_bytes(),
         headers: vec![
             (SOURCE_HEADER.to_owned(), "batch".to_owned()),
             (BATCH_HEADER.to_owned(), batch.clone()),

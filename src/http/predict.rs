@@ -20,7 +20,7 @@ use crate::queue::rpc::RpcError;
 use crate::record::ids::check_id;
 use crate::record::FieldError;
 use crate::wire::{
-    decode_object, DecodeError, ErrorReply, Request, ScoreReply, IDEMPOTENCY_KEY_HEADER,
+    decode_object, DecodeError, Request, ScoreReply, IDEMPOTENCY_KEY_HEADER,
     IDEMPOTENT_REPLAYED_HEADER, SOURCE_HEADER,
 };
 
@@ -87,8 +87,7 @@ pub async fn predict(
         explain: request.explain || query_explain,
         ..request
     }
-    .to_envelope()
-    .to_bytes();
+    .envelope_bytes();
     let timeout = Duration::from_millis(state.ctx.settings.http.predict_timeout_ms);
 
     let log = LogFields {
@@ -113,14 +112,13 @@ pub async fn predict(
             return Ok(with_log(e.into_response(), log));
         }
     };
-    let score = (reply.status == 200)
-        .then(|| serde_json::from_slice::<ScoreReply>(&reply.body).ok())
-        .flatten();
-    let response = match (reply.status, score) {
-        (200, Some(score)) => {
+    // The worker's body is the answer, forwarded as it came; what the log needs is in the
+    // reply's headers.
+    let response = match reply.status {
+        200 => {
             let log = LogFields {
-                prediction: Some(score.prediction),
-                probability: Some(score.probability_1),
+                prediction: reply.prediction,
+                probability: reply.probability,
                 ..log
             };
             let mut response = json_response(StatusCode::OK, reply.body);
@@ -133,11 +131,12 @@ pub async fn predict(
         }
         // The worker's verdict on a record the edge accepted, `{"request_id", "detail": [...]}`:
         // 409 for a request_id stored with another record, 422 for a rule.
-        (status @ (409 | 422), _) if serde_json::from_slice::<ErrorReply>(&reply.body).is_ok() => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            with_log(json_response(status, reply.body), log)
-        }
-        (status, _) => {
+        409 => with_log(json_response(StatusCode::CONFLICT, reply.body), log),
+        422 => with_log(
+            json_response(StatusCode::UNPROCESSABLE_ENTITY, reply.body),
+            log,
+        ),
+        status => {
             tracing::error!(request_id = %request_id, reply.status = status, "unexpected reply from the worker");
             with_log(
                 ApiError::internal("the worker sent an unexpected reply").into_response(),

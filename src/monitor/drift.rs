@@ -59,14 +59,22 @@ impl DriftWindow {
         let records: Vec<&Record> = records.into_iter().collect();
         // Only the last `capacity` can stay; build their features outside the lock.
         let keep = &records[records.len().saturating_sub(self.capacity)..];
+        let rows = features::matrix(keep.iter().copied());
+        self.observe_rows(rows.chunks_exact(features::COUNT));
+    }
+
+    /// Adds records by their feature rows (each [`features::COUNT`] long, as the scorer was
+    /// given them), the most recent last: the worker's batch builds them once for every use.
+    pub fn observe_rows<'a>(&self, rows: impl IntoIterator<Item = &'a [f32]>) {
+        let rows: Vec<&[f32]> = rows.into_iter().collect();
+        let keep = &rows[rows.len().saturating_sub(self.capacity)..];
         if keep.is_empty() {
             return;
         }
-        let rows = features::matrix(keep.iter().copied());
         let Ok(mut ring) = self.ring.lock() else {
             return;
         };
-        for row in rows.chunks_exact(features::COUNT) {
+        for row in keep {
             let at = ring.next * features::COUNT;
             ring.data[at..at + features::COUNT].copy_from_slice(row);
             ring.next = (ring.next + 1) % self.capacity;

@@ -112,6 +112,15 @@ pub async fn check_at_startup(amqp: &Amqp) -> Result<(), ConnectError> {
     }
 }
 
+/// A floating-point header value (AMQP `d` or `f`).
+pub fn header_f64(headers: Option<&FieldTable>, name: &str) -> Option<f64> {
+    match headers?.inner().get(&ShortString::from(name))? {
+        AMQPValue::Double(x) => Some(*x),
+        AMQPValue::Float(x) => Some(f64::from(*x)),
+        _ => None,
+    }
+}
+
 /// A header value as a string or integer, whatever AMQP type the publisher used.
 pub fn header_u64(headers: Option<&FieldTable>, name: &str) -> Option<u64> {
     let value = headers?.inner().get(&ShortString::from(name))?;

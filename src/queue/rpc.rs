@@ -26,9 +26,12 @@ use lapin::{Channel, Connection, Consumer};
 use prometheus::IntGauge;
 use tokio_util::sync::CancellationToken;
 
-use super::{close_quietly, connect_with_backoff, header_u64, now_ms, topology};
+use super::{close_quietly, connect_with_backoff, header_f64, header_u64, now_ms, topology};
 use crate::config::Amqp;
-use crate::wire::{request_properties, Delivery, DIRECT_REPLY_TO, REPLAYED_HEADER, STATUS_HEADER};
+use crate::wire::{
+    request_properties, Delivery, DIRECT_REPLY_TO, PREDICTION_HEADER, PROBABILITY_HEADER,
+    REPLAYED_HEADER, STATUS_HEADER,
+};
 use pending::Pending;
 
 mod pending;
@@ -54,6 +57,9 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// The stored result of an earlier request with the same id and record (`x-idempotent-replayed`).
     pub replayed: bool,
+    /// A score's `prediction` and `probability_1`, from the reply's headers (for the log).
+    pub prediction: Option<u8>,
+    pub probability: Option<f64>,
 }
 
 /// The live connection and its one channel.
@@ -222,6 +228,9 @@ impl RpcClient {
                 status: status.unwrap_or(200),
                 body: delivery.data,
                 replayed: header_u64(headers, REPLAYED_HEADER) == Some(1),
+                prediction: header_u64(headers, PREDICTION_HEADER)
+                    .and_then(|p| u8::try_from(p).ok()),
+                probability: header_f64(headers, PROBABILITY_HEADER),
             };
             if !self.inner.pending.settle(&id, reply) {
                 tracing::debug!(correlation_id = %id, "reply for a caller that has gone; dropped");

@@ -1,7 +1,10 @@
-//! The record's fields, their kinds and allowed values: the one table every rule is read from.
+//! The record's fields, their Rust types, kinds and allowed values: the one table every rule
+//! and the [`Record`] struct itself are made from (see [`record_fields!`](super::table)).
 //!
-//! The validator, the CSV reader's column checks, the property tests and the feature names all
-//! walk [`FIELDS`], so a rule written here is enforced everywhere at once.
+//! The validator, the CSV reader's column checks, the property tests, the canonical form and
+//! the feature names all walk [`FIELDS`], so a rule written here is enforced everywhere at once.
+
+use super::table::{record_fields, Cell, CellValue};
 
 /// Declares a closed set of strings as a Rust enum, with its spelling on the wire.
 macro_rules! wire_enum {
@@ -29,6 +32,18 @@ macro_rules! wire_enum {
             /// Position in [`Self::ALL`]: the one-hot column of this value.
             pub fn index(self) -> usize {
                 self as usize
+            }
+        }
+
+        impl CellValue for $name {
+            fn from_cell(cell: Cell) -> Self {
+                match cell {
+                    Cell::Choice(i) => Self::ALL[i],
+                    other => unreachable!("a choice field holds {other:?}"),
+                }
+            }
+            fn to_cell(&self) -> Cell {
+                Cell::Choice(self.index())
             }
         }
     };
@@ -117,22 +132,28 @@ pub struct Field {
     pub kind: Kind,
 }
 
-const fn int(name: &'static str, min: i64, max: i64) -> Field {
-    Field {
-        name,
-        kind: Kind::Int {
-            min,
-            max,
-            default: None,
-        },
+const fn int(min: i64, max: i64) -> Kind {
+    Kind::Int {
+        min,
+        max,
+        default: None,
     }
 }
 
-const fn choice(name: &'static str, values: &'static [&'static str]) -> Field {
-    Field {
-        name,
-        kind: Kind::Choice(values),
+const fn int_or(min: i64, max: i64, default: i64) -> Kind {
+    Kind::Int {
+        min,
+        max,
+        default: Some(default),
     }
+}
+
+const fn number(min: f64, max: f64) -> Kind {
+    Kind::Number { min, max }
+}
+
+const fn choice(values: &'static [&'static str]) -> Kind {
+    Kind::Choice(values)
 }
 
 /// `ayant_enfants`.
@@ -140,62 +161,42 @@ pub const YES_NO: &[&str] = &["Y", "N"];
 /// `heure_supplementaires`.
 pub const OUI_NON: &[&str] = &["Oui", "Non"];
 
-/// Every field of the record, in the contract's order.
-pub const FIELDS: [Field; 30] = [
-    int("nombre_participation_pee", 0, 3),
-    int("nb_formations_suivies", 0, 6),
-    Field {
-        name: "nombre_employee_sous_responsabilite",
-        kind: Kind::Int {
-            min: 0,
-            max: u32::MAX as i64,
-            default: Some(1),
-        },
-    },
-    int("distance_domicile_travail", 1, 30),
-    int("niveau_education", 1, 5),
-    choice("domaine_etude", DomaineEtude::NAMES),
-    choice("ayant_enfants", YES_NO),
-    choice("frequence_deplacement", FrequenceDeplacement::NAMES),
-    int("annees_depuis_la_derniere_promotion", 0, 40),
-    int("annes_sous_responsable_actuel", 0, 40),
-    int("satisfaction_employee_environnement", 1, 4),
-    int("note_evaluation_precedente", 1, 4),
-    int("niveau_hierarchique_poste", 1, 5),
-    int("satisfaction_employee_nature_travail", 1, 4),
-    int("satisfaction_employee_equipe", 1, 4),
-    int("satisfaction_employee_equilibre_pro_perso", 1, 4),
-    int("note_evaluation_actuelle", 1, 4),
-    choice("heure_supplementaires", OUI_NON),
-    Field {
-        name: "augementation_salaire_precedente",
-        kind: Kind::Percent,
-    },
-    int("age", 18, 70),
-    choice("genre", Genre::NAMES),
-    Field {
-        name: "revenu_mensuel",
-        kind: Kind::Number {
-            min: 1000.0,
-            max: 100000.0,
-        },
-    },
-    choice("statut_marital", StatutMarital::NAMES),
-    choice("departement", Departement::NAMES),
-    choice("poste", Poste::NAMES),
-    int("nombre_experiences_precedentes", 0, 20),
-    Field {
-        name: "nombre_heures_travailless",
-        kind: Kind::Int {
-            min: 1,
-            max: 168,
-            default: Some(80),
-        },
-    },
-    int("annee_experience_totale", 0, 50),
-    int("annees_dans_l_entreprise", 0, 50),
-    int("annees_dans_le_poste_actuel", 0, 50),
-];
+// The record, once: each field's name, Rust type and rule, in the contract's order.
+record_fields! {
+    nombre_participation_pee: u8 = int(0, 3),
+    nb_formations_suivies: u8 = int(0, 6),
+    nombre_employee_sous_responsabilite: u32 = int_or(0, u32::MAX as i64, 1),
+    distance_domicile_travail: u8 = int(1, 30),
+    niveau_education: u8 = int(1, 5),
+    domaine_etude: DomaineEtude = choice(DomaineEtude::NAMES),
+    /// `ayant_enfants`: `Y` is true.
+    ayant_enfants: bool = choice(YES_NO),
+    frequence_deplacement: FrequenceDeplacement = choice(FrequenceDeplacement::NAMES),
+    annees_depuis_la_derniere_promotion: u8 = int(0, 40),
+    annes_sous_responsable_actuel: u8 = int(0, 40),
+    satisfaction_employee_environnement: u8 = int(1, 4),
+    note_evaluation_precedente: u8 = int(1, 4),
+    niveau_hierarchique_poste: u8 = int(1, 5),
+    satisfaction_employee_nature_travail: u8 = int(1, 4),
+    satisfaction_employee_equipe: u8 = int(1, 4),
+    satisfaction_employee_equilibre_pro_perso: u8 = int(1, 4),
+    note_evaluation_actuelle: u8 = int(1, 4),
+    /// `heure_supplementaires`: `Oui` is true.
+    heure_supplementaires: bool = choice(OUI_NON),
+    /// Percent, `15` for `"15 %"`.
+    augementation_salaire_precedente: f64 = Kind::Percent,
+    age: u8 = int(18, 70),
+    genre: Genre = choice(Genre::NAMES),
+    revenu_mensuel: f64 = number(1000.0, 100000.0),
+    statut_marital: StatutMarital = choice(StatutMarital::NAMES),
+    departement: Departement = choice(Departement::NAMES),
+    poste: Poste = choice(Poste::NAMES),
+    nombre_experiences_precedentes: u8 = int(0, 20),
+    nombre_heures_travailless: u8 = int_or(1, 168, 80),
+    annee_experience_totale: u8 = int(0, 50),
+    annees_dans_l_entreprise: u8 = int(0, 50),
+    annees_dans_le_poste_actuel: u8 = int(0, 50),
+}
 
 /// The position of a field in [`FIELDS`], if it is one.
 pub fn position(name: &str) -> Option<usize> {

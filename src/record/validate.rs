@@ -3,20 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::schema::{
-    self, Departement, DomaineEtude, FrequenceDeplacement, Genre, Kind, Poste, StatutMarital,
-    FIELDS, MIN_START_AGE,
-};
+use super::schema::{self, FieldId, Kind, FIELDS, MIN_START_AGE};
+use super::table::Cell;
 use super::{FieldError, Record};
-
-/// A field's value once its own rule holds.
-#[derive(Debug, Clone, Copy)]
-enum Cell {
-    Int(i64),
-    Number(f64),
-    /// Index into the field's allowed values.
-    Choice(usize),
-}
 
 /// Validates a JSON object as an employee record.
 ///
@@ -51,7 +40,9 @@ pub fn validate(map: &Map<String, Value>) -> Result<Record, Vec<FieldError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(build(&cells))
+    // No error: every field has its cell.
+    let cells = cells.map(|c| c.expect("a field without an error has a cell"));
+    Ok(Record::from_cells(&cells))
 }
 
 fn check(kind: Kind, value: Option<&Value>) -> Result<Cell, String> {
@@ -128,8 +119,8 @@ fn percent(value: &Value) -> Option<f64> {
     }
 }
 
-fn int_at(cells: &[Option<Cell>], name: &str) -> Option<i64> {
-    match cells[schema::position(name)?] {
+fn int_at(cells: &[Option<Cell>], field: FieldId) -> Option<i64> {
+    match cells[field as usize] {
         Some(Cell::Int(n)) => Some(n),
         _ => None,
     }
@@ -137,17 +128,22 @@ fn int_at(cells: &[Option<Cell>], name: &str) -> Option<i64> {
 
 /// The cross-field rules, each checked only when both of its fields are valid on their own.
 fn check_cross_fields(cells: &[Option<Cell>], errors: &mut Vec<FieldError>) {
-    const NOT_ABOVE: [(&str, &str); 4] = [
-        ("annees_dans_l_entreprise", "annee_experience_totale"),
-        ("annees_dans_le_poste_actuel", "annees_dans_l_entreprise"),
-        ("annes_sous_responsable_actuel", "annees_dans_l_entreprise"),
+    use FieldId as F;
+    const NOT_ABOVE: [(FieldId, FieldId); 4] = [
+        (F::annees_dans_l_entreprise, F::annee_experience_totale),
+        (F::annees_dans_le_poste_actuel, F::annees_dans_l_entreprise),
         (
-            "annees_depuis_la_derniere_promotion",
-            "annees_dans_l_entreprise",
+            F::annes_sous_responsable_actuel,
+            F::annees_dans_l_entreprise,
+        ),
+        (
+            F::annees_depuis_la_derniere_promotion,
+            F::annees_dans_l_entreprise,
         ),
     ];
     for (small, large) in NOT_ABOVE {
         if let (Some(a), Some(b)) = (int_at(cells, small), int_at(cells, large)) {
+            let (small, large) = (FIELDS[small as usize].name, FIELDS[large as usize].name);
             if a > b {
                 errors.push(FieldError::new(
                     format!("{small},{large}"),
@@ -158,8 +154,8 @@ fn check_cross_fields(cells: &[Option<Cell>], errors: &mut Vec<FieldError>) {
         }
     }
     if let (Some(age), Some(exp)) = (
-        int_at(cells, "age"),
-        int_at(cells, "annee_experience_totale"),
+        int_at(cells, F::age),
+        int_at(cells, F::annee_experience_totale),
     ) {
         if age - exp < MIN_START_AGE {
             errors.push(FieldError::new(
@@ -168,55 +164,6 @@ fn check_cross_fields(cells: &[Option<Cell>], errors: &mut Vec<FieldError>) {
                 serde_json::json!([age, exp]),
             ));
         }
-    }
-}
-
-/// Builds the typed record from cells that all passed their rules (ranges make every `as` exact).
-fn build(cells: &[Option<Cell>; FIELDS.len()]) -> Record {
-    let int = |i: usize| match cells[i] {
-        Some(Cell::Int(n)) => n,
-        other => unreachable!("field {} is an int, got {other:?}", FIELDS[i].name),
-    };
-    let num = |i: usize| match cells[i] {
-        Some(Cell::Number(x)) => x,
-        Some(Cell::Int(n)) => n as f64,
-        other => unreachable!("field {} is a number, got {other:?}", FIELDS[i].name),
-    };
-    let pick = |i: usize| match cells[i] {
-        Some(Cell::Choice(c)) => c,
-        other => unreachable!("field {} is a choice, got {other:?}", FIELDS[i].name),
-    };
-    Record {
-        nombre_participation_pee: int(0) as u8,
-        nb_formations_suivies: int(1) as u8,
-        nombre_employee_sous_responsabilite: int(2) as u32,
-        distance_domicile_travail: int(3) as u8,
-        niveau_education: int(4) as u8,
-        domaine_etude: DomaineEtude::ALL[pick(5)],
-        ayant_enfants: pick(6) == 0,
-        frequence_deplacement: FrequenceDeplacement::ALL[pick(7)],
-        annees_depuis_la_derniere_promotion: int(8) as u8,
-        annes_sous_responsable_actuel: int(9) as u8,
-        satisfaction_employee_environnement: int(10) as u8,
-        note_evaluation_precedente: int(11) as u8,
-        niveau_hierarchique_poste: int(12) as u8,
-        satisfaction_employee_nature_travail: int(13) as u8,
-        satisfaction_employee_equipe: int(14) as u8,
-        satisfaction_employee_equilibre_pro_perso: int(15) as u8,
-        note_evaluation_actuelle: int(16) as u8,
-        heure_supplementaires: pick(17) == 0,
-        augementation_salaire_precedente: num(18),
-        age: int(19) as u8,
-        genre: Genre::ALL[pick(20)],
-        revenu_mensuel: num(21),
-        statut_marital: StatutMarital::ALL[pick(22)],
-        departement: Departement::ALL[pick(23)],
-        poste: Poste::ALL[pick(24)],
-        nombre_experiences_precedentes: int(25) as u8,
-        nombre_heures_travailless: int(26) as u8,
-        annee_experience_totale: int(27) as u8,
-        annees_dans_l_entreprise: int(28) as u8,
-        annees_dans_le_poste_actuel: int(29) as u8,
     }
 }
 

@@ -34,7 +34,8 @@ pub enum ScorerError {
 }
 
 struct ScoringRequest {
-    data: Vec<f32>,
+    /// Shared, not copied: the live and the shadow bundle score the same rows.
+    data: Arc<[f32]>,
     rows: usize,
     explain: Vec<usize>,
     top_k: usize,
@@ -93,7 +94,7 @@ impl Scorer {
                     let result =
                         std::panic::catch_unwind(AssertUnwindSafe(|| score_request(&model, &job)))
                             .unwrap_or_else(|panic| {
-                                Err(ScorerError::Panicked(panic_message(&panic)))
+                                Err(ScorerError::Panicked(panic_message(&*panic)))
                             });
                     let _ = job.reply.send(result);
                 })
@@ -117,6 +118,23 @@ impl Scorer {
         top_k: usize,
     ) -> Result<Vec<Scored>, ScorerError> {
         let data = features::matrix(records.iter().copied());
+        self.score_matrix(data.into(), records.len(), explain, top_k)
+            .await
+    }
+
+    /// Scores `rows` rows of features built by [`features::matrix`] in one call; rows whose
+    /// `explain` flag is set also get their top-k contributions. The matrix is shared, so the
+    /// same one serves every bundle that scores a batch.
+    ///
+    /// # Errors
+    /// As [`Scorer::score`].
+    pub async fn score_matrix(
+        &self,
+        data: Arc<[f32]>,
+        rows: usize,
+        explain: &[bool],
+        top_k: usize,
+    ) -> Result<Vec<Scored>, ScorerError> {
         let explain = explain
             .iter()
             .enumerate()
@@ -126,7 +144,7 @@ impl Scorer {
         let (reply, answer) = oneshot::channel();
         let job = ScoringRequest {
             data,
-            rows: records.len(),
+            rows,
             explain,
             top_k,
             reply,

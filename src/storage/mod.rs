@@ -56,11 +56,11 @@ pub use registry::{register_model, touch_models, RegisteredModel, RegistryError}
 pub use retention::{delete_expired, release_retention_lock, try_retention_lock, Retained};
 pub use rows::{storable_json, storable_text};
 pub use rows::{
-    BatchPrediction, BatchStatus, InsertOutcome, PredictionRow, RejectedRow, ShadowRow, Source,
+    BatchPrediction, BatchStatus, InsertCounts, PredictionRow, RejectedRow, ShadowRow, Source,
     StoredBatch, StoredScore, Written,
 };
 pub use summary::{refresh_performance_summary, SummaryRefresh};
-pub use write::{create_batch, insert_batch, insert_batch_with_shadow};
+pub use write::{create_batch, insert_batch, Pending};
 
 /// A warning for a remote Postgres reached with `sslmode` below `verify-full` (`tls`).
 pub(crate) use tls::weak_transport;

@@ -132,17 +132,17 @@ pub struct StoredScore {
     pub explanation: Option<serde_json::Value>,
 }
 
-/// What [`insert_batch`](super::insert_batch) did, in total and for each prediction.
+/// What a committed [`insert_batch`](super::insert_batch) did, in total and for each prediction.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoredBatch {
-    pub outcome: InsertOutcome,
+    pub counts: InsertCounts,
     /// One entry per prediction, in the order given.
     pub written: Vec<Written>,
 }
 
 /// The counts of a [`StoredBatch`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct InsertOutcome {
+pub struct InsertCounts {
     /// New `predictions` rows.
     pub inserted: u64,
     /// Predictions whose `request_id` was already stored (or repeated within the batch):

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::rows::{risk_level_from_str, storable_json, storable_text};
 use super::{
-    InsertOutcome, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, StoredScore,
+    InsertCounts, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, StoredScore,
     Written,
 };
 
@@ -56,50 +56,69 @@ SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::times
                      $6::text[])
 ON CONFLICT (request_id, payload_sha256) WHERE request_id IS NOT NULL DO NOTHING";
 
-/// Stores a micro-batch: its predictions and its rejected messages, in one transaction.
+/// A micro-batch's predictions written in an open transaction, with what was found for each:
+/// [`Written::Inserted`] (new), [`Written::Replayed`] (its `request_id` stored already with the
+/// same record: the stored result stands) or [`Written::Conflict`] (stored with another
+/// record). The caller decides what a conflict becomes, then [`Pending::commit`]s the
+/// rejected rows with it, in the same transaction. Dropped without a commit, nothing is written.
+pub struct Pending<'c> {
+    tx: Option<Transaction<'c>>,
+    found: Vec<Written>,
+    counts: InsertCounts,
+}
+
+impl Pending<'_> {
+    /// One entry per prediction, in the order given.
+    pub fn found(&self) -> &[Written] {
+        &self.found
+    }
+
+    /// Writes `rejected` (the batch's rejected messages and, for each conflict, its
+    /// `request_id_conflict` row), then commits everything. A rejected row whose `request_id`
+    /// and bytes (`payload_sha256`) are both stored already (a redelivery) is skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError`] when a statement or the commit fails; nothing was written.
+    pub async fn commit(mut self, rejected: &[&RejectedRow]) -> Result<StoredBatch, StorageError> {
+        let Some(tx) = self.tx.take() else {
+            return Ok(StoredBatch::default());
+        };
+        if !rejected.is_empty() {
+            self.counts.rejected = insert_rejected(&tx, rejected).await?;
+        }
+        tx.commit().await?;
+        Ok(StoredBatch {
+            counts: self.counts,
+            written: std::mem::take(&mut self.found),
+        })
+    }
+}
+
+/// Writes a micro-batch's predictions, and the shadow bundle's scores of the new ones, in a
+/// transaction left open for [`Pending::commit`].
 ///
 /// Idempotent by `request_id`, with the usual semantics of idempotency keys: a prediction
 /// whose `request_id` is stored already (a redelivery after a crash between commit and ack, a
-/// client's retry, a repeat within the batch) is not written again. When the stored row holds
-/// the same record it is [`Written::Replayed`] with the stored result, which is what the caller
-/// must answer; when it holds another record it is a [`Written::Conflict`], and the row that
-/// `conflict(index)` makes for that prediction is stored in `rejected_messages` in the same transaction.
-/// A rejected row whose `request_id` and bytes (`payload_sha256`) are both stored already (a
-/// redelivery) is skipped likewise. Either everything is
-/// committed or nothing is, so the caller acks the whole batch after `Ok` and none of it after
-/// `Err`.
+/// client's retry, a repeat within the batch) is not written again, and [`Pending::found`]
+/// says whether the stored row holds the same record. `shadow[i]` is the shadow score of
+/// `predictions[i]` (`shadow` is empty when no shadow bundle serves); a shadow row is written
+/// only for a prediction inserted now, so shadow and live rows stay one to one. Either
+/// everything is committed or nothing is, so the caller acks the whole batch after `Ok` and
+/// none of it after `Err`.
 ///
 /// # Errors
 ///
 /// [`StorageError`] when the transaction fails; nothing was written. A transient error
 /// (connection lost, database restarting) may be retried as is; a permanent one (a CHECK
 /// violation: a prediction that is not 0/1, a probability outside 0..=1) fails the whole
-/// batch, and retrying its rows one by one isolates the culprit.
-pub async fn insert_batch(
-    client: &mut Client,
-    predictions: &[PredictionRow],
-    rejected: &[RejectedRow],
-    conflict: impl Fn(usize) -> RejectedRow,
-) -> Result<StoredBatch, StorageError> {
-    insert_batch_with_shadow(client, predictions, &[], rejected, conflict).await
-}
-
-/// As [`insert_batch`], with the shadow bundle's scores: `shadow[i]` is the shadow score of
-/// `predictions[i]` (`shadow` is empty when no shadow bundle serves). A shadow row is written,
-/// in the same transaction, only for a prediction [`Written::Inserted`] now: a replayed or
-/// refused request keeps what it had, so shadow and live rows stay one to one.
-///
-/// # Errors
-///
-/// As [`insert_batch`]; [`StorageError::Corrupt`] when `shadow` is neither empty nor as long
-/// as `predictions` (nothing is written then).
-pub async fn insert_batch_with_shadow(
-    client: &mut Client,
+/// batch, and retrying its rows one by one isolates the culprit. [`StorageError::Corrupt`]
+/// when `shadow` is neither empty nor as long as `predictions`.
+pub async fn insert_batch<'c>(
+    client: &'c mut Client,
     predictions: &[PredictionRow],
     shadow: &[ShadowRow],
-    rejected: &[RejectedRow],
-    conflict: impl Fn(usize) -> RejectedRow,
-) -> Result<StoredBatch, StorageError> {
+) -> Result<Pending<'c>, StorageError> {
     if !shadow.is_empty() && shadow.len() != predictions.len() {
         return Err(StorageError::Corrupt {
             column: "shadow_predictions",
@@ -110,13 +129,9 @@ pub async fn insert_batch_with_shadow(
             ),
         });
     }
-    if predictions.is_empty() && rejected.is_empty() {
-        return Ok(StoredBatch::default());
-    }
     let tx = client.transaction().await?;
-    let mut outcome = InsertOutcome::default();
-    let mut written = Vec::new();
-    let mut conflicts = Vec::new();
+    let mut counts = InsertCounts::default();
+    let mut found = Vec::with_capacity(predictions.len());
     if !predictions.is_empty() {
         // A request_id repeated within the batch goes in once (its first occurrence); the
         // repeats are settled against the stored row like any other known id.
@@ -150,8 +165,8 @@ pub async fn insert_batch_with_shadow(
             .iter()
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()?;
-        outcome.inserted = inserted.len() as u64;
-        outcome.duplicates = predictions.len() as u64 - outcome.inserted;
+        counts.inserted = inserted.len() as u64;
+        counts.duplicates = predictions.len() as u64 - counts.inserted;
 
         let mut settled: Vec<Option<Written>> = vec![None; predictions.len()];
         let mut claimed = HashSet::with_capacity(inserted.len());
@@ -160,54 +175,57 @@ pub async fn insert_batch_with_shadow(
                 *slot = Some(Written::Inserted);
             }
         }
-        if outcome.duplicates > 0 {
+        if counts.duplicates > 0 {
             settle_known(&tx, predictions, &mut settled).await?;
         }
-        for (i, (slot, p)) in settled.into_iter().zip(predictions).enumerate() {
-            let w = slot.ok_or_else(|| StorageError::Corrupt {
+        for (slot, p) in settled.into_iter().zip(predictions) {
+            found.push(slot.ok_or_else(|| StorageError::Corrupt {
                 column: "predictions.request_id",
                 value: format!("{} was neither inserted nor found", p.request_id),
-            })?;
-            if w == Written::Conflict {
-                conflicts.push(conflict(i));
-            }
-            written.push(w);
+            })?);
         }
     }
     if !shadow.is_empty() {
         let new: Vec<&ShadowRow> = shadow
             .iter()
-            .zip(&written)
+            .zip(&found)
             .filter(|(_, w)| **w == Written::Inserted)
             .map(|(s, _)| s)
             .collect();
         insert_shadow(&tx, &new).await?;
     }
-    let rejected: Vec<&RejectedRow> = rejected.iter().chain(&conflicts).collect();
-    if !rejected.is_empty() {
-        let statement = tx.prepare_cached(INSERT_REJECTED).await?;
-        // What a rejected message holds is anything at all: the text and jsonb columns get it
-        // made storable (the bytes stay as they came in `payload`).
-        let request_id: Vec<Option<Cow<'_, str>>> = rejected
-            .iter()
-            .map(|r| r.request_id.as_deref().map(storable_text))
-            .collect();
-        let reason: Vec<Cow<'_, str>> = rejected.iter().map(|r| storable_text(&r.reason)).collect();
-        let storable: Vec<Cow<'_, serde_json::Value>> =
-            rejected.iter().map(|r| storable_json(&r.errors)).collect();
-        let errors: Vec<&serde_json::Value> = storable.iter().map(AsRef::as_ref).collect();
-        let payload: Vec<&[u8]> = rejected.iter().map(|r| r.payload.as_slice()).collect();
-        let received_at: Vec<OffsetDateTime> = rejected.iter().map(|r| r.received_at).collect();
-        let sha: Vec<&str> = rejected.iter().map(|r| r.payload_sha256.as_str()).collect();
-        outcome.rejected = tx
-            .execute(
-                &statement,
-                &[&request_id, &reason, &errors, &payload, &received_at, &sha],
-            )
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(StoredBatch { outcome, written })
+    Ok(Pending {
+        tx: Some(tx),
+        found,
+        counts,
+    })
+}
+
+/// Writes rejected messages in the batch's transaction; returns how many rows are new.
+async fn insert_rejected(
+    tx: &Transaction<'_>,
+    rejected: &[&RejectedRow],
+) -> Result<u64, StorageError> {
+    let statement = tx.prepare_cached(INSERT_REJECTED).await?;
+    // What a rejected message holds is anything at all: the text and jsonb columns get it
+    // made storable (the bytes stay as they came in `payload`).
+    let request_id: Vec<Option<Cow<'_, str>>> = rejected
+        .iter()
+        .map(|r| r.request_id.as_deref().map(storable_text))
+        .collect();
+    let reason: Vec<Cow<'_, str>> = rejected.iter().map(|r| storable_text(&r.reason)).collect();
+    let storable: Vec<Cow<'_, serde_json::Value>> =
+        rejected.iter().map(|r| storable_json(&r.errors)).collect();
+    let errors: Vec<&serde_json::Value> = storable.iter().map(AsRef::as_ref).collect();
+    let payload: Vec<&[u8]> = rejected.iter().map(|r| r.payload.as_slice()).collect();
+    let received_at: Vec<OffsetDateTime> = rejected.iter().map(|r| r.received_at).collect();
+    let sha: Vec<&str> = rejected.iter().map(|r| r.payload_sha256.as_str()).collect();
+    Ok(tx
+        .execute(
+            &statement,
+            &[&request_id, &reason, &errors, &payload, &received_at, &sha],
+        )
+        .await?)
 }
 
 /// Writes the shadow rows of the new predictions of a batch, in its transaction.

@@ -84,6 +84,32 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The bytes of [`Request::to_envelope`], written straight from the record's canonical
+    /// form: the same JSON, without building the record as a map and serializing it again.
+    pub fn envelope_bytes(&self) -> Vec<u8> {
+        let employee = self.record.canonical_json();
+        let mut out = Vec::with_capacity(employee.len() + 300);
+        out.push(b'{');
+        // Strings through serde_json, for its escaping; writing into a Vec cannot fail.
+        if let Some(id) = &self.request_id {
+            out.extend_from_slice(b"\"request_id\":");
+            let _ = serde_json::to_writer(&mut out, id);
+            out.push(b',');
+        }
+        if let Some(id) = self.employee_id {
+            out.extend_from_slice(format!("\"employee_id\":{id},").as_bytes());
+        }
+        out.extend_from_slice(b"\"employee\":");
+        out.extend_from_slice(&employee);
+        if self.explain {
+            out.extend_from_slice(b",\"explain\":true");
+        }
+        out.push(b'}');
+        out
+    }
+}
+
 impl DecodeError {
     /// The short machine-readable reason stored in `rejected_messages.reason`.
     pub fn reason(&self) -> &'static str {
@@ -112,21 +138,36 @@ const ENVELOPE_FIELDS: [&str; 4] = ["request_id", "employee_id", "employee", "ex
 /// [`DecodeError`] when the bytes are not JSON, not an object, or the record (or envelope)
 /// breaks a rule; every error of the record is listed.
 pub fn decode_request(body: &[u8]) -> Result<Request, DecodeError> {
-    let value =
-        crate::record::json::parse(body).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    decode_keyed(body).map_err(|(error, _)| error)
+}
+
+/// As [`decode_request`], and on failure also the envelope's `request_id` when it obeys the
+/// id rule, from the same parse: a rejection is then found by the id its producer knows. Only
+/// an envelope's: a bare record's `request_id` is one of its errors, not its id
+/// (docs/contract.md#messages).
+///
+/// # Errors
+/// As [`decode_request`], with that id.
+pub fn decode_keyed(body: &[u8]) -> Result<Request, (DecodeError, Option<String>)> {
+    let value = crate::record::json::parse(body)
+        .map_err(|e| (DecodeError::NotJson(e.to_string()), None))?;
     let Value::Object(map) = value else {
-        return Err(DecodeError::NotAnObject);
+        return Err((DecodeError::NotAnObject, None));
     };
-    decode_object(map)
+    decode_map(map)
 }
 
 /// Validates an already-parsed JSON object as a bare record or an envelope.
 ///
 /// # Errors
 /// As [`decode_request`].
-pub fn decode_object(mut map: Map<String, Value>) -> Result<Request, DecodeError> {
+pub fn decode_object(map: Map<String, Value>) -> Result<Request, DecodeError> {
+    decode_map(map).map_err(|(error, _)| error)
+}
+
+fn decode_map(mut map: Map<String, Value>) -> Result<Request, (DecodeError, Option<String>)> {
     let Some(employee) = map.remove("employee") else {
-        let record = validate(&map).map_err(DecodeError::Invalid)?;
+        let record = validate(&map).map_err(|e| (DecodeError::Invalid(e), None))?;
         return Ok(Request {
             request_id: None,
             employee_id: None,
@@ -199,6 +240,6 @@ pub fn decode_object(mut map: Map<String, Value>) -> Result<Request, DecodeError
             explain,
             record,
         }),
-        _ => Err(DecodeError::Invalid(errors)),
+        _ => Err((DecodeError::Invalid(errors), request_id)),
     }
 }

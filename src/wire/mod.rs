@@ -9,7 +9,7 @@ mod envelope;
 mod properties;
 mod reply;
 
-pub use envelope::{decode_object, decode_request, DecodeError, Envelope, Request};
+pub use envelope::{decode_keyed, decode_object, decode_request, DecodeError, Envelope, Request};
 pub use properties::{request_properties, Delivery};
 pub use reply::{ErrorReply, ScoreReply};
 
@@ -31,6 +31,11 @@ pub const STATUS_HEADER: &str = "x-status";
 /// Reply header (1) on the stored result of an earlier request with the same `request_id` and
 /// the same record: an idempotent replay.
 pub const REPLAYED_HEADER: &str = "x-idempotent-replayed";
+/// Header of a 200 reply: its `prediction` (0 or 1), so a consumer can log it without
+/// reading the body.
+pub const PREDICTION_HEADER: &str = "x-prediction";
+/// Header of a 200 reply: its `probability_1`, likewise.
+pub const PROBABILITY_HEADER: &str = "x-probability";
 /// W3C trace context (AMQP header and HTTP header): the caller's trace and span.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
 /// W3C trace context (AMQP header and HTTP header): vendor state travelling with `traceparent`.

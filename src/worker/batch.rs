@@ -18,28 +18,24 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::Channel;
-use serde_json::json;
 use time::OffsetDateTime;
 
+use super::ack::{ack, requeue};
 use super::isolate;
 use super::job::{Job, Rejected};
 use super::reply::{self, Answer};
+use super::score::score;
+use super::store::{conflict_row, prediction_row, shadow_row, store, Committed};
 use crate::app::AppContext;
-use crate::config::QueueType;
-use crate::digest::sha256_hex;
-use crate::serving::{LoadedModel, Scored, Serving};
-use crate::storage::{
-    self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
-};
-use crate::wire::ErrorReply;
+use crate::serving::Serving;
+use crate::storage::{PredictionRow, RejectedRow, ShadowRow, Written};
 
-/// What became of a batch, for the caller's bookkeeping.
+/// How many messages of a batch went each way, for the caller's bookkeeping.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct BatchOutcome {
+pub struct BatchTally {
     pub scored: usize,
     pub rejected: usize,
     pub expired: usize,
@@ -55,12 +51,12 @@ pub struct BatchOutcome {
 pub async fn process(
     ctx: &AppContext,
     channel: &Channel,
-    jobs: Vec<Job>,
+    jobs: Vec<Job<'_>>,
     mut rejected: Vec<Rejected>,
     mut failed: Vec<u64>,
     redelivered: &HashSet<u64>,
     started: Instant,
-) -> Result<BatchOutcome, lapin::Error> {
+) -> Result<BatchTally, lapin::Error> {
     let m = &ctx.metrics;
     let total = jobs.len() + rejected.len() + failed.len();
     m.batch_size.observe(total as f64);
@@ -68,30 +64,26 @@ pub async fn process(
     let serving: Arc<Serving> = ctx.models.current();
     let live = &serving.live;
     let t = Instant::now();
-    let (mut jobs, mut scores, score_failed) = score(ctx, live, jobs).await;
+    let (mut jobs, mut scores, score_failed) = score(ctx, &serving, jobs).await;
     failed.extend(score_failed);
-    let shadow_scores = match &serving.shadow {
-        Some(shadow) => shadow_score(shadow, &jobs).await,
-        None => Vec::new(),
-    };
     m.stage("score", t.elapsed().as_secs_f64());
 
     let now = OffsetDateTime::now_utc();
     let mut rows: Vec<PredictionRow> = jobs
         .iter()
-        .zip(&scores)
+        .zip(&scores.live)
         .map(|(job, s)| prediction_row(&live.version, job, s, now))
         .collect();
     // storage.store_inputs = false: the explained fields only (docs/privacy.md).
     if !ctx.settings.storage.store_inputs {
-        for (row, s) in rows.iter_mut().zip(&scores) {
+        for (row, s) in rows.iter_mut().zip(&scores.live) {
             row.input = crate::privacy::minimal_input(&row.input, s.explanation.as_deref());
         }
     }
     let mut shadow_rows: Vec<ShadowRow> = match &serving.shadow {
         Some(shadow) => jobs
             .iter()
-            .zip(&shadow_scores)
+            .zip(&scores.shadow)
             .map(|(job, s)| shadow_row(&shadow.version, job, s, now))
             .collect(),
         None => Vec::new(),
@@ -104,7 +96,6 @@ pub async fn process(
         .map(|&k| rejected[k].row.clone())
         .collect();
 
-    let conflict = |i: usize| conflict_row(&jobs[i], now);
     let t = Instant::now();
     let ids = || {
         jobs.iter()
@@ -112,26 +103,27 @@ pub async fn process(
             .collect::<Vec<_>>()
             .join(",")
     };
+    let conflict = |i: usize| conflict_row(&jobs[i], now);
     let mut refused = Vec::new();
-    let stored = match store(ctx, &rows, &shadow_rows, &rejected_rows, conflict).await {
-        Ok(stored) => Ok(stored.written.into_iter().map(Some).collect()),
+    let stored = match store(ctx, &rows, &shadow_rows, &rejected_rows, &conflict).await {
+        Ok(Committed { stored, conflicts }) => {
+            Ok((stored.written.into_iter().map(Some).collect(), conflicts))
+        }
         Err(error) if !error.is_transient() => {
             // A batch is an optimisation, never a fate: the refused row is narrowed down and
             // the rest committed.
             tracing::warn!(error.message = %error, sqlstate = error.refusal().map_or("", |r| r.0), batch.size = total, request_ids = %ids(), "Postgres refused the batch; storing its rows apart");
-            let conflict = |i: usize| conflict_row(&jobs[i], now);
-            match isolate::store_apart(ctx, &rows, &shadow_rows, &rejected_rows, &conflict).await {
-                Ok(apart) => {
+            isolate::store_apart(ctx, &rows, &shadow_rows, &rejected_rows, &conflict)
+                .await
+                .map(|apart| {
                     refused = apart.refused;
-                    Ok(apart.written)
-                }
-                Err(error) => Err(error),
-            }
+                    (apart.written, apart.conflicts)
+                })
         }
         Err(error) => Err(error),
     };
-    let written = match stored {
-        Ok(written) => written,
+    let (written, conflicts) = match stored {
+        Ok(stored) => stored,
         Err(error) => {
             // Only reached on shutdown while Postgres is still away: give every message back;
             // what was committed is a replay on redelivery.
@@ -143,7 +135,7 @@ pub async fn process(
                 .chain(failed.iter().copied());
             requeue(ctx, channel, &tags.collect::<Vec<_>>(), redelivered).await?;
             m.jobs.with_label_values(&["failed"]).inc_by(total as u64);
-            return Ok(BatchOutcome {
+            return Ok(BatchTally {
                 failed: total,
                 ..Default::default()
             });
@@ -154,7 +146,7 @@ pub async fn process(
         refused,
         isolate::Batch {
             jobs: &mut jobs,
-            scores: &mut scores,
+            scores: &mut scores.live,
             rows: &mut rows,
             shadow: &mut shadow_rows,
             rejected: &mut rejected,
@@ -168,8 +160,8 @@ pub async fn process(
 
     // Every answer is what the database holds: a new row's score, the stored result of an
     // earlier request with the same id and record, or a refusal.
-    let mut conflicts = 0;
-    for ((job, s), written) in jobs.iter().zip(&scores).zip(&written) {
+    let mut conflicts = conflicts.iter();
+    for ((job, s), written) in jobs.iter().zip(&scores.live).zip(&written) {
         let span =
             tracing::info_span!("job", request_id = %job.request_id, model_version = %live.version);
         let answer = span.in_scope(|| match written {
@@ -187,73 +179,59 @@ pub async fn process(
             }
             Written::Conflict => {
                 tracing::info!("request_id reused with another record; refused");
-                Answer::Refused(409, reply::conflict(job))
+                // Its row holds the error list the reply carries: made once, in `store`.
+                let detail = conflicts
+                    .next()
+                    .map_or_else(|| reply::conflict_errors(job), |row| row.errors.clone());
+                Answer::Refused(409, reply::refusal(Some(&job.request_id), &detail))
             }
         });
-        conflicts += usize::from(*written == Written::Conflict);
         if let Some(to) = &job.reply {
             reply::publish(channel, to, &answer).await?;
         }
     }
     for r in rejected.iter().filter(|r| !r.expired) {
         if let Some(to) = &r.reply {
-            let body = ErrorReply {
-                request_id: r.row.request_id.clone(),
-                detail: r.errors.clone(),
-            };
+            let body = reply::refusal(r.row.request_id.as_deref(), &r.row.errors);
             reply::publish(channel, to, &Answer::Refused(422, body)).await?;
         }
-        tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors = r.errors.len(), "message rejected");
+        let errors = r.row.errors.as_array().map_or(0, Vec::len);
+        tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors, "message rejected");
     }
 
     ack(ctx, channel, &jobs, &rejected, &failed, redelivered).await?;
 
-    let expired = rejected.iter().filter(|r| r.expired).count();
-    let outcome = BatchOutcome {
-        scored: jobs.len() - conflicts,
-        rejected: rejected.len() - expired + conflicts,
-        expired,
-        failed: failed.len(),
-    };
-    for (name, n) in [
-        ("scored", outcome.scored),
-        ("rejected", outcome.rejected),
-        ("expired", outcome.expired),
-        ("failed", outcome.failed),
-    ] {
-        m.jobs.with_label_values(&[name]).inc_by(n as u64);
-    }
-    let new = scores
+    let tally = count(ctx, &jobs, &rejected, failed.len(), &written);
+    // A replay is a record seen before: only new rows join the drift window, by the feature
+    // rows they were scored from.
+    ctx.drift.observe_rows(
+        jobs.iter()
+            .zip(&written)
+            .filter(|(_, w)| **w == Written::Inserted)
+            .map(|(job, _)| scores.features_of(job)),
+    );
+    for (s, _) in scores
+        .live
         .iter()
         .zip(&written)
-        .filter(|(_, w)| **w == Written::Inserted);
-    for (s, _) in new {
+        .filter(|(_, w)| **w == Written::Inserted)
+    {
         m.predictions
             .with_label_values(&[s.score.risk_level.as_str()])
             .inc();
         m.probability.observe(s.score.probability);
     }
-    // A replay is a record seen before: only new rows join the drift window.
-    ctx.drift.observe(
-        jobs.iter()
-            .zip(&written)
-            .filter(|(_, w)| **w == Written::Inserted)
-            .map(|(job, _)| &job.record),
-    );
-    for (shadow, _) in shadow_rows
+    let new_shadow = shadow_rows
         .iter()
+        .zip(&rows)
         .zip(&written)
-        .filter(|(_, w)| **w == Written::Inserted)
-    {
+        .filter(|(_, w)| **w == Written::Inserted);
+    let mut disagreements = 0;
+    for ((shadow, live), _) in new_shadow {
         m.shadow_probability.observe(shadow.probability);
+        disagreements += u64::from(live.prediction != shadow.prediction);
     }
-    let disagreements = rows
-        .iter()
-        .zip(&shadow_rows)
-        .zip(&written)
-        .filter(|((l, s), w)| **w == Written::Inserted && l.prediction != s.prediction)
-        .count();
-    m.shadow_disagreements.inc_by(disagreements as u64);
+    m.shadow_disagreements.inc_by(disagreements);
     let done = Instant::now();
     for job in &jobs {
         if let Some(at) = job.enqueued_at {
@@ -262,196 +240,32 @@ pub async fn process(
         }
         m.stage("total", (done - started).as_secs_f64());
     }
-    Ok(outcome)
+    Ok(tally)
 }
 
-/// Scores the batch in one call. If that fails (it should not for valid records), each job is
-/// scored alone so one bad job fails alone; the failed ones come back as tags to nack.
-async fn score(
+/// Counts the batch's messages by fate into `turnover_jobs_total`.
+fn count(
     ctx: &AppContext,
-    live: &LoadedModel,
-    jobs: Vec<Job>,
-) -> (Vec<Job>, Vec<Scored>, Vec<u64>) {
-    let top_k = ctx.settings.model.explain_top_k;
-    let records: Vec<_> = jobs.iter().map(|j| &j.record).collect();
-    let explain: Vec<bool> = jobs.iter().map(|j| j.explain).collect();
-    match live.scorer.score(&records, &explain, top_k).await {
-        Ok(scores) => return (jobs, scores, Vec::new()),
-        Err(error) => {
-            tracing::error!(error.message = %error, batch.size = jobs.len(), "batch scoring failed; scoring one by one")
-        }
-    }
-    let (mut ok, mut scores, mut failed) = (Vec::new(), Vec::new(), Vec::new());
-    for job in jobs {
-        match live
-            .scorer
-            .score(&[&job.record], &[job.explain], top_k)
-            .await
-        {
-            Ok(mut s) if s.len() == 1 => {
-                scores.push(s.remove(0));
-                ok.push(job);
-            }
-            other => {
-                tracing::error!(request_id = %job.request_id, error.message = %other.err().map_or_else(|| "not one score for one record".to_owned(), |e| e.to_string()), "scoring failed");
-                failed.push(job.tag);
-            }
-        }
-    }
-    (ok, scores, failed)
-}
-
-/// The shadow bundle's scores of the jobs the live one scored, in one call, without
-/// explanations. A failure costs the batch its shadow rows only: the shadow never holds up or
-/// changes the live path.
-async fn shadow_score(shadow: &LoadedModel, jobs: &[Job]) -> Vec<Scored> {
-    if jobs.is_empty() {
-        return Vec::new();
-    }
-    let records: Vec<_> = jobs.iter().map(|j| &j.record).collect();
-    match shadow
-        .scorer
-        .score(&records, &vec![false; jobs.len()], 0)
-        .await
-    {
-        Ok(scores) if scores.len() == jobs.len() => scores,
-        other => {
-            tracing::error!(error.message = %other.err().map_or_else(|| "not one score per record".to_owned(), |e| e.to_string()), model_version = %shadow.version, batch.size = jobs.len(), "shadow scoring failed; this batch has no shadow rows");
-            Vec::new()
-        }
-    }
-}
-
-/// Writes the batch, retrying transient failures with capped backoff until it succeeds or the
-/// shutdown deadline passes.
-pub(super) async fn store(
-    ctx: &AppContext,
-    rows: &[PredictionRow],
-    shadow: &[ShadowRow],
-    rejected: &[RejectedRow],
-    conflict: impl Fn(usize) -> RejectedRow,
-) -> Result<StoredBatch, StorageError> {
-    let mut delay = Duration::from_millis(50);
-    loop {
-        let attempt = async {
-            let mut client = ctx.pool.get().await?;
-            storage::insert_batch_with_shadow(&mut client, rows, shadow, rejected, &conflict).await
-        };
-        match attempt.await {
-            Ok(stored) => {
-                ctx.metrics.postgres_connected.set(1);
-                return Ok(stored);
-            }
-            Err(error) if error.is_transient() && !ctx.hard_stop.is_cancelled() => {
-                ctx.metrics.postgres_connected.set(0);
-                tracing::warn!(error.message = %error, retry_in_ms = delay.as_millis() as u64, "cannot store the batch; retrying");
-                tokio::select! {
-                    () = ctx.hard_stop.cancelled() => {}
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(error) => return Err(error),
-        }
-    }
-}
-
-/// The `rejected_messages` row of a request whose `request_id` was stored with another record.
-fn conflict_row(job: &Job, now: OffsetDateTime) -> RejectedRow {
-    RejectedRow {
-        request_id: Some(job.request_id.clone()),
-        reason: "request_id_conflict".to_owned(),
-        errors: serde_json::to_value(reply::conflict(job).detail).unwrap_or_default(),
-        payload: job.payload.clone(),
-        payload_sha256: sha256_hex(&job.payload),
-        received_at: now,
-    }
-}
-
-fn prediction_row(version: &str, job: &Job, s: &Scored, now: OffsetDateTime) -> PredictionRow {
-    PredictionRow {
-        request_id: job.request_id.clone(),
-        employee_id: job.employee_id,
-        batch_id: job.batch_id,
-        source: job.source,
-        model_version: version.to_owned(),
-        prediction: i16::from(s.score.prediction),
-        probability: s.score.probability,
-        risk_level: s.score.risk_level,
-        input: job.record.to_json(),
-        record_sha256: job.record.sha256(),
-        explanation: s.explanation.as_ref().map(|e| json!(e)),
-        enqueued_at: job.enqueued_at,
-        scored_at: now,
-    }
-}
-
-fn shadow_row(version: &str, job: &Job, s: &Scored, now: OffsetDateTime) -> ShadowRow {
-    ShadowRow {
-        request_id: job.request_id.clone(),
-        model_version: version.to_owned(),
-        probability: s.score.probability,
-        prediction: i16::from(s.score.prediction),
-        risk_level: s.score.risk_level,
-        scored_at: now,
-    }
-}
-
-/// Acks what was handled. Every earlier delivery of this channel is settled before a batch
-/// starts, so when nothing failed one `multiple` ack up to the highest tag settles exactly
-/// this batch.
-async fn ack(
-    ctx: &AppContext,
-    channel: &Channel,
-    jobs: &[Job],
+    jobs: &[Job<'_>],
     rejected: &[Rejected],
-    failed: &[u64],
-    redelivered: &HashSet<u64>,
-) -> Result<(), lapin::Error> {
-    let done = jobs
-        .iter()
-        .map(|j| j.tag)
-        .chain(rejected.iter().map(|r| r.tag));
-    if failed.is_empty() {
-        if let Some(max) = done.max() {
-            channel
-                .basic_ack(max, BasicAckOptions { multiple: true })
-                .await?;
-        }
-        return Ok(());
+    failed: usize,
+    written: &[Written],
+) -> BatchTally {
+    let conflicts = written.iter().filter(|w| **w == Written::Conflict).count();
+    let expired = rejected.iter().filter(|r| r.expired).count();
+    let tally = BatchTally {
+        scored: jobs.len() - conflicts,
+        rejected: rejected.len() - expired + conflicts,
+        expired,
+        failed,
+    };
+    for (name, n) in [
+        ("scored", tally.scored),
+        ("rejected", tally.rejected),
+        ("expired", tally.expired),
+        ("failed", tally.failed),
+    ] {
+        ctx.metrics.jobs.with_label_values(&[name]).inc_by(n as u64);
     }
-    for tag in done {
-        channel
-            .basic_ack(tag, BasicAckOptions { multiple: false })
-            .await?;
-    }
-    requeue(ctx, channel, failed, redelivered).await
-}
-
-/// Gives messages back to the queue; each return counts towards the delivery limit. A classic
-/// queue has no delivery limit: there a message that fails again on a redelivery is rejected
-/// without requeue, which dead-letters it (issue 23), and counted `dead_lettered`.
-async fn requeue(
-    ctx: &AppContext,
-    channel: &Channel,
-    tags: &[u64],
-    redelivered: &HashSet<u64>,
-) -> Result<(), lapin::Error> {
-    let classic = ctx.settings.amqp.queue_type == QueueType::Classic;
-    for &tag in tags {
-        let again = classic && redelivered.contains(&tag);
-        if again {
-            tracing::warn!(
-                delivery_tag = tag,
-                "failed again on a redelivery from a classic queue; dead-lettered"
-            );
-            ctx.metrics.jobs.with_label_values(&["dead_lettered"]).inc();
-        }
-        let options = BasicNackOptions {
-            requeue: !again,
-            multiple: false,
-        };
-        channel.basic_nack(tag, options).await?;
-    }
-    Ok(())
+    tally
 }

@@ -11,8 +11,8 @@
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::batch::store;
 use super::job::{Job, Rejected};
+use super::store::store;
 use crate::app::AppContext;
 use crate::digest::sha256_hex;
 use crate::record::ids::check_id;
@@ -34,6 +34,8 @@ pub struct Apart {
     pub written: Vec<Option<Written>>,
     /// The rows refused on their own, with the refusal.
     pub refused: Vec<(Unit, StorageError)>,
+    /// The conflict rows written, in the order of their predictions.
+    pub conflicts: Vec<RejectedRow>,
 }
 
 /// Stores the rows of a batch that Postgres refused as a whole, bisecting down to the rows it
@@ -52,7 +54,9 @@ pub async fn store_apart(
     let mut apart = Apart {
         written: vec![None; rows.len()],
         refused: Vec::new(),
+        conflicts: Vec::new(),
     };
+    let mut conflicts: Vec<(usize, RejectedRow)> = Vec::new();
     let all: Vec<Unit> = (0..rows.len())
         .map(Unit::Prediction)
         .chain((0..rejected.len()).map(Unit::Rejected))
@@ -81,8 +85,12 @@ pub async fn store_apart(
             .collect();
         let part_conflict = |k: usize| conflict(predictions[k]);
         match store(ctx, &part_rows, &part_shadow, &part_rejected, part_conflict).await {
-            Ok(stored) => {
-                for (&i, w) in predictions.iter().zip(stored.written) {
+            Ok(committed) => {
+                let mut made = committed.conflicts.into_iter();
+                for (&i, w) in predictions.iter().zip(committed.stored.written) {
+                    if w == Written::Conflict {
+                        conflicts.extend(made.next().map(|row| (i, row)));
+                    }
                     apart.written[i] = Some(w);
                 }
             }
@@ -95,6 +103,8 @@ pub async fn store_apart(
             }
         }
     }
+    conflicts.sort_by_key(|(i, _)| *i);
+    apart.conflicts = conflicts.into_iter().map(|(_, row)| row).collect();
     Ok(apart)
 }
 
@@ -105,43 +115,51 @@ pub fn refusal(
     request_id: Option<&str>,
     payload: Vec<u8>,
     payload_sha256: String,
-    mut errors: Vec<FieldError>,
+    errors: serde_json::Value,
     error: &StorageError,
-) -> (RejectedRow, Vec<FieldError>) {
+) -> RejectedRow {
     let (sqlstate, message) = error.refusal().map_or_else(
         || (String::new(), error.to_string()),
         |(c, m)| (c.to_owned(), m.to_owned()),
     );
-    errors.push(FieldError::new(
+    let mut errors = match errors {
+        serde_json::Value::Array(errors) => errors,
+        _ => Vec::new(),
+    };
+    errors.push(json!(FieldError::new(
         "storage",
         "Postgres refused to store this message's row",
         json!({"sqlstate": sqlstate, "message": message}),
-    ));
+    )));
     let request_id = request_id
         .filter(|id| check_id("request_id", id.as_bytes()).is_ok())
         .map_or_else(
             || format!("sha256:{}", &payload_sha256[..32]),
             str::to_owned,
         );
-    let row = RejectedRow {
+    RejectedRow {
         request_id: Some(request_id),
         reason: "storage_refused".to_owned(),
-        errors: serde_json::to_value(&errors).unwrap_or_default(),
+        errors: serde_json::Value::Array(errors),
         payload,
         payload_sha256,
         received_at: OffsetDateTime::now_utc(),
-    };
-    (row, errors)
+    }
 }
 
 /// A job whose prediction Postgres refused, as the rejection that replaces it.
-pub fn refused_job(job: Job, error: &StorageError) -> Rejected {
-    let sha = sha256_hex(&job.payload);
-    let (row, errors) = refusal(Some(&job.request_id), job.payload, sha, Vec::new(), error);
+pub fn refused_job(job: Job<'_>, error: &StorageError) -> Rejected {
+    let sha = sha256_hex(job.payload);
+    let row = refusal(
+        Some(&job.request_id),
+        job.payload.to_vec(),
+        sha,
+        json!([]),
+        error,
+    );
     Rejected {
         tag: job.tag,
         row,
-        errors,
         reply: job.reply,
         expired: false,
         stored: true,
@@ -151,23 +169,19 @@ pub fn refused_job(job: Job, error: &StorageError) -> Rejected {
 /// A rejection whose own row Postgres refused, as a `storage_refused` rejection of the same
 /// message.
 pub fn refused_rejection(rejected: Rejected, error: &StorageError) -> Rejected {
-    let (row, errors) = refusal(
+    let row = refusal(
         rejected.row.request_id.as_deref(),
         rejected.row.payload,
         rejected.row.payload_sha256,
-        rejected.errors,
+        rejected.row.errors,
         error,
     );
-    Rejected {
-        row,
-        errors,
-        ..rejected
-    }
+    Rejected { row, ..rejected }
 }
 
 /// The parts of a batch that a refusal changes, aligned by prediction.
-pub struct Batch<'a> {
-    pub jobs: &'a mut Vec<Job>,
+pub struct Batch<'a, 'b> {
+    pub jobs: &'a mut Vec<Job<'b>>,
     pub scores: &'a mut Vec<Scored>,
     pub rows: &'a mut Vec<PredictionRow>,
     /// Empty when no shadow bundle serves.
@@ -186,7 +200,7 @@ pub struct Batch<'a> {
 pub async fn settle(
     ctx: &AppContext,
     refused: Vec<(Unit, StorageError)>,
-    batch: Batch<'_>,
+    batch: Batch<'_, '_>,
     written: Vec<Option<Written>>,
 ) -> Vec<Written> {
     let mut written = written;

@@ -16,7 +16,7 @@ use crate::queue::header_u64;
 use crate::record::ids::check_id;
 use crate::record::{FieldError, Record};
 use crate::storage::{RejectedRow, Source};
-use crate::wire::{decode_request, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
+use crate::wire::{decode_keyed, DecodeError, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 
 /// Where to send the reply, when the producer asked for one.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,9 +25,9 @@ pub struct ReplyTo {
     pub correlation_id: Option<String>,
 }
 
-/// A valid request, ready to score.
+/// A valid request, ready to score, borrowing its delivery's body.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct Job<'a> {
     pub tag: u64,
     pub request_id: String,
     pub employee_id: Option<i64>,
@@ -37,16 +37,20 @@ pub struct Job {
     pub record: Record,
     pub enqueued_at: Option<OffsetDateTime>,
     pub reply: Option<ReplyTo>,
-    /// The message body as received: kept for a `request_id_conflict` rejection.
-    pub payload: Vec<u8>,
+    /// The message body as received, borrowed from the delivery (which outlives the batch):
+    /// only a `request_id_conflict` rejection copies it.
+    pub payload: &'a [u8],
+    /// This job's row in its batch's feature matrix, once built.
+    pub row: usize,
 }
 
 /// A message that will never score: recorded with its bytes and reasons, then acked.
 #[derive(Debug, Clone)]
 pub struct Rejected {
     pub tag: u64,
+    /// The row to store; its `errors` (the validation list as JSON) are also the reply's
+    /// `detail`, held once.
     pub row: RejectedRow,
-    pub errors: Vec<FieldError>,
     pub reply: Option<ReplyTo>,
     /// Expired messages are counted apart and get no reply: their caller has gone.
     pub expired: bool,
@@ -55,10 +59,18 @@ pub struct Rejected {
     pub stored: bool,
 }
 
+impl Rejected {
+    /// The errors, read back from the row.
+    #[cfg(test)]
+    pub fn errors(&self) -> Vec<FieldError> {
+        serde_json::from_value(self.row.errors.clone()).expect("the errors of a rejection")
+    }
+}
+
 /// The fate of one delivery after decoding.
 #[derive(Debug, Clone)]
-pub enum Decoded {
-    Job(Box<Job>),
+pub enum Decoded<'a> {
+    Job(Box<Job<'a>>),
     Rejected(Box<Rejected>),
 }
 
@@ -67,13 +79,13 @@ pub const TOO_LARGE_KEPT_BYTES: usize = 4096;
 
 /// Decodes one delivery. `now_ms` is the current time (milliseconds since the epoch);
 /// `max_bytes` is `amqp.max_message_bytes`.
-pub fn decode(
+pub fn decode<'a>(
     tag: u64,
-    body: &[u8],
+    body: &'a [u8],
     properties: &BasicProperties,
     now_ms: u64,
     max_bytes: usize,
-) -> Decoded {
+) -> Decoded<'a> {
     let headers = properties.headers().as_ref();
     let reply = properties
         .reply_to()
@@ -91,10 +103,13 @@ pub fn decode(
         Some("batch") => Source::Batch,
         _ => Source::Queue,
     };
-    let body_sha256 = sha256_hex(body);
+    // Hashed only when needed (a rejection, or a message with no id of its own): a valid
+    // request with an id never pays for it.
+    let sha = std::cell::OnceCell::new();
+    let body_sha256 = || sha.get_or_init(|| sha256_hex(body)).as_str();
     // Same bytes, same id: a redelivery (or a duplicate publish) maps to the same row.
-    let hash_id = || format!("sha256:{}", &body_sha256[..32]);
-    let reject = |request_id: String, reason: &str, errors: Vec<FieldError>, expired: bool| {
+    let hash_id = || format!("sha256:{}", &body_sha256()[..32]);
+    let reject = |request_id: String, reason: &str, errors: &[FieldError], expired: bool| {
         // An oversized body is kept by its head only: its length and hash are in the errors.
         let kept = if body.len() > max_bytes {
             &body[..TOO_LARGE_KEPT_BYTES.min(body.len())]
@@ -106,12 +121,11 @@ pub fn decode(
             row: RejectedRow {
                 request_id: Some(request_id),
                 reason: reason.to_owned(),
-                errors: serde_json::to_value(&errors).unwrap_or_default(),
+                errors: serde_json::to_value(errors).unwrap_or_default(),
                 payload: kept.to_vec(),
-                payload_sha256: body_sha256.clone(),
+                payload_sha256: body_sha256().to_owned(),
                 received_at: OffsetDateTime::now_utc(),
             },
-            errors,
             reply: reply.clone(),
             expired,
             stored: !(expired && source == Source::Http),
@@ -123,9 +137,9 @@ pub fn decode(
         let error = FieldError::new(
             "body",
             format!("must be at most {max_bytes} bytes (amqp.max_message_bytes)"),
-            json!({"bytes": body.len(), "sha256": body_sha256}),
+            json!({"bytes": body.len(), "sha256": body_sha256()}),
         );
-        return reject(hash_id(), "too_large", vec![error], false);
+        return reject(hash_id(), "too_large", &[error], false);
     }
 
     // A refused id is never a key: the message is keyed by its bytes, the id kept in the error.
@@ -137,19 +151,19 @@ pub fn decode(
         None | Some(b"") => None,
         Some(id) => match check_id("message_id", id) {
             Ok(id) => Some(id.to_owned()),
-            Err(error) => return reject(hash_id(), "invalid_id", vec![error], false),
+            Err(error) => return reject(hash_id(), "invalid_id", &[error], false),
         },
     };
     let batch_id = match batch_header(headers) {
         Ok(batch_id) => batch_id,
-        Err(error) => return reject(hash_id(), "invalid_id", vec![error], false),
+        Err(error) => return reject(hash_id(), "invalid_id", &[error], false),
     };
     let enqueued_ms = match enqueued_at_header(headers) {
         Ok(ms) => ms.or_else(|| properties.timestamp().map(|s| s.saturating_mul(1000))),
-        Err(error) => return reject(hash_id(), "invalid_header", vec![error], false),
+        Err(error) => return reject(hash_id(), "invalid_header", &[error], false),
     };
-    let fallback_id = || {
-        envelope_request_id(body)
+    let fallback_id = |envelope_id: Option<String>| {
+        envelope_id
             .or_else(|| message_id.clone())
             .unwrap_or_else(hash_id)
     };
@@ -165,13 +179,31 @@ pub fn decode(
                 format!("expired {} ms before it could be scored", now_ms - at - ttl),
                 json!(ttl),
             );
-            return reject(fallback_id(), "expired", vec![error], true);
+            return reject(
+                fallback_id(envelope_request_id(body)),
+                "expired",
+                &[error],
+                true,
+            );
         }
     }
 
-    let request = match decode_request(body) {
+    let request = match decode_keyed(body) {
         Ok(request) => request,
-        Err(error) => return reject(fallback_id(), error.reason(), error.errors(), false),
+        Err((error, envelope_id)) => {
+            // Bytes that are JSON to a lenient reader but not to ours (a repeated key) may
+            // still name their envelope's id; anything else was parsed once, above.
+            let envelope_id = match &error {
+                DecodeError::NotJson(_) => envelope_request_id(body),
+                _ => envelope_id,
+            };
+            let reason = error.reason();
+            let errors = match error {
+                DecodeError::Invalid(errors) => errors,
+                other => other.errors(),
+            };
+            return reject(fallback_id(envelope_id), reason, &errors, false);
+        }
     };
     Decoded::Job(Box::new(Job {
         tag,
@@ -185,14 +217,16 @@ pub fn decode(
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
         }),
         reply,
-        payload: body.to_vec(),
+        payload: body,
+        row: 0,
     }))
 }
 
 /// The envelope's `request_id` of a body that will be rejected (so the rejection can be found
 /// by the id its producer knows), when it obeys the id rule. Only an envelope's: a bare
 /// record's `request_id` is one of its errors, not its id (docs/contract.md#messages). Only
-/// on the rejection path: it parses the body again.
+/// for a body decoding could not read: an expired one (never decoded), or bytes only a lenient
+/// parser reads.
 fn envelope_request_id(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     value.get("employee")?;

@@ -2,6 +2,11 @@
 //! (synchronous `/predict` requests) that gather deliveries into micro-batches
 //! and hand each batch to [`batch::process`].
 //!
+//! A batch's steps are modules of their own: [`job`] decodes a delivery, [`score`] scores the
+//! batch from one feature matrix, [`store`] builds its rows and writes them in one
+//! transaction ([`isolate`] when Postgres refuses it), [`reply`] answers, [`ack`] settles,
+//! and [`batch`] runs them in that order.
+//!
 //! One connection, `worker.consumers` channels, each with its own prefetch and consumer. A
 //! batch closes at `worker.batch_size` deliveries or `worker.batch_wait_ms` after its first,
 //! whichever comes first; after a small batch (light load) it closes as soon as the buffer is
@@ -9,10 +14,13 @@
 //! the `multiple` ack safe; across channels they overlap, so one batch scores while another
 //! writes. On connection loss everything is rebuilt from scratch with capped backoff.
 
+mod ack;
 mod batch;
 mod isolate;
 mod job;
 mod reply;
+mod score;
+mod store;
 
 use std::collections::{BTreeSet, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -259,7 +267,7 @@ async fn consume_loop(
         let t = Instant::now();
         let now = now_ms();
         let (mut jobs, mut rejected, mut failed) =
-            (Vec::<Job>::new(), Vec::<Rejected>::new(), Vec::new());
+            (Vec::<Job<'_>>::new(), Vec::<Rejected>::new(), Vec::new());
         // A classic queue has no delivery limit: what fails again on a redelivery is
         // dead-lettered instead of requeued (`batch::requeue`).
         let redelivered: HashSet<u64> = deliveries
@@ -285,7 +293,6 @@ async fn consume_loop(
             }
         }
         ctx.metrics.stage("validate", t.elapsed().as_secs_f64());
-        drop(deliveries);
 
         let processed = AssertUnwindSafe(batch::process(
             ctx,
@@ -309,5 +316,7 @@ async fn consume_loop(
                 return Err(ConsumerError::Panicked);
             }
         }
+        // The jobs borrowed their bodies from the deliveries: released with the batch.
+        drop(deliveries);
     }
 }

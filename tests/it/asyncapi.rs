@@ -15,8 +15,8 @@ use lapin::{BasicProperties, Channel, Consumer};
 use serde_json::Value;
 use sha2::Digest as _;
 use turnover::asyncapi::{self, EMPLOYEE_ID, INVALID_ID, PREDICT_ID, SCORED_ID};
-use turnover::queue::{self, header_u64, topology};
-use turnover::wire::{JSON, REPLAYED_HEADER, STATUS_HEADER};
+use turnover::queue::{self, header_f64, header_u64, topology};
+use turnover::wire::{JSON, PREDICTION_HEADER, PROBABILITY_HEADER, REPLAYED_HEADER, STATUS_HEADER};
 
 use crate::app::TestApp;
 use crate::helpers::wait_until;
@@ -25,6 +25,8 @@ use crate::helpers::wait_until;
 struct Reply {
     status: Option<u64>,
     replayed: Option<u64>,
+    prediction: Option<u64>,
+    probability: Option<f64>,
     body: Value,
 }
 
@@ -104,6 +106,8 @@ impl Producer {
         let reply = Reply {
             status: header_u64(h, STATUS_HEADER),
             replayed: header_u64(h, REPLAYED_HEADER),
+            prediction: header_u64(h, PREDICTION_HEADER),
+            probability: header_f64(h, PROBABILITY_HEADER),
             body: serde_json::from_slice(&delivery.data).unwrap(),
         };
         (body, reply)
@@ -144,6 +148,18 @@ fn assert_like(reply: &Reply, example: &Value, what: &str) {
         keys(&reply.body),
         keys(&example["payload"]),
         "{what}: the fields of the reply example"
+    );
+    // The score headers are documented where the example has them, and then repeat the body.
+    let scored = example["headers"].get(PREDICTION_HEADER).is_some();
+    assert_eq!(
+        reply.prediction,
+        scored.then(|| reply.body["prediction"].as_u64().unwrap()),
+        "{what}: x-prediction"
+    );
+    assert_eq!(
+        reply.probability,
+        scored.then(|| reply.body["probability_1"].as_f64().unwrap()),
+        "{what}: x-probability"
     );
 }
 

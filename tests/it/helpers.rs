@@ -184,8 +184,8 @@ where
     }
 }
 
-/// [`storage::insert_batch`] for tests that write rows directly: a conflicting `request_id`
-/// is recorded as the worker records it, with an empty payload.
+/// [`storage::insert_batch`] then its commit, for tests that write rows directly: a
+/// conflicting `request_id` is recorded as the worker records it, with an empty payload.
 ///
 /// # Errors
 ///
@@ -194,20 +194,24 @@ pub async fn insert_batch(
     client: &mut deadpool_postgres::Client,
     predictions: &[storage::PredictionRow],
     rejected: &[RejectedRow],
-) -> Result<storage::InsertOutcome, storage::StorageError> {
-    let conflict = |i: usize| RejectedRow {
-        request_id: Some(predictions[i].request_id.clone()),
-        reason: "request_id_conflict".to_owned(),
-        errors: serde_json::json!([]),
-        payload: Vec::new(),
-        payload_sha256: turnover::digest::sha256_hex(b""),
-        received_at: time::OffsetDateTime::now_utc(),
-    };
-    Ok(
-        storage::insert_batch(client, predictions, rejected, conflict)
-            .await?
-            .outcome,
-    )
+) -> Result<storage::InsertCounts, storage::StorageError> {
+    let pending = storage::insert_batch(client, predictions, &[]).await?;
+    let conflicts: Vec<RejectedRow> = pending
+        .found()
+        .iter()
+        .zip(predictions)
+        .filter(|(found, _)| **found == storage::Written::Conflict)
+        .map(|(_, p)| RejectedRow {
+            request_id: Some(p.request_id.clone()),
+            reason: "request_id_conflict".to_owned(),
+            errors: serde_json::json!([]),
+            payload: Vec::new(),
+            payload_sha256: turnover::digest::sha256_hex(b""),
+            received_at: time::OffsetDateTime::now_utc(),
+        })
+        .collect();
+    let rows: Vec<&RejectedRow> = rejected.iter().chain(&conflicts).collect();
+    Ok(pending.commit(&rows).await?.counts)
 }
 
 // Reads that only tests need: the service never counts or lists rows.

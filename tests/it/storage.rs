@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use time::OffsetDateTime;
 use turnover::model::RiskLevel;
-use turnover::storage::{self, InsertOutcome, PredictionRow, RejectedRow, Source, MIGRATIONS};
+use turnover::storage::{self, InsertCounts, PredictionRow, RejectedRow, Source, MIGRATIONS};
 use uuid::Uuid;
 
 use crate::helpers::{
@@ -154,7 +154,7 @@ async fn insert_batch_is_idempotent_by_request_id() {
         .expect("insert");
     assert_eq!(
         first,
-        InsertOutcome {
+        InsertCounts {
             inserted: 300,
             duplicates: 0,
             rejected: 0
@@ -171,7 +171,7 @@ async fn insert_batch_is_idempotent_by_request_id() {
         .expect("reinsert");
     assert_eq!(
         again,
-        InsertOutcome {
+        InsertCounts {
             inserted: 0,
             duplicates: 300,
             rejected: 0
@@ -188,7 +188,7 @@ async fn insert_batch_is_idempotent_by_request_id() {
         .expect("mixed");
     assert_eq!(
         third,
-        InsertOutcome {
+        InsertCounts {
             inserted: 150,
             duplicates: 151,
             rejected: 0
@@ -222,7 +222,7 @@ async fn rejected_rows_keep_their_exact_bytes_and_are_not_duplicated() {
         .expect("insert");
     assert_eq!(
         first,
-        InsertOutcome {
+        InsertCounts {
             inserted: 1,
             duplicates: 0,
             rejected: 3

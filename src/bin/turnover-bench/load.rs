@@ -22,6 +22,8 @@ pub struct LoadResult {
     pub p999_ms: f64,
     /// Answers other than 200, and failed connections.
     pub errors: u64,
+    /// Microseconds of the service's CPU per 200 answer while measuring (`NaN` without a pid).
+    pub cpu_us_per_answer: f64,
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -115,8 +117,10 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Runs `connections` closed-loop clients posting `bodies` (round robin) to `path` for
-/// `warmup` (not recorded) then `duration`.
+/// `warmup` (not recorded) then `duration`; the CPU of process `pid` is read at both ends of
+/// the measured window.
 pub async fn drive(
+    pid: Option<u32>,
     addr: SocketAddr,
     path: &str,
     bodies: Arc<Vec<Vec<u8>>>,
@@ -126,6 +130,13 @@ pub async fn drive(
 ) -> LoadResult {
     let start = Instant::now() + warmup;
     let end = start + duration;
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(start.into()).await;
+        let before = pid.and_then(crate::service::cpu_seconds);
+        tokio::time::sleep_until(end.into()).await;
+        let after = pid.and_then(crate::service::cpu_seconds);
+        before.zip(after).map_or(f64::NAN, |(b, a)| a - b)
+    });
     let mut tasks = Vec::new();
     for c in 0..connections {
         let (bodies, path) = (Arc::clone(&bodies), path.to_owned());
@@ -171,7 +182,9 @@ pub async fn drive(
         }
     }
     all.sort_by(f64::total_cmp);
+    let cpu = cpu.await.unwrap_or(f64::NAN);
     LoadResult {
+        cpu_us_per_answer: cpu * 1e6 / all.len() as f64,
         rps: all.len() as f64 / duration.as_secs_f64(),
         p50_ms: quantile(&all, 0.5),
         p99_ms: quantile(&all, 0.99),

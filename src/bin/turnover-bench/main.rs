@@ -135,6 +135,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         args.runs, args.messages, settings.worker.consumers, settings.worker.batch_size, settings.worker.batch_wait_ms, settings.amqp.prefetch, settings.postgres.pool_size
     );
     let mut rows = Vec::new();
+    // The machine is shared: the load around the run says how far its figures can be trusted.
+    let load_at_start = service::load_average();
     let phase = |name: &str| args.soak_minutes.is_none() && args.phases.iter().any(|p| p == name);
 
     if phase("ceiling") {
@@ -182,6 +184,14 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         "MiB",
         vec![hwm],
     ));
+    for (when, load) in [("start", load_at_start), ("end", service::load_average())] {
+        let [one, five, fifteen] = load.unwrap_or([f64::NAN; 3]);
+        rows.push(Row::new(
+            format!("0. load average 1/5/15 min at {when}"),
+            "load",
+            vec![one, five, fifteen],
+        ));
+    }
     println!();
     stats::print_table(&rows);
     println!(
@@ -280,11 +290,12 @@ async fn with_service(
                 .collect(),
         );
         for &c in &args.connections {
-            let (mut rps, mut p50, mut p99, mut p999, mut peak, mut steady) =
-                (vec![], vec![], vec![], vec![], vec![], vec![]);
+            let (mut rps, mut p50, mut p99, mut p999, mut peak, mut steady, mut cpu) =
+                (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
             for r in 0..args.runs {
                 let from = Instant::now();
                 let m = load::drive(
+                    Some(svc.pid),
                     svc.http,
                     "/predict",
                     Arc::clone(&bodies),
@@ -295,8 +306,8 @@ async fn with_service(
                 .await;
                 let (pk, st) = svc.memory.window(from, Instant::now());
                 eprintln!(
-                    "  /predict c={c} run {r}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-                    m.rps, m.p50_ms, m.p99_ms, m.errors
+                    "  /predict c={c} run {r}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} µs CPU/answer, {} errors",
+                    m.rps, m.p50_ms, m.p99_ms, m.cpu_us_per_answer, m.errors
                 );
                 if m.errors > 0 {
                     eprintln!("    {} non-200 answers or failed connections", m.errors);
@@ -307,6 +318,7 @@ async fn with_service(
                 p999.push(m.p999_ms);
                 peak.push(pk);
                 steady.push(st);
+                cpu.push(m.cpu_us_per_answer);
             }
             rows.push(Row::new(
                 format!("3. /predict c={c} throughput"),
@@ -316,6 +328,11 @@ async fn with_service(
             rows.push(Row::new(format!("3. /predict c={c} p50"), "ms", p50));
             rows.push(Row::new(format!("3. /predict c={c} p99"), "ms", p99));
             rows.push(Row::new(format!("3. /predict c={c} p99.9"), "ms", p999));
+            rows.push(Row::new(
+                format!("5. {who} CPU per /predict answer, c={c}"),
+                "µs",
+                cpu,
+            ));
             rows.push(Row::new(
                 format!("4. {who} RSS /predict c={c}, peak"),
                 "MiB",
@@ -329,15 +346,21 @@ async fn with_service(
         }
     }
     if args.phases.iter().any(|p| p == "batch") {
-        let (mut took, mut peak) = (vec![], vec![]);
+        let (mut took, mut peak, mut cpu) = (vec![], vec![], vec![]);
         for r in 0..args.runs {
             let from = Instant::now();
-            let ms = batch(svc, &db, r as u64).await?;
+            let (ms, us_per_row) = batch(svc, &db, r as u64).await?;
             let (pk, _) = svc.memory.window(from, Instant::now());
-            eprintln!("  /predict/batch of 1470 run {r}: {ms:.0} ms to complete");
+            eprintln!("  /predict/batch of 1470 run {r}: {ms:.0} ms to complete, {us_per_row:.0} µs CPU per row");
             took.push(ms);
             peak.push(pk);
+            cpu.push(us_per_row);
         }
+        rows.push(Row::new(
+            format!("5. {who} CPU per /predict/batch row"),
+            "µs",
+            cpu,
+        ));
         rows.push(Row::new(
             "3. /predict/batch 1470: POST to complete",
             "ms",

@@ -10,6 +10,8 @@ pub(super) struct Pipeline {
     pub(super) p999: f64,
     pub(super) rss_peak: f64,
     pub(super) rss_steady: f64,
+    /// Microseconds of the service's CPU per committed job.
+    pub(super) cpu_us_per_job: f64,
 }
 
 #[derive(Default)]
@@ -20,6 +22,7 @@ pub(super) struct PipelineRows {
     pub(super) p999: Vec<f64>,
     pub(super) peak: Vec<f64>,
     pub(super) steady: Vec<f64>,
+    pub(super) cpu: Vec<f64>,
 }
 
 impl PipelineRows {
@@ -30,6 +33,7 @@ impl PipelineRows {
         self.p999.push(m.p999);
         self.peak.push(m.rss_peak);
         self.steady.push(m.rss_steady);
+        self.cpu.push(m.cpu_us_per_job);
     }
 
     pub(super) fn into_rows(self, name: &str, who: &str, rows: &mut Vec<Row>) {
@@ -59,6 +63,11 @@ impl PipelineRows {
             "MiB",
             self.steady,
         ));
+        rows.push(Row::new(
+            format!("5. {who} CPU per job, {}", &name[3..]),
+            "µs",
+            self.cpu,
+        ));
     }
 }
 
@@ -76,6 +85,7 @@ pub(super) async fn pipeline(
     let n = args.messages;
     let messages = broker::requests(id, seed, n);
     let a = &svc.settings.amqp;
+    let cpu_before = service::cpu_seconds(svc.pid);
     let started = Instant::now();
     let started_wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -106,6 +116,7 @@ pub(super) async fn pipeline(
         // the profile as Postgres CPU taken from the service. The end time comes from the rows.
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let cpu_after = service::cpu_seconds(svc.pid);
     publishing.await??;
     let last: f64 = db
         .query_one(
@@ -137,7 +148,15 @@ pub(super) async fn pipeline(
         p999: q[2],
         rss_peak,
         rss_steady,
+        cpu_us_per_job: cpu_per_unit(cpu_before, cpu_after, n),
     })
+}
+
+/// Microseconds of CPU per unit of work between two readings (`NaN` when one is missing).
+fn cpu_per_unit(before: Option<f64>, after: Option<f64>, units: usize) -> f64 {
+    before
+        .zip(after)
+        .map_or(f64::NAN, |(b, a)| (a - b) * 1e6 / units as f64)
 }
 
 /// One `/predict` that must answer 200 with a score.
@@ -159,12 +178,13 @@ pub(super) async fn probe_predict(svc: &Service) -> anyhow::Result<()> {
 }
 
 /// `POST /predict/batch` of 1,470 generated employees, then `GET /batches/{id}` until complete:
-/// milliseconds from the POST to the complete answer, after checking every row is committed.
+/// milliseconds from the POST to the complete answer, after checking every row is committed,
+/// and the service's CPU per row over that time (its status polls, every 2 ms, included).
 pub(super) async fn batch(
     svc: &Service,
     db: &tokio_postgres::Client,
     seed: u64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, f64)> {
     const N: usize = 1470;
     let rows: Vec<_> = sample::many(1000 + seed, N)
         .into_iter()
@@ -191,6 +211,7 @@ pub(super) async fn batch(
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
 
     let mut conn = load::Conn::open(svc.http).await?;
+    let cpu_before = service::cpu_seconds(svc.pid);
     let started = Instant::now();
     let answer = conn
         .request(
@@ -220,7 +241,7 @@ pub(super) async fn batch(
         let answer = conn.request("GET", &url, "application/json", b"").await?;
         let view: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
         if view["status"] == "complete" {
-            break started.elapsed();
+            break (started.elapsed(), service::cpu_seconds(svc.pid));
         }
         if started.elapsed() > Duration::from_secs(60) {
             bail!("batch not complete after 60 s: {view}");
@@ -237,7 +258,10 @@ pub(super) async fn batch(
     if committed as usize != N {
         bail!("batch complete with {committed} of {N} rows committed");
     }
-    Ok(took.as_secs_f64() * 1000.0)
+    Ok((
+        took.0.as_secs_f64() * 1000.0,
+        cpu_per_unit(cpu_before, took.1, N),
+    ))
 }
 
 /// The endurance test: `minutes` at `--rate` (default half the maximum measured first), 1 in

@@ -266,6 +266,26 @@ fn status_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// The process's CPU time so far (user + system, every thread), in seconds, from fields 14 and
+/// 15 of `/proc/<pid>/stat`. Those count clock ticks of `USER_HZ`, which Linux fixes at 100 for
+/// every program reading `/proc`, so one reading is good to 10 ms: a phase must use far more.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from the `)` that closes it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// The machine's load averages (1, 5 and 15 minutes), from `/proc/loadavg`.
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = text.split_whitespace().map(|x| x.parse().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
 /// Drops the benchmark's database (best effort), connecting to the server's `postgres` database.
 pub async fn drop_database(pg_base: &str, name: &str) {
     let url = format!("{}/postgres", pg_base.trim_end_matches('/'));

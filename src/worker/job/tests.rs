@@ -6,7 +6,7 @@ use super::*;
 use crate::record::sample;
 
 /// The decoder with the default `amqp.max_message_bytes`.
-fn decode(tag: u64, body: &[u8], properties: &BasicProperties, now_ms: u64) -> Decoded {
+fn decode<'a>(tag: u64, body: &'a [u8], properties: &BasicProperties, now_ms: u64) -> Decoded<'a> {
     super::decode(tag, body, properties, now_ms, 65_536)
 }
 
@@ -14,14 +14,14 @@ fn body(value: serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&value).expect("json")
 }
 
-fn job(decoded: Decoded) -> Job {
+fn job(decoded: Decoded<'_>) -> Job<'_> {
     match decoded {
         Decoded::Job(job) => *job,
-        Decoded::Rejected(r) => panic!("rejected: {:?}", r.errors),
+        Decoded::Rejected(r) => panic!("rejected: {:?}", r.errors()),
     }
 }
 
-fn rejected(decoded: Decoded) -> Rejected {
+fn rejected(decoded: Decoded<'_>) -> Rejected {
     match decoded {
         Decoded::Rejected(r) => *r,
         Decoded::Job(j) => panic!("accepted {}", j.request_id),
@@ -42,7 +42,8 @@ fn a_bare_record_gets_an_id_that_is_the_same_on_every_delivery() {
 #[test]
 fn the_envelope_id_wins_then_the_message_id() {
     let props = BasicProperties::default().with_message_id("m-1".into());
-    let bare = job(decode(1, &body(json!(sample::example())), &props, 0));
+    let bytes = body(json!(sample::example()));
+    let bare = job(decode(1, &bytes, &props, 0));
     assert_eq!(bare.request_id, "m-1");
     let envelope = body(
         json!({"request_id": "r-7", "employee_id": 7, "explain": true, "employee": sample::example()}),
@@ -59,7 +60,8 @@ fn reply_to_and_correlation_id_are_kept() {
     let props = BasicProperties::default()
         .with_reply_to("amq.rabbitmq.reply-to.x".into())
         .with_correlation_id("c-1".into());
-    let j = job(decode(1, &body(json!(sample::example())), &props, 0));
+    let bytes = body(json!(sample::example()));
+    let j = job(decode(1, &bytes, &props, 0));
     assert_eq!(
         j.reply,
         Some(ReplyTo {
@@ -82,12 +84,16 @@ fn bad_bodies_are_rejected_with_their_bytes_and_reasons() {
     map.insert("agee".into(), json!(40));
     let r = rejected(decode(4, &body(json!(map)), &BasicProperties::default(), 0));
     assert_eq!(r.row.reason, "invalid_record");
-    let fields: Vec<_> = r.errors.iter().map(|e| e.field.as_str()).collect();
+    let errors = r.errors();
+    let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
     assert!(
         fields.contains(&"age") && fields.contains(&"agee"),
         "{fields:?}"
     );
-    assert_eq!(r.row.errors, serde_json::to_value(&r.errors).expect("json"));
+    assert_eq!(
+        r.row.errors,
+        serde_json::to_value(r.errors()).expect("json")
+    );
 
     let r = rejected(decode(5, b"[1, 2]", &BasicProperties::default(), 0));
     assert_eq!(r.row.reason, "not_an_object");
@@ -120,7 +126,8 @@ fn source_and_batch_come_from_headers() {
         AMQPValue::LongString(batch.to_string().into()),
     );
     let props = BasicProperties::default().with_headers(headers);
-    let j = job(decode(1, &body(json!(sample::example())), &props, 0));
+    let bytes = body(json!(sample::example()));
+    let j = job(decode(1, &bytes, &props, 0));
     assert_eq!((j.source, j.batch_id), (Source::Batch, Some(batch)));
 }
 
@@ -135,8 +142,8 @@ fn a_refused_envelope_id_is_kept_in_the_errors_but_never_the_key() {
         let r = rejected(decode(1, &bytes, &BasicProperties::default(), 0));
         assert_eq!(r.row.reason, "invalid_record");
         assert_eq!(r.row.request_id.as_deref(), Some(hash_id(&bytes).as_str()));
-        let error = r
-            .errors
+        let errors = r.errors();
+        let error = errors
             .iter()
             .find(|e| e.field == "request_id")
             .expect("named");
@@ -155,7 +162,7 @@ fn a_refused_message_id_rejects_the_message_keyed_by_its_bytes() {
     let r = rejected(decode(1, &bytes, &props, 0));
     assert_eq!(r.row.reason, "invalid_id");
     assert_eq!(r.row.request_id.as_deref(), Some(hash_id(&bytes).as_str()));
-    assert_eq!(r.errors[0].field, "message_id");
+    assert_eq!(r.errors()[0].field, "message_id");
 }
 
 #[test]
@@ -169,9 +176,9 @@ fn a_bare_record_carrying_request_id_is_keyed_by_message_id_else_its_bytes() {
     let r = rejected(decode(1, &bytes, &props, 0));
     assert_eq!(r.row.request_id.as_deref(), Some("m-9"));
     assert!(
-        r.errors.iter().any(|e| e.field == "request_id"),
+        r.errors().iter().any(|e| e.field == "request_id"),
         "{:?}",
-        r.errors
+        r.errors()
     );
 }
 
@@ -182,9 +189,9 @@ fn an_oversized_message_keeps_its_head_length_and_hash_only() {
     assert_eq!(r.row.reason, "too_large");
     assert_eq!(r.row.payload.len(), TOO_LARGE_KEPT_BYTES);
     assert_eq!(r.row.payload_sha256, sha256_hex(&bytes));
-    assert_eq!(r.errors[0].field, "body");
-    assert_eq!(r.errors[0].value["bytes"], json!(70_000));
-    assert_eq!(r.errors[0].value["sha256"], json!(sha256_hex(&bytes)));
+    assert_eq!(r.errors()[0].field, "body");
+    assert_eq!(r.errors()[0].value["bytes"], json!(70_000));
+    assert_eq!(r.errors()[0].value["sha256"], json!(sha256_hex(&bytes)));
     let at_bound = super::decode(1, &bytes, &BasicProperties::default(), 0, 70_000);
     assert!(
         matches!(at_bound, Decoded::Rejected(r) if r.row.reason == "malformed_json"),
@@ -200,7 +207,7 @@ fn a_batch_header_that_is_not_a_uuid_is_refused_not_ignored() {
         let props = BasicProperties::default().with_headers(headers);
         let r = rejected(decode(1, &body(json!(sample::example())), &props, 0));
         assert_eq!(r.row.reason, "invalid_id");
-        assert_eq!(r.errors[0].field, "x-batch-id");
+        assert_eq!(r.errors()[0].field, "x-batch-id");
     }
 }
 
@@ -225,7 +232,7 @@ fn the_enqueue_time_may_be_a_double_and_garbage_is_refused() {
     ] {
         let r = rejected(decode(1, &bytes, &with(bad.clone()), 0));
         assert_eq!(r.row.reason, "invalid_header", "{bad:?}");
-        assert_eq!(r.errors[0].field, ENQUEUED_AT_HEADER);
+        assert_eq!(r.errors()[0].field, ENQUEUED_AT_HEADER);
     }
 }
 

@@ -1,0 +1,123 @@
+//! A batch's rows and their one transaction: the rows built from the jobs and their scores
+//! (the canonical record and its hash once per job), written by `storage::insert_batch`, and
+//! the `request_id_conflict` rows made here from what it found, before the commit.
+
+use std::time::Duration;
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::job::Job;
+use super::reply;
+use crate::app::AppContext;
+use crate::digest::sha256_hex;
+use crate::serving::Scored;
+use crate::storage::{
+    self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
+};
+
+/// What a committed batch wrote, with the conflict rows it made: `conflicts[k]` belongs to
+/// the `k`-th prediction found [`Written::Conflict`], in order.
+#[derive(Debug, Default)]
+pub struct Committed {
+    pub stored: StoredBatch,
+    pub conflicts: Vec<RejectedRow>,
+}
+
+/// Writes the batch, retrying transient failures with capped backoff until it succeeds or the
+/// shutdown deadline passes. `conflict(i)` makes the row of prediction `i` when its
+/// `request_id` turns out to be stored with another record.
+pub async fn store(
+    ctx: &AppContext,
+    rows: &[PredictionRow],
+    shadow: &[ShadowRow],
+    rejected: &[RejectedRow],
+    conflict: impl Fn(usize) -> RejectedRow,
+) -> Result<Committed, StorageError> {
+    if rows.is_empty() && rejected.is_empty() {
+        return Ok(Committed::default());
+    }
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let attempt = async {
+            let mut client = ctx.pool.get().await?;
+            let pending = storage::insert_batch(&mut client, rows, shadow).await?;
+            let conflicts: Vec<RejectedRow> = pending
+                .found()
+                .iter()
+                .enumerate()
+                .filter(|(_, found)| **found == Written::Conflict)
+                .map(|(i, _)| conflict(i))
+                .collect();
+            let all: Vec<&RejectedRow> = rejected.iter().chain(&conflicts).collect();
+            let stored = pending.commit(&all).await?;
+            Ok::<_, StorageError>(Committed { stored, conflicts })
+        };
+        match attempt.await {
+            Ok(committed) => {
+                ctx.metrics.postgres_connected.set(1);
+                return Ok(committed);
+            }
+            Err(error) if error.is_transient() && !ctx.hard_stop.is_cancelled() => {
+                ctx.metrics.postgres_connected.set(0);
+                tracing::warn!(error.message = %error, retry_in_ms = delay.as_millis() as u64, "cannot store the batch; retrying");
+                tokio::select! {
+                    () = ctx.hard_stop.cancelled() => {}
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// The `rejected_messages` row of a request whose `request_id` was stored with another
+/// record: its bytes (copied here, the only place a job's body is) and its error list.
+pub fn conflict_row(job: &Job<'_>, now: OffsetDateTime) -> RejectedRow {
+    RejectedRow {
+        request_id: Some(job.request_id.clone()),
+        reason: "request_id_conflict".to_owned(),
+        errors: reply::conflict_errors(job),
+        payload: job.payload.to_vec(),
+        payload_sha256: sha256_hex(job.payload),
+        received_at: now,
+    }
+}
+
+/// The `predictions` row of a scored job: its canonical record built once, for the row and
+/// (as bytes) for the hash it is compared on.
+pub fn prediction_row(
+    version: &str,
+    job: &Job<'_>,
+    s: &Scored,
+    now: OffsetDateTime,
+) -> PredictionRow {
+    PredictionRow {
+        request_id: job.request_id.clone(),
+        employee_id: job.employee_id,
+        batch_id: job.batch_id,
+        source: job.source,
+        model_version: version.to_owned(),
+        prediction: i16::from(s.score.prediction),
+        probability: s.score.probability,
+        risk_level: s.score.risk_level,
+        input: job.record.to_json(),
+        record_sha256: job.record.sha256(),
+        explanation: s.explanation.as_ref().map(|e| json!(e)),
+        enqueued_at: job.enqueued_at,
+        scored_at: now,
+    }
+}
+
+/// The `shadow_predictions` row of a job the shadow bundle scored.
+pub fn shadow_row(version: &str, job: &Job<'_>, s: &Scored, now: OffsetDateTime) -> ShadowRow {
+    ShadowRow {
+        request_id: job.request_id.clone(),
+        model_version: version.to_owned(),
+        probability: s.score.probability,
+        prediction: i16::from(s.score.prediction),
+        risk_level: s.score.risk_level,
+        scored_at: now,
+    }
+}
