@@ -19,6 +19,7 @@ use super::openapi::{ErrorBody, PredictRequest, ValidationErrors};
 use crate::model::{ErrorReply, ScoreReply};
 use crate::queue::rpc::RpcError;
 use crate::queue::SOURCE_HEADER;
+use tracing::Instrument as _;
 use crate::record::ids::check_id;
 use crate::record::{decode_object, DecodeError, FieldError, Request};
 
@@ -98,9 +99,16 @@ pub async fn predict(
         request_id: Some(request_id.clone()),
         ..Default::default()
     };
+    // The request's trace goes on through the broker: the worker's span is the publish's child.
+    let publish = crate::trace::amqp::publish(&state.ctx.settings.amqp.rpc_queue);
+    let headers = [
+        (SOURCE_HEADER, "http"),
+        (crate::trace::TRACEPARENT_HEADER, publish.traceparent.as_str()),
+    ];
     let reply = match state
         .rpc
-        .call(&bytes, &[(SOURCE_HEADER, "http")], timeout)
+        .call(&bytes, &headers, timeout)
+        .instrument(publish.span.clone())
         .await
     {
         Ok(reply) => reply,

@@ -24,6 +24,7 @@ use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::Channel;
 use serde_json::json;
 use time::OffsetDateTime;
+use tracing::Instrument as _;
 
 use super::isolate;
 use super::job::{Job, Rejected};
@@ -34,6 +35,7 @@ use crate::model::{sha256_hex, ErrorReply, LoadedModel, Scored, Serving};
 use crate::storage::{
     self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
 };
+use crate::trace;
 
 /// What became of a batch, for the caller's bookkeeping.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +64,18 @@ pub async fn process(
     let m = &ctx.metrics;
     let total = jobs.len() + rejected.len() + failed.len();
     m.batch_size.observe(total as f64);
+    // The batch serves many traces: each job's span links to it, its steps are its children.
+    let batch_span = trace::batch_span(total);
+    for job in &jobs {
+        job.trace.link_to(&batch_span);
+    }
 
     let serving: Arc<Serving> = ctx.models.current();
     let live = &serving.live;
     let t = Instant::now();
-    let (mut jobs, mut scores, score_failed) = score(ctx, live, jobs).await;
+    let (mut jobs, mut scores, score_failed) = score(ctx, live, jobs)
+        .instrument(trace::score_span(&batch_span))
+        .await;
     failed.extend(score_failed);
     let shadow_scores = match &serving.shadow {
         Some(shadow) => shadow_score(shadow, &jobs).await,
@@ -111,14 +120,23 @@ pub async fn process(
             .join(",")
     };
     let mut refused = Vec::new();
-    let stored = match store(ctx, &rows, &shadow_rows, &rejected_rows, conflict).await {
+    // Each job's share of the transaction, in its own trace: open while the batch is stored.
+    let writes: Vec<tracing::Span> = jobs.iter().map(|j| trace::write_span(&j.trace)).collect();
+    let transaction = trace::transaction_span(&batch_span);
+    let stored = match store(ctx, &rows, &shadow_rows, &rejected_rows, conflict)
+        .instrument(transaction.clone())
+        .await
+    {
         Ok(stored) => Ok(stored.written.into_iter().map(Some).collect()),
         Err(error) if !error.is_transient() => {
             // A batch is an optimisation, never a fate: the refused row is narrowed down and
             // the rest committed.
             tracing::warn!(error.message = %error, sqlstate = error.refusal().map_or("", |r| r.0), batch.size = total, request_ids = %ids(), "Postgres refused the batch; storing its rows apart");
             let conflict = |i: usize| conflict_row(&jobs[i], now);
-            match isolate::store_apart(ctx, &rows, &shadow_rows, &rejected_rows, &conflict).await {
+            match isolate::store_apart(ctx, &rows, &shadow_rows, &rejected_rows, &conflict)
+                .instrument(transaction.clone())
+                .await
+            {
                 Ok(apart) => {
                     refused = apart.refused;
                     Ok(apart.written)
@@ -162,14 +180,15 @@ pub async fn process(
         written,
     )
     .await;
+    drop((writes, transaction));
     m.stage("store", t.elapsed().as_secs_f64());
 
     // Every answer is what the database holds: a new row's score, the stored result of an
     // earlier request with the same id and record, or a refusal.
     let mut conflicts = 0;
     for ((job, s), written) in jobs.iter().zip(&scores).zip(&written) {
-        let span =
-            tracing::info_span!("job", request_id = %job.request_id, model_version = %live.version);
+        let span = &job.trace.span;
+        span.record("model_version", live.version.as_str());
         let answer = span.in_scope(|| match written {
             Written::Inserted => {
                 tracing::debug!(
@@ -190,7 +209,9 @@ pub async fn process(
         });
         conflicts += usize::from(*written == Written::Conflict);
         if let Some(to) = &job.reply {
-            reply::publish(channel, to, &answer).await?;
+            reply::publish(channel, to, &answer, &job.trace)
+                .instrument(trace::amqp::reply_span(&job.trace))
+                .await?;
         }
     }
     for r in rejected.iter().filter(|r| !r.expired) {
@@ -199,8 +220,11 @@ pub async fn process(
                 request_id: r.row.request_id.clone(),
                 detail: r.errors.clone(),
             };
-            reply::publish(channel, to, &Answer::Refused(422, body)).await?;
+            reply::publish(channel, to, &Answer::Refused(422, body), &r.trace)
+                .instrument(trace::amqp::reply_span(&r.trace))
+                .await?;
         }
+        let _in_trace = r.trace.span.enter();
         tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors = r.errors.len(), "message rejected");
     }
 
@@ -291,6 +315,7 @@ async fn score(
                 ok.push(job);
             }
             other => {
+                let _in_trace = job.trace.span.enter();
                 tracing::error!(request_id = %job.request_id, error.message = %other.err().map_or_else(|| "not one score for one record".to_owned(), |e| e.to_string()), "scoring failed");
                 failed.push(job.tag);
             }
@@ -363,6 +388,7 @@ fn conflict_row(job: &Job, now: OffsetDateTime) -> RejectedRow {
         payload: job.payload.clone(),
         payload_sha256: sha256_hex(&job.payload),
         received_at: now,
+        trace_id: Some(job.trace.trace_id.clone()),
     }
 }
 
@@ -381,6 +407,7 @@ fn prediction_row(version: &str, job: &Job, s: &Scored, now: OffsetDateTime) -> 
         explanation: s.explanation.as_ref().map(|e| json!(e)),
         enqueued_at: job.enqueued_at,
         scored_at: now,
+        trace_id: Some(job.trace.trace_id.clone()),
     }
 }
 

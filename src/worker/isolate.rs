@@ -129,6 +129,7 @@ pub fn refusal(
         payload,
         payload_sha256,
         received_at: OffsetDateTime::now_utc(),
+        trace_id: None,
     };
     (row, errors)
 }
@@ -136,7 +137,8 @@ pub fn refusal(
 /// A job whose prediction Postgres refused, as the rejection that replaces it.
 pub fn refused_job(job: Job, error: &StorageError) -> Rejected {
     let sha = sha256_hex(&job.payload);
-    let (row, errors) = refusal(Some(&job.request_id), job.payload, sha, Vec::new(), error);
+    let (mut row, errors) = refusal(Some(&job.request_id), job.payload, sha, Vec::new(), error);
+    row.trace_id = Some(job.trace.trace_id.clone());
     Rejected {
         tag: job.tag,
         row,
@@ -144,19 +146,22 @@ pub fn refused_job(job: Job, error: &StorageError) -> Rejected {
         reply: job.reply,
         expired: false,
         stored: true,
+        trace: job.trace,
     }
 }
 
 /// A rejection whose own row Postgres refused, as a `storage_refused` rejection of the same
 /// message.
 pub fn refused_rejection(rejected: Rejected, error: &StorageError) -> Rejected {
-    let (row, errors) = refusal(
+    let trace_id = rejected.row.trace_id.clone();
+    let (mut row, errors) = refusal(
         rejected.row.request_id.as_deref(),
         rejected.row.payload,
         rejected.row.payload_sha256,
         rejected.errors,
         error,
     );
+    row.trace_id = trace_id;
     Rejected {
         row,
         errors,

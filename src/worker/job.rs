@@ -16,6 +16,7 @@ use crate::queue::{header_u64, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 use crate::record::ids::check_id;
 use crate::record::{decode_request, FieldError, Record};
 use crate::storage::{RejectedRow, Source};
+use crate::trace::{self, Traced};
 
 /// Where to send the reply, when the producer asked for one.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +39,8 @@ pub struct Job {
     pub reply: Option<ReplyTo>,
     /// The message body as received: kept for a `request_id_conflict` rejection.
     pub payload: Vec<u8>,
+    /// The consumer's span, continuing the producer's `traceparent` (or a new trace).
+    pub trace: Traced,
 }
 
 /// A message that will never score: recorded with its bytes and reasons, then acked.
@@ -52,6 +55,8 @@ pub struct Rejected {
     /// Whether `row` is stored. An expired synchronous request (`x-source: http`) is only
     /// counted: its caller got a 504 and holds the retry, so there is nothing to keep.
     pub stored: bool,
+    /// As a job's: the row's `trace_id` and the reply's `traceparent`.
+    pub trace: Traced,
 }
 
 /// The fate of one delivery after decoding.
@@ -95,6 +100,7 @@ pub fn decode(
     let hash_id = || format!("sha256:{}", &body_sha256[..32]);
     let reject = |request_id: String, reason: &str, errors: Vec<FieldError>, expired: bool| {
         // An oversized body is kept by its head only: its length and hash are in the errors.
+        let trace = trace::amqp::consume(&request_id, headers);
         let kept = if body.len() > max_bytes {
             &body[..TOO_LARGE_KEPT_BYTES.min(body.len())]
         } else {
@@ -109,11 +115,13 @@ pub fn decode(
                 payload: kept.to_vec(),
                 payload_sha256: body_sha256.clone(),
                 received_at: OffsetDateTime::now_utc(),
+                trace_id: Some(trace.trace_id.clone()),
             },
             errors,
             reply: reply.clone(),
             expired,
             stored: !(expired && source == Source::Http),
+            trace,
         }))
     };
 
@@ -172,9 +180,11 @@ pub fn decode(
         Ok(request) => request,
         Err(error) => return reject(fallback_id(), error.reason(), error.errors(), false),
     };
+    let request_id = request.request_id.or(message_id).unwrap_or_else(hash_id);
     Decoded::Job(Box::new(Job {
         tag,
-        request_id: request.request_id.or(message_id).unwrap_or_else(hash_id),
+        trace: trace::amqp::consume(&request_id, headers),
+        request_id,
         employee_id: request.employee_id,
         batch_id,
         source,

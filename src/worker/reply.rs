@@ -11,6 +11,7 @@ use crate::model::{Contribution, ErrorReply, ScoreReply, Scored};
 use crate::queue::{REPLAYED_HEADER, STATUS_HEADER};
 use crate::record::FieldError;
 use crate::storage::StoredScore;
+use crate::trace::Traced;
 
 /// One answer: a score (replayed or not), or a refusal with its HTTP status (409, 422).
 #[derive(Debug, Clone, PartialEq)]
@@ -61,12 +62,19 @@ pub fn conflict(job: &Job) -> ErrorReply {
     }
 }
 
-/// Publishes `answer` to the producer's reply queue with its correlation id.
+/// Publishes `answer` to the producer's reply queue with its correlation id, and the
+/// `traceparent` of the message's span (`trace`).
 ///
 /// # Errors
 /// When the channel fails.
-pub async fn publish(channel: &Channel, to: &ReplyTo, answer: &Answer) -> Result<(), lapin::Error> {
+pub async fn publish(
+    channel: &Channel,
+    to: &ReplyTo,
+    answer: &Answer,
+    trace: &Traced,
+) -> Result<(), lapin::Error> {
     let mut headers = FieldTable::default();
+    crate::trace::amqp::insert(&mut headers, trace);
     let (status, bytes) = match answer {
         Answer::Score(body, replayed) => {
             if *replayed {

@@ -34,4 +34,5 @@ mod runbooks;
 mod storage;
 mod tls;
 mod tls_servers;
+mod traces;
 mod worker;
