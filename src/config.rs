@@ -69,8 +69,8 @@ mod telemetry;
 
 pub use privacy::{Privacy, Retention, StorageSettings};
 pub use redact::redact_url;
-pub use telemetry::Telemetry;
 pub(crate) use redact::split_url;
+pub use telemetry::Telemetry;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

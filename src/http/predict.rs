@@ -19,9 +19,9 @@ use super::openapi::{ErrorBody, PredictRequest, ValidationErrors};
 use crate::model::{ErrorReply, ScoreReply};
 use crate::queue::rpc::RpcError;
 use crate::queue::SOURCE_HEADER;
-use tracing::Instrument as _;
 use crate::record::ids::check_id;
 use crate::record::{decode_object, DecodeError, FieldError, Request};
+use tracing::Instrument as _;
 
 /// The header that marks an answer taken from the stored row of an earlier request.
 pub const REPLAYED: &str = "idempotent-replayed";
@@ -103,7 +103,10 @@ pub async fn predict(
     let publish = crate::trace::amqp::publish(&state.ctx.settings.amqp.rpc_queue);
     let headers = [
         (SOURCE_HEADER, "http"),
-        (crate::trace::TRACEPARENT_HEADER, publish.traceparent.as_str()),
+        (
+            crate::trace::TRACEPARENT_HEADER,
+            publish.traceparent.as_str(),
+        ),
     ];
     let reply = match state
         .rpc

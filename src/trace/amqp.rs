@@ -93,12 +93,20 @@ mod tests {
         let table = headers(&[(TRACEPARENT_HEADER, AMQPValue::LongString(given.into()))]);
         let job = consume("r1", Some(&table));
         assert_eq!(job.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert!(job.traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
-        assert!(!job.traceparent.contains("00f067aa0ba902b7"), "a span of its own");
+        assert!(job
+            .traceparent
+            .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(
+            !job.traceparent.contains("00f067aa0ba902b7"),
+            "a span of its own"
+        );
 
         let (a, b) = (consume("r2", None), consume("r3", None));
         assert_eq!(a.trace_id.len(), 32);
-        assert!(a.trace_id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a
+            .trace_id
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a.trace_id, b.trace_id);
     }
 

@@ -24,7 +24,10 @@ const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 fn is_trace_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The trace id of a `traceparent` value.
@@ -59,12 +62,21 @@ async fn a_predict_is_one_trace_from_the_http_request_to_the_stored_row() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{}", served.logs());
-    let replied = response.headers()["traceparent"].to_str().unwrap().to_owned();
-    assert_eq!(trace_of(&replied), CALLER_TRACE, "the reply continues the caller's trace");
+    let replied = response.headers()["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        trace_of(&replied),
+        CALLER_TRACE,
+        "the reply continues the caller's trace"
+    );
     let body: Value = response.json().await.unwrap();
     let request_id = body["request_id"].as_str().unwrap();
     assert_eq!(
-        stored_trace(app, "predictions", request_id).await.as_deref(),
+        stored_trace(app, "predictions", request_id)
+            .await
+            .as_deref(),
         Some(CALLER_TRACE),
         "the row names the caller's trace"
     );
@@ -110,7 +122,10 @@ async fn sample_ratio_zero_exports_nothing_yet_stores_and_replies_trace_ids() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{}", served.logs());
-    let replied = response.headers()["traceparent"].to_str().unwrap().to_owned();
+    let replied = response.headers()["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(replied.ends_with("-00"), "not sampled: {replied}");
     let body: Value = response.json().await.unwrap();
     let stored = stored_trace(app, "predictions", body["request_id"].as_str().unwrap())

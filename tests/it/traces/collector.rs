@@ -132,7 +132,10 @@ impl Served {
             .env("TURNOVER_AMQP__EXCHANGE", &a.exchange)
             .env("TURNOVER_AMQP__QUEUE", &a.queue)
             .env("TURNOVER_AMQP__RPC_QUEUE", &a.rpc_queue)
-            .env("TURNOVER_AMQP__DEAD_LETTER_EXCHANGE", &a.dead_letter_exchange)
+            .env(
+                "TURNOVER_AMQP__DEAD_LETTER_EXCHANGE",
+                &a.dead_letter_exchange,
+            )
             .env("TURNOVER_AMQP__DEAD_LETTER_QUEUE", &a.dead_letter_queue)
             .env("TURNOVER_POSTGRES__URL", &db.url)
             .env("TURNOVER_HTTP__ADDR", format!("127.0.0.1:{port}"))
@@ -177,7 +180,11 @@ impl Served {
 }
 
 /// Waits until `collector` holds spans of `trace_id` with every name in `names`.
-pub async fn wait_for_spans(collector: &Collector, trace_id: &str, names: &[&str]) -> Vec<Received> {
+pub async fn wait_for_spans(
+    collector: &Collector,
+    trace_id: &str,
+    names: &[&str],
+) -> Vec<Received> {
     wait_until(
         &format!("spans {names:?} of trace {trace_id}"),
         Duration::from_secs(30),
