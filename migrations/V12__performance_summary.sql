@@ -331,7 +331,7 @@ SELECT role, model_version, count(*) AS unjudged
 -- (only the fields in error), outcomes without the employee, the registry without the
 -- manifest (whose `training_employees` are hashes of employee ids).
 CREATE VIEW rejected_messages_public AS
-SELECT id, reason, received_at,
+SELECT id, reason, received_at, trace_id,
        ARRAY(SELECT DISTINCT e ->> 'field' FROM jsonb_array_elements(
                  CASE WHEN jsonb_typeof(errors) = 'array' THEN errors ELSE '[]' END) AS e
              ORDER BY 1) AS fields

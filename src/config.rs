@@ -46,6 +46,7 @@
 //! | `retention.interval_secs` / `retention.batch_rows` | `3600` / `1000` |
 //! | `privacy.erasure_salt` | unset: erasure refused (a secret; never logged) |
 //! | `storage.store_inputs` | `true` (`false`: only the explained features are stored) |
+//! | `telemetry.otlp_endpoint` / `telemetry.sample_ratio` | unset: no span exported / `1.0` (parent-based) |
 //! | `amqp.dead_letter_ttl_ms` | unset: dead letters stay until read (`x-message-ttl`) |
 //! | `postgres.migrate_on_start` | `true` (`serve` creates and migrates the database) |
 //! | `postgres.migration_lock_timeout_ms` / `migration_statement_timeout_ms` | `2000` / `600000` |
@@ -65,11 +66,13 @@ mod load;
 mod privacy;
 mod redact;
 mod secrets;
+mod telemetry;
 
 pub use load::{ConfigError, DEFAULT_FILE};
 pub use privacy::{Privacy, Retention, StorageSettings};
 pub use redact::redact_url;
 pub(crate) use redact::split_url;
+pub use telemetry::Telemetry;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -92,6 +95,7 @@ pub struct Settings {
     pub retention: Retention,
     pub privacy: Privacy,
     pub storage: StorageSettings,
+    pub telemetry: Telemetry,
     /// The `TURNOVER_*` variables skipped as Kubernetes service links, for a debug log once
     /// telemetry is up ([`Settings::log_skipped_variables`]).
     #[serde(skip)]
@@ -365,6 +369,7 @@ impl Default for Settings {
             retention: Retention::default(),
             privacy: Privacy::default(),
             storage: StorageSettings::default(),
+            telemetry: Telemetry::default(),
             skipped_variables: Vec::new(),
         }
     }

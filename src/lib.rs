@@ -24,6 +24,7 @@
 //! - `queue`, `worker`, `storage`: delivery, batching, the system of record;
 //! - `http`, `metrics`: the sidecar and Prometheus; `rng`: reproducible randomness;
 //! - `tls`: what the broker and database connections share about TLS;
+//! - `trace`: W3C trace context in and out, the spans of a job and their OTLP export;
 //! - `retention`, `privacy`: old rows deleted by the `retention.*` rules, and what of a record
 //!   is stored (docs/privacy.md);
 //! - `outcomes`, `monitor`: who actually left, and the gauges that watch the model in service
@@ -59,6 +60,7 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub(crate) mod tls;
+pub mod trace;
 pub mod train;
 pub mod wire;
 pub mod worker;

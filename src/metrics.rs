@@ -254,6 +254,7 @@ impl Metrics {
         for c in [
             Box::new(m.limiter_clients.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(m.retention_deleted.clone()),
+            Box::new(crate::trace::export::spans_dropped().clone()),
         ] {
             m.registry.register(c).expect("each metric registered once");
         }

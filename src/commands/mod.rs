@@ -122,7 +122,11 @@ fn load_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
 /// The settings of a command that logs: telemetry starts as they say.
 fn logged_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
     let settings = load_settings(config)?;
-    telemetry::init(settings.log.format, settings.log.directives());
+    telemetry::init_with_tracing(
+        settings.log.format,
+        settings.log.directives(),
+        &settings.telemetry,
+    );
     settings.log_skipped_variables();
     Ok(settings)
 }

@@ -34,7 +34,7 @@ impl ServeArgs {
 /// # Errors
 /// Start-up failures and task failures, for a non-zero exit.
 pub fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    super::runtime()?.block_on(async move {
+    let ran = super::runtime()?.block_on(async move {
         // Installed before the (slow) build: SIGHUP's default action would end the process.
         // One that arrives while building is taken after the build, and reloads then.
         let hangup = signal(SignalKind::hangup())
@@ -50,9 +50,12 @@ pub fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 shutdown.clone(),
             ));
         }
-        app.run_until_stopped(shutdown).await?;
-        Ok(ExitCode::SUCCESS)
-    })
+        app.run_until_stopped(shutdown).await
+    });
+    // Whatever the run's end, the last spans leave (or are given up) within a deadline.
+    crate::trace::export::shutdown(crate::trace::export::SHUTDOWN_TIMEOUT);
+    ran?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

@@ -176,6 +176,7 @@ impl Settings {
             }
         }
         super::privacy::check(self)?;
+        super::telemetry::check(self)?;
         Ok(())
     }
 }

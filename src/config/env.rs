@@ -35,6 +35,7 @@ const VERBATIM: &[&str] = &[
     "http.trusted_proxies",
     "model.shadow_path",
     "privacy.erasure_salt",
+    "telemetry.otlp_endpoint",
 ];
 
 /// The environment's part of the configuration.

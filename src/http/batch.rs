@@ -191,6 +191,8 @@ pub async fn submit(
     }
     let amqp = &state.ctx.settings.amqp;
     let batch = batch_id.to_string();
+    // Every row of the upload continues the request's trace.
+    let traceparent = crate::trace::current_traceparent();
     let messages = rows.into_iter().map(|(employee_id, record)| Outgoing {
         body: Request {
             request_id: Some(format!("{batch}:{employee_id}")),
@@ -199,10 +201,17 @@ pub async fn submit(
             record,
         }
         .envelope_bytes(),
-        headers: vec![
+        headers: [
             (SOURCE_HEADER.to_owned(), "batch".to_owned()),
             (BATCH_HEADER.to_owned(), batch.clone()),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            traceparent
+                .clone()
+                .map(|t| (crate::trace::TRACEPARENT_HEADER.to_owned(), t)),
+        )
+        .collect(),
         ..Default::default()
     });
     let published = async {

@@ -23,6 +23,7 @@ use crate::wire::{
     decode_object, DecodeError, Request, ScoreReply, IDEMPOTENCY_KEY_HEADER,
     IDEMPOTENT_REPLAYED_HEADER, SOURCE_HEADER,
 };
+use tracing::Instrument as _;
 
 /// Scores one employee.
 ///
@@ -94,9 +95,19 @@ pub async fn predict(
         request_id: Some(request_id.clone()),
         ..Default::default()
     };
+    // The request's trace goes on through the broker: the worker's span is the publish's child.
+    let publish = crate::trace::amqp::publish(&state.ctx.settings.amqp.rpc_queue);
+    let headers = [
+        (SOURCE_HEADER, "http"),
+        (
+            crate::trace::TRACEPARENT_HEADER,
+            publish.traceparent.as_str(),
+        ),
+    ];
     let reply = match state
         .rpc
-        .call(&bytes, &[(SOURCE_HEADER, "http")], timeout)
+        .call(&bytes, &headers, timeout)
+        .instrument(publish.span.clone())
         .await
     {
         Ok(reply) => reply,

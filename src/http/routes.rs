@@ -147,5 +147,7 @@ pub fn router(state: Shared) -> Router {
         .layer(from_fn(|request, next| {
             errors::json_errors(request, next, allowed_methods)
         }))
+        // Outermost: the request's log line and its JSON errors are inside its trace.
+        .layer(from_fn(crate::trace::http::continue_trace))
         .with_state(state)
 }

@@ -63,6 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "privacy"),
     migration!(9, "predictions_public"),
     migration!(10, "fairness"),
+    migration!(11, "trace_id"),
     migration!(12, "performance_summary"),
 ];
 

@@ -88,7 +88,7 @@ pub async fn find_prediction(
         .prepare_cached(
             "SELECT request_id, employee_id, batch_id, source, model_version, prediction, \
                     probability, risk_level, input, explanation, enqueued_at, scored_at, \
-                    coalesce(record_sha256, '') \
+                    coalesce(record_sha256, ''), trace_id \
              FROM predictions WHERE request_id = $1",
         )
         .await?;
@@ -109,6 +109,7 @@ pub async fn find_prediction(
         enqueued_at: row.try_get(10)?,
         scored_at: row.try_get(11)?,
         record_sha256: row.try_get(12)?,
+        trace_id: row.try_get(13)?,
     }))
 }
 

@@ -92,6 +92,8 @@ pub struct PredictionRow {
     /// When the producer published it (AMQP `timestamp`), when known.
     pub enqueued_at: Option<OffsetDateTime>,
     pub scored_at: OffsetDateTime,
+    /// The W3C trace the request was scored in (32 lower-case hex digits), when known.
+    pub trace_id: Option<String>,
 }
 
 /// One `rejected_messages` row (the `id` is assigned by the database).
@@ -107,6 +109,8 @@ pub struct RejectedRow {
     /// The sha256 (hex) of the whole message as received; with `request_id`, the row's key.
     pub payload_sha256: String,
     pub received_at: OffsetDateTime,
+    /// The W3C trace the message was consumed in, when known.
+    pub trace_id: Option<String>,
 }
 
 /// What became of one prediction of a batch.

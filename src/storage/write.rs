@@ -23,10 +23,10 @@ use super::{
 const INSERT_PREDICTIONS: &str = "\
 INSERT INTO predictions (request_id, employee_id, batch_id, source, model_version, prediction, \
                          probability, risk_level, input, explanation, enqueued_at, scored_at, \
-                         record_sha256)
+                         record_sha256, trace_id)
 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], \
                      $6::smallint[], $7::float8[], $8::text[], $9::jsonb[], $10::jsonb[], \
-                     $11::timestamptz[], $12::timestamptz[], $13::text[])
+                     $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[])
 ON CONFLICT (request_id) DO NOTHING
 RETURNING request_id";
 
@@ -51,9 +51,10 @@ ON CONFLICT (request_id, model_version) DO NOTHING";
 // The conflict target names the partial unique index's predicate so Postgres can infer it: a
 // redelivery (same id, same bytes) adds nothing, another message with the same id its own row.
 const INSERT_REJECTED: &str = "\
-INSERT INTO rejected_messages (request_id, reason, errors, payload, received_at, payload_sha256)
+INSERT INTO rejected_messages (request_id, reason, errors, payload, received_at, payload_sha256, \
+                               trace_id)
 SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::timestamptz[], \
-                     $6::text[])
+                     $6::text[], $7::text[])
 ON CONFLICT (request_id, payload_sha256) WHERE request_id IS NOT NULL DO NOTHING";
 
 /// A micro-batch's predictions written in an open transaction, with what was found for each:
@@ -159,6 +160,7 @@ pub async fn insert_batch<'c>(
                     &c.enqueued_at,
                     &c.scored_at,
                     &c.record_sha256,
+                    &c.trace_id,
                 ],
             )
             .await?
@@ -220,10 +222,19 @@ async fn insert_rejected(
     let payload: Vec<&[u8]> = rejected.iter().map(|r| r.payload.as_slice()).collect();
     let received_at: Vec<OffsetDateTime> = rejected.iter().map(|r| r.received_at).collect();
     let sha: Vec<&str> = rejected.iter().map(|r| r.payload_sha256.as_str()).collect();
+    let trace_id: Vec<Option<&str>> = rejected.iter().map(|r| r.trace_id.as_deref()).collect();
     Ok(tx
         .execute(
             &statement,
-            &[&request_id, &reason, &errors, &payload, &received_at, &sha],
+            &[
+                &request_id,
+                &reason,
+                &errors,
+                &payload,
+                &received_at,
+                &sha,
+                &trace_id,
+            ],
         )
         .await?)
 }
@@ -309,6 +320,7 @@ struct PredictionColumns<'a> {
     enqueued_at: Vec<Option<OffsetDateTime>>,
     scored_at: Vec<OffsetDateTime>,
     record_sha256: Vec<&'a str>,
+    trace_id: Vec<Option<&'a str>>,
 }
 
 impl<'a> PredictionColumns<'a> {
@@ -327,6 +339,7 @@ impl<'a> PredictionColumns<'a> {
             enqueued_at: rows.iter().map(|r| r.enqueued_at).collect(),
             scored_at: rows.iter().map(|r| r.scored_at).collect(),
             record_sha256: rows.iter().map(|r| r.record_sha256.as_str()).collect(),
+            trace_id: rows.iter().map(|r| r.trace_id.as_deref()).collect(),
         }
     }
 }

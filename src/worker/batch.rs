@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use lapin::Channel;
 use time::OffsetDateTime;
+use tracing::Instrument as _;
 
 use super::ack::{ack, requeue};
 use super::isolate;
@@ -32,6 +33,7 @@ use super::store::{conflict_row, prediction_row, shadow_row, store, Committed};
 use crate::app::AppContext;
 use crate::serving::Serving;
 use crate::storage::{PredictionRow, RejectedRow, ShadowRow, Written};
+use crate::trace;
 
 /// How many messages of a batch went each way, for the caller's bookkeeping.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +62,18 @@ pub async fn process(
     let m = &ctx.metrics;
     let total = jobs.len() + rejected.len() + failed.len();
     m.batch_size.observe(total as f64);
+    // The batch serves many traces: each job's span links to it, its steps are its children.
+    let batch_span = trace::batch_span(total);
+    for job in &jobs {
+        job.trace.link_to(&batch_span);
+    }
 
     let serving: Arc<Serving> = ctx.models.current();
     let live = &serving.live;
     let t = Instant::now();
-    let (mut jobs, mut scores, score_failed) = score(ctx, &serving, jobs).await;
+    let (mut jobs, mut scores, score_failed) = score(ctx, &serving, jobs)
+        .instrument(trace::score_span(&batch_span))
+        .await;
     failed.extend(score_failed);
     m.stage("score", t.elapsed().as_secs_f64());
 
@@ -105,7 +114,13 @@ pub async fn process(
     };
     let conflict = |i: usize| conflict_row(&jobs[i], now);
     let mut refused = Vec::new();
-    let stored = match store(ctx, &rows, &shadow_rows, &rejected_rows, &conflict).await {
+    // Each job's share of the transaction, in its own trace: open while the batch is stored.
+    let writes: Vec<tracing::Span> = jobs.iter().map(|j| trace::write_span(&j.trace)).collect();
+    let transaction = trace::transaction_span(&batch_span);
+    let stored = match store(ctx, &rows, &shadow_rows, &rejected_rows, &conflict)
+        .instrument(transaction.clone())
+        .await
+    {
         Ok(Committed { stored, conflicts }) => {
             Ok((stored.written.into_iter().map(Some).collect(), conflicts))
         }
@@ -114,6 +129,7 @@ pub async fn process(
             // the rest committed.
             tracing::warn!(error.message = %error, sqlstate = error.refusal().map_or("", |r| r.0), batch.size = total, request_ids = %ids(), "Postgres refused the batch; storing its rows apart");
             isolate::store_apart(ctx, &rows, &shadow_rows, &rejected_rows, &conflict)
+                .instrument(transaction.clone())
                 .await
                 .map(|apart| {
                     refused = apart.refused;
@@ -156,14 +172,15 @@ pub async fn process(
         written,
     )
     .await;
+    drop((writes, transaction));
     m.stage("store", t.elapsed().as_secs_f64());
 
     // Every answer is what the database holds: a new row's score, the stored result of an
     // earlier request with the same id and record, or a refusal.
     let mut conflicts = conflicts.iter();
     for ((job, s), written) in jobs.iter().zip(&scores.live).zip(&written) {
-        let span =
-            tracing::info_span!("job", request_id = %job.request_id, model_version = %live.version);
+        let span = &job.trace.span;
+        span.record("model_version", live.version.as_str());
         let answer = span.in_scope(|| match written {
             Written::Inserted => {
                 tracing::debug!(
@@ -187,14 +204,19 @@ pub async fn process(
             }
         });
         if let Some(to) = &job.reply {
-            reply::publish(channel, to, &answer).await?;
+            reply::publish(channel, to, &answer, &job.trace)
+                .instrument(trace::amqp::reply_span(&job.trace))
+                .await?;
         }
     }
     for r in rejected.iter().filter(|r| !r.expired) {
         if let Some(to) = &r.reply {
             let body = reply::refusal(r.row.request_id.as_deref(), &r.row.errors);
-            reply::publish(channel, to, &Answer::Refused(422, body)).await?;
+            reply::publish(channel, to, &Answer::Refused(422, body), &r.trace)
+                .instrument(trace::amqp::reply_span(&r.trace))
+                .await?;
         }
+        let _in_trace = r.trace.span.enter();
         let errors = r.row.errors.as_array().map_or(0, Vec::len);
         tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors, "message rejected");
     }

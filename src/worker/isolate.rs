@@ -144,38 +144,43 @@ pub fn refusal(
         payload,
         payload_sha256,
         received_at: OffsetDateTime::now_utc(),
+        trace_id: None,
     }
 }
 
 /// A job whose prediction Postgres refused, as the rejection that replaces it.
 pub fn refused_job(job: Job<'_>, error: &StorageError) -> Rejected {
     let sha = sha256_hex(job.payload);
-    let row = refusal(
+    let mut row = refusal(
         Some(&job.request_id),
         job.payload.to_vec(),
         sha,
         json!([]),
         error,
     );
+    row.trace_id = Some(job.trace.trace_id.clone());
     Rejected {
         tag: job.tag,
         row,
         reply: job.reply,
         expired: false,
         stored: true,
+        trace: job.trace,
     }
 }
 
 /// A rejection whose own row Postgres refused, as a `storage_refused` rejection of the same
 /// message.
 pub fn refused_rejection(rejected: Rejected, error: &StorageError) -> Rejected {
-    let row = refusal(
+    let trace_id = rejected.row.trace_id.clone();
+    let mut row = refusal(
         rejected.row.request_id.as_deref(),
         rejected.row.payload,
         rejected.row.payload_sha256,
         rejected.row.errors,
         error,
     );
+    row.trace_id = trace_id;
     Rejected { row, ..rejected }
 }
 

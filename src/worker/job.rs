@@ -16,6 +16,7 @@ use crate::queue::header_u64;
 use crate::record::ids::check_id;
 use crate::record::{FieldError, Record};
 use crate::storage::{RejectedRow, Source};
+use crate::trace::{self, Traced};
 use crate::wire::{decode_keyed, DecodeError, BATCH_HEADER, ENQUEUED_AT_HEADER, SOURCE_HEADER};
 
 /// Where to send the reply, when the producer asked for one.
@@ -42,6 +43,8 @@ pub struct Job<'a> {
     pub payload: &'a [u8],
     /// This job's row in its batch's feature matrix, once built.
     pub row: usize,
+    /// The consumer's span, continuing the producer's `traceparent` (or a new trace).
+    pub trace: Traced,
 }
 
 /// A message that will never score: recorded with its bytes and reasons, then acked.
@@ -57,6 +60,8 @@ pub struct Rejected {
     /// Whether `row` is stored. An expired synchronous request (`x-source: http`) is only
     /// counted: its caller got a 504 and holds the retry, so there is nothing to keep.
     pub stored: bool,
+    /// As a job's: the row's `trace_id` and the reply's `traceparent`.
+    pub trace: Traced,
 }
 
 impl Rejected {
@@ -111,6 +116,7 @@ pub fn decode<'a>(
     let hash_id = || format!("sha256:{}", &body_sha256()[..32]);
     let reject = |request_id: String, reason: &str, errors: &[FieldError], expired: bool| {
         // An oversized body is kept by its head only: its length and hash are in the errors.
+        let trace = trace::amqp::consume(&request_id, headers);
         let kept = if body.len() > max_bytes {
             &body[..TOO_LARGE_KEPT_BYTES.min(body.len())]
         } else {
@@ -125,10 +131,12 @@ pub fn decode<'a>(
                 payload: kept.to_vec(),
                 payload_sha256: body_sha256().to_owned(),
                 received_at: OffsetDateTime::now_utc(),
+                trace_id: Some(trace.trace_id.clone()),
             },
             reply: reply.clone(),
             expired,
             stored: !(expired && source == Source::Http),
+            trace,
         }))
     };
 
@@ -205,9 +213,11 @@ pub fn decode<'a>(
             return reject(fallback_id(envelope_id), reason, &errors, false);
         }
     };
+    let request_id = request.request_id.or(message_id).unwrap_or_else(hash_id);
     Decoded::Job(Box::new(Job {
         tag,
-        request_id: request.request_id.or(message_id).unwrap_or_else(hash_id),
+        trace: trace::amqp::consume(&request_id, headers),
+        request_id,
         employee_id: request.employee_id,
         batch_id,
         source,

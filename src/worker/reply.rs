@@ -14,6 +14,7 @@ use crate::model::Contribution;
 use crate::record::FieldError;
 use crate::serving::Scored;
 use crate::storage::StoredScore;
+use crate::trace::Traced;
 use crate::wire::{
     ScoreReply, PREDICTION_HEADER, PROBABILITY_HEADER, REPLAYED_HEADER, STATUS_HEADER,
 };
@@ -78,12 +79,19 @@ pub fn refusal(request_id: Option<&str>, detail: &serde_json::Value) -> Vec<u8> 
     serde_json::to_vec(&Body { request_id, detail }).expect("a refusal always serializes")
 }
 
-/// Publishes `answer` to the producer's reply queue with its correlation id.
+/// Publishes `answer` to the producer's reply queue with its correlation id, and the
+/// `traceparent` of the message's span (`trace`).
 ///
 /// # Errors
 /// When the channel fails.
-pub async fn publish(channel: &Channel, to: &ReplyTo, answer: &Answer) -> Result<(), lapin::Error> {
+pub async fn publish(
+    channel: &Channel,
+    to: &ReplyTo,
+    answer: &Answer,
+    trace: &Traced,
+) -> Result<(), lapin::Error> {
     let mut headers = FieldTable::default();
+    crate::trace::amqp::insert(&mut headers, trace);
     let (status, bytes) = match answer {
         Answer::Score(body, replayed) => {
             if *replayed {

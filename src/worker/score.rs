@@ -94,6 +94,7 @@ async fn live<'a>(
                 ok.push(job);
             }
             other => {
+                let _in_trace = job.trace.span.enter();
                 tracing::error!(request_id = %job.request_id, error.message = %other.err().map_or_else(|| "not one score for one record".to_owned(), |e| e.to_string()), "scoring failed");
                 failed.push(job.tag);
             }

@@ -82,6 +82,7 @@ pub fn conflict_row(job: &Job<'_>, now: OffsetDateTime) -> RejectedRow {
         payload: job.payload.to_vec(),
         payload_sha256: sha256_hex(job.payload),
         received_at: now,
+        trace_id: Some(job.trace.trace_id.clone()),
     }
 }
 
@@ -107,6 +108,7 @@ pub fn prediction_row(
         explanation: s.explanation.as_ref().map(|e| json!(e)),
         enqueued_at: job.enqueued_at,
         scored_at: now,
+        trace_id: Some(job.trace.trace_id.clone()),
     }
 }
 

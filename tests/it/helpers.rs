@@ -208,6 +208,7 @@ pub async fn insert_batch(
             payload: Vec::new(),
             payload_sha256: turnover::digest::sha256_hex(b""),
             received_at: time::OffsetDateTime::now_utc(),
+            trace_id: None,
         })
         .collect();
     let rows: Vec<&RejectedRow> = rejected.iter().chain(&conflicts).collect();
@@ -251,7 +252,7 @@ pub async fn recent_rejected(
 ) -> Result<Vec<RejectedRow>, storage::StorageError> {
     let statement = client
         .prepare_cached(
-            "SELECT request_id, reason, errors, payload, received_at, payload_sha256 FROM ( \
+            "SELECT request_id, reason, errors, payload, received_at, payload_sha256, trace_id FROM ( \
                  SELECT * FROM rejected_messages ORDER BY id DESC LIMIT $1 \
              ) r ORDER BY id",
         )
@@ -268,6 +269,7 @@ pub async fn recent_rejected(
                 payload: row.try_get(3)?,
                 received_at: row.try_get(4)?,
                 payload_sha256: row.try_get(5)?,
+                trace_id: row.try_get(6)?,
             })
         })
         .collect()

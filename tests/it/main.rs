@@ -37,4 +37,5 @@ mod spawn;
 mod storage;
 mod tls;
 mod tls_servers;
+mod traces;
 mod worker;

@@ -36,6 +36,7 @@ fn row(request_id: &str) -> PredictionRow {
         explanation: None,
         enqueued_at: None,
         scored_at: OffsetDateTime::from_unix_timestamp(1_700_000_001).expect("ts"),
+        trace_id: None,
     }
 }
 

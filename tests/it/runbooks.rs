@@ -181,6 +181,7 @@ async fn every_runbook_block_runs_against_the_real_services() {
         payload_sha256: turnover::digest::sha256_hex(&payload),
         payload,
         received_at: OffsetDateTime::now_utc(),
+        trace_id: None,
     };
     insert_batch(&mut app.db.client().await, &[], &[fixed])
         .await

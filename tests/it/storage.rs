@@ -33,6 +33,7 @@ fn prediction(request_id: &str, employee_id: Option<i64>, batch_id: Option<Uuid>
         enqueued_at: Some(OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("ts")),
         // Postgres keeps microseconds; a whole second round-trips exactly.
         scored_at: OffsetDateTime::from_unix_timestamp(1_700_000_001).expect("ts"),
+        trace_id: None,
     }
 }
 
@@ -44,6 +45,7 @@ fn rejected(request_id: Option<&str>, payload: &[u8]) -> RejectedRow {
         payload: payload.to_vec(),
         payload_sha256: turnover::digest::sha256_hex(payload),
         received_at: OffsetDateTime::from_unix_timestamp(1_700_000_002).expect("ts"),
+        trace_id: None,
     }
 }
 

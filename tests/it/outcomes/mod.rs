@@ -54,6 +54,7 @@ fn row(
         explanation: None,
         enqueued_at: None,
         scored_at,
+        trace_id: None,
     }
 }
 
