@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::options::{
+    BasicConsumeOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{FieldTable, ShortString};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -236,5 +239,49 @@ pub fn body(value: &Value) -> Outgoing {
     Outgoing {
         body: serde_json::to_vec(value).expect("json"),
         ..Default::default()
+    }
+}
+
+/// What a producer that wants replies holds: a connection to the test's broker (topology
+/// declared), a channel, an exclusive reply queue and a consumer of it that needs no acks.
+pub struct ReplyClient {
+    pub connection: lapin::Connection,
+    pub channel: lapin::Channel,
+    pub queue: ShortString,
+    pub consumer: lapin::Consumer,
+}
+
+impl TestApp {
+    /// A [`ReplyClient`] on this app's broker, its connection named `name`.
+    pub async fn reply_client(&self, name: &str) -> ReplyClient {
+        let amqp = &self.settings.amqp;
+        let connection = queue::connect(&amqp.url, name).await.unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        topology::declare(&connection, amqp).await.unwrap();
+        let exclusive = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        let queue = channel
+            .queue_declare("".into(), exclusive, FieldTable::default())
+            .await
+            .unwrap()
+            .name()
+            .clone();
+        let no_ack = BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        };
+        let consumer = channel
+            .basic_consume(queue.clone(), "".into(), no_ack, FieldTable::default())
+            .await
+            .unwrap();
+        ReplyClient {
+            connection,
+            channel,
+            queue,
+            consumer,
+        }
     }
 }

@@ -5,15 +5,14 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::options::BasicPublishOptions;
+use lapin::types::{AMQPValue, ShortString};
 use lapin::BasicProperties;
 use serde_json::{json, Value};
-use turnover::queue::{self, topology};
 use turnover::record::sample;
 use turnover::wire::Envelope;
 
-use crate::app::{body, TestApp};
+use crate::app::{body, ReplyClient, TestApp};
 
 fn envelope(age: u64) -> Vec<u8> {
     let mut record = sample::example();
@@ -46,38 +45,17 @@ async fn a_reused_request_id_replays_the_stored_result_or_is_refused() {
     app.wait_for_predictions(1).await;
 
     let amqp = &app.settings.amqp;
-    let connection = queue::connect(&amqp.url, "test-idempotency").await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    topology::declare(&connection, amqp).await.unwrap();
-    let replies = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut consumer = channel
-        .basic_consume(
-            replies.name().clone(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let ReplyClient {
+        connection,
+        channel,
+        queue: replies,
+        mut consumer,
+    } = app.reply_client("test-idempotency").await;
     let conflicting = envelope(30);
     for (correlation, bytes) in [("same", envelope(41)), ("other", conflicting.clone())] {
         let properties = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_reply_to(replies.name().clone())
+            .with_reply_to(replies.clone())
             .with_correlation_id(correlation.into());
         channel
             .basic_publish(

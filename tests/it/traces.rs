@@ -8,16 +8,15 @@ mod collector;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::BasicProperties;
 use serde_json::{json, Value};
-use turnover::queue::{self, topology};
 use turnover::record::sample;
 use turnover::wire::Envelope;
 
 use self::collector::{wait_for_spans, Collector, Served};
-use crate::app::TestApp;
+use crate::app::{ReplyClient, TestApp};
 use crate::helpers::wait_until;
 use crate::http::{client, wait_ready};
 
@@ -154,33 +153,12 @@ fn string_header(properties: &BasicProperties, name: &str) -> Option<String> {
 async fn a_queued_job_keeps_its_producers_trace_and_one_without_gets_a_fresh_one() {
     let app = TestApp::spawn().await;
     let amqp = &app.settings.amqp;
-    let connection = queue::connect(&amqp.url, "test-traces").await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    topology::declare(&connection, amqp).await.unwrap();
-    let replies = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut consumer = channel
-        .basic_consume(
-            replies.name().clone(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let ReplyClient {
+        connection,
+        channel,
+        queue: replies,
+        mut consumer,
+    } = app.reply_client("test-traces").await;
     let envelope = |id: &str| {
         Envelope {
             request_id: Some(id.into()),
@@ -204,7 +182,7 @@ async fn a_queued_job_keeps_its_producers_trace_and_one_without_gets_a_fresh_one
     for (bytes, headers) in messages {
         let mut properties = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_reply_to(replies.name().clone())
+            .with_reply_to(replies.clone())
             .with_correlation_id(format!("c{}", bytes.len()).into());
         if let Some(headers) = headers {
             properties = properties.with_headers(headers);
