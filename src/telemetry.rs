@@ -34,8 +34,12 @@ pub fn init_with_tracing(format: LogFormat, directives: &str, telemetry: &Teleme
             .boxed(),
         LogFormat::Pretty => logs.compact().with_filter(filter).boxed(),
     };
+    // The OpenTelemetry layer only when spans leave the process: without an exporter it would
+    // cost every job its span bookkeeping for nothing (docs/performance.md); trace ids are
+    // made and carried without it (`trace::Traced`).
+    let exporting = telemetry.endpoint().is_some();
     let (spans, error) = match crate::trace::export::tracer(telemetry) {
-        Ok(tracer) => (
+        Ok(tracer) if exporting => (
             Some(
                 tracing_opentelemetry::layer()
                     .with_tracer(tracer)
@@ -48,6 +52,7 @@ pub fn init_with_tracing(format: LogFormat, directives: &str, telemetry: &Teleme
             ),
             None,
         ),
+        Ok(_) => (None, None),
         Err(error) => (None, Some(error)),
     };
     // A second init (tests spawning several apps) keeps the first subscriber.

@@ -13,7 +13,14 @@ use super::{TraceParent, Traced, TRACEPARENT_HEADER, TRACESTATE_HEADER};
 /// The middleware (outermost, so the request log line and the JSON errors are inside it).
 pub async fn continue_trace(request: Request, next: Next) -> Response {
     let traced = server_span(&request);
-    let mut response = next.run(request).instrument(traced.span.clone()).await;
+    // Without an OpenTelemetry layer the span holds no trace context: the handler finds the
+    // request's position here instead, so what it publishes still continues this trace.
+    let position = TraceParent::parse(&traced.traceparent, None);
+    let handled = next.run(request).instrument(traced.span.clone());
+    let mut response = match position {
+        Some(position) => CURRENT.scope(position, handled).await,
+        None => handled.await,
+    };
     traced
         .span
         .record("http.response.status_code", response.status().as_u16());
@@ -21,6 +28,17 @@ pub async fn continue_trace(request: Request, next: Next) -> Response {
         response.headers_mut().insert(TRACEPARENT_HEADER, value);
     }
     response
+}
+
+tokio::task_local! {
+    /// The position of the HTTP request being handled (its server span), for a span started
+    /// inside it when no OpenTelemetry layer carries the context.
+    static CURRENT: TraceParent;
+}
+
+/// The position of the HTTP request this task is handling, if any.
+pub(super) fn current() -> Option<TraceParent> {
+    CURRENT.try_with(Clone::clone).ok()
 }
 
 /// The server span of `request`, continuing its `traceparent` when it holds a valid one.

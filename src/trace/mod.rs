@@ -55,11 +55,12 @@ impl Traced {
                 context.is_sampled(),
             )
         } else {
-            // No tracing layer (a library user without `telemetry::init`): the trace still
-            // continues, or starts, for the rows and the replies.
+            // No OpenTelemetry layer (nothing exports, or a library user without
+            // `telemetry::init`): the ids are made here. Without a parent of its own, a span
+            // continues the HTTP request it runs in (`http::continue_trace`), else starts a trace.
             let fresh = random_bytes();
             let span_id: [u8; 8] = fresh[..8].try_into().unwrap_or([1; 8]);
-            match parent {
+            match parent.cloned().or_else(http::current) {
                 Some(p) => (p.trace_id, span_id, p.sampled),
                 None => (random_bytes(), span_id, false),
             }
@@ -82,18 +83,20 @@ impl Traced {
 }
 
 /// The current span's `traceparent`, for a request published from inside it (an HTTP
-/// handler's `/predict/batch` rows). `None` without an OpenTelemetry layer.
+/// handler's `/predict/batch` rows). `None` outside a span of a trace.
 #[must_use]
 pub fn current_traceparent() -> Option<String> {
     let cx = Span::current().context();
     let context = cx.span().span_context().clone();
-    context.is_valid().then(|| {
-        context::format(
+    if context.is_valid() {
+        return Some(context::format(
             &context.trace_id().to_bytes(),
             &context.span_id().to_bytes(),
             context.is_sampled(),
-        )
-    })
+        ));
+    }
+    // No OpenTelemetry layer: the HTTP request's own position, when there is one.
+    http::current().map(|p| context::format(&p.trace_id, &p.span_id, p.sampled))
 }
 
 /// 16 random bytes, never all zero (an all-zero id is invalid).

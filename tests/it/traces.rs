@@ -242,3 +242,37 @@ async fn a_queued_job_keeps_its_producers_trace_and_one_without_gets_a_fresh_one
     let _ = connection.close(200, "".into()).await;
     app.finish().await;
 }
+
+/// Without an exporter no OpenTelemetry layer runs (nothing would receive its spans), yet a
+/// `/predict` still continues its caller's trace through the broker into its row and reply.
+#[tokio::test]
+async fn without_an_exporter_a_predict_still_continues_the_callers_trace_into_its_row() {
+    let app = TestApp::spawn().await;
+    wait_ready(&app, true).await;
+    let response = client()
+        .post(app.url("/predict"))
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+        .json(&Value::Object(sample::example()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let replied = response.headers()["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(trace_of(&replied), CALLER_TRACE, "the reply's traceparent");
+    assert!(
+        replied.ends_with("-01"),
+        "the caller's sampled flag stands: {replied}"
+    );
+    let body: Value = response.json().await.unwrap();
+    let request_id = body["request_id"].as_str().unwrap();
+    assert_eq!(
+        stored_trace(&app, "predictions", request_id)
+            .await
+            .as_deref(),
+        Some(CALLER_TRACE),
+        "the row names the caller's trace"
+    );
+}
