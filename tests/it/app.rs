@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use turnover::app::AppContext;
-use turnover::config::{LogFormat, Settings};
+use turnover::config::{Amqp, LogFormat, Settings};
 use turnover::queue::publisher::{Outgoing, PublishReport, Publisher};
 use turnover::queue::{self, topology};
 use turnover::startup;
@@ -249,6 +249,25 @@ pub struct ReplyClient {
     pub channel: lapin::Channel,
     pub queue: ShortString,
     pub consumer: lapin::Consumer,
+}
+
+impl ReplyClient {
+    /// Publishes `bytes` as a request to `amqp`'s exchange and routing key, with `properties`
+    /// and this client's reply queue as `reply_to`, and waits for the broker's confirm.
+    pub async fn request(&self, amqp: &Amqp, bytes: &[u8], properties: lapin::BasicProperties) {
+        self.channel
+            .basic_publish(
+                amqp.exchange.as_str().into(),
+                amqp.routing_key.as_str().into(),
+                lapin::options::BasicPublishOptions::default(),
+                bytes,
+                properties.with_reply_to(self.queue.clone()),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
 }
 
 impl TestApp {

@@ -5,14 +5,13 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, ShortString};
 use lapin::BasicProperties;
 use serde_json::{json, Value};
 use turnover::record::sample;
 use turnover::wire::Envelope;
 
-use crate::app::{body, ReplyClient, TestApp};
+use crate::app::{body, TestApp};
 
 fn envelope(age: u64) -> Vec<u8> {
     let mut record = sample::example();
@@ -45,35 +44,18 @@ async fn a_reused_request_id_replays_the_stored_result_or_is_refused() {
     app.wait_for_predictions(1).await;
 
     let amqp = &app.settings.amqp;
-    let ReplyClient {
-        connection,
-        channel,
-        queue: replies,
-        mut consumer,
-    } = app.reply_client("test-idempotency").await;
+    let mut client = app.reply_client("test-idempotency").await;
     let conflicting = envelope(30);
     for (correlation, bytes) in [("same", envelope(41)), ("other", conflicting.clone())] {
         let properties = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_reply_to(replies.clone())
             .with_correlation_id(correlation.into());
-        channel
-            .basic_publish(
-                amqp.exchange.as_str().into(),
-                amqp.routing_key.as_str().into(),
-                BasicPublishOptions::default(),
-                &bytes,
-                properties,
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        client.request(amqp, &bytes, properties).await;
     }
 
     let mut answers = std::collections::HashMap::new();
     while answers.len() < 2 {
-        let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.next())
+        let delivery = tokio::time::timeout(Duration::from_secs(10), client.consumer.next())
             .await
             .expect("two replies within 10 s")
             .expect("a delivery")
@@ -136,6 +118,6 @@ async fn a_reused_request_id_replays_the_stored_result_or_is_refused() {
         conflicting,
         "the refused bytes are kept"
     );
-    let _ = connection.close(200, "".into()).await;
+    let _ = client.connection.close(200, "".into()).await;
     app.finish().await;
 }

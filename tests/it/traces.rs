@@ -8,7 +8,6 @@ mod collector;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::BasicProperties;
 use serde_json::{json, Value};
@@ -16,7 +15,7 @@ use turnover::record::sample;
 use turnover::wire::Envelope;
 
 use self::collector::{wait_for_spans, Collector, Served};
-use crate::app::{ReplyClient, TestApp};
+use crate::app::TestApp;
 use crate::helpers::wait_until;
 use crate::http::{client, wait_ready};
 
@@ -153,12 +152,7 @@ fn string_header(properties: &BasicProperties, name: &str) -> Option<String> {
 async fn a_queued_job_keeps_its_producers_trace_and_one_without_gets_a_fresh_one() {
     let app = TestApp::spawn().await;
     let amqp = &app.settings.amqp;
-    let ReplyClient {
-        connection,
-        channel,
-        queue: replies,
-        mut consumer,
-    } = app.reply_client("test-traces").await;
+    let mut client = app.reply_client("test-traces").await;
     let envelope = |id: &str| {
         Envelope {
             request_id: Some(id.into()),
@@ -182,29 +176,17 @@ async fn a_queued_job_keeps_its_producers_trace_and_one_without_gets_a_fresh_one
     for (bytes, headers) in messages {
         let mut properties = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_reply_to(replies.clone())
             .with_correlation_id(format!("c{}", bytes.len()).into());
         if let Some(headers) = headers {
             properties = properties.with_headers(headers);
         }
-        channel
-            .basic_publish(
-                amqp.exchange.as_str().into(),
-                amqp.routing_key.as_str().into(),
-                BasicPublishOptions::default(),
-                &bytes,
-                properties,
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        client.request(amqp, &bytes, properties).await;
     }
 
     // Each reply names its message's trace in `traceparent`.
     let mut replied = Vec::new();
     while replied.len() < 3 {
-        let delivery = tokio::time::timeout(Duration::from_secs(20), consumer.next())
+        let delivery = tokio::time::timeout(Duration::from_secs(20), client.consumer.next())
             .await
             .expect("three replies within 20 s")
             .expect("a delivery")
@@ -239,7 +221,7 @@ async fn a_queued_job_keeps_its_producers_trace_and_one_without_gets_a_fresh_one
     })
     .await;
     assert_eq!(refused, refused_trace);
-    let _ = connection.close(200, "".into()).await;
+    let _ = client.connection.close(200, "".into()).await;
     app.finish().await;
 }
 
