@@ -24,6 +24,8 @@ pub struct LoadResult {
     pub errors: u64,
     /// Microseconds of the service's CPU per 200 answer while measuring (`NaN` without a pid).
     pub cpu_us_per_answer: f64,
+    /// The whole machine's CPU per 200 answer, by process.
+    pub machine: crate::machine::Split,
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -133,9 +135,14 @@ pub async fn drive(
     let cpu = tokio::spawn(async move {
         tokio::time::sleep_until(start.into()).await;
         let before = pid.and_then(crate::service::cpu_seconds);
+        let machine_before = crate::machine::snapshot(pid);
         tokio::time::sleep_until(end.into()).await;
         let after = pid.and_then(crate::service::cpu_seconds);
-        before.zip(after).map_or(f64::NAN, |(b, a)| a - b)
+        let machine_after = crate::machine::snapshot(pid);
+        (
+            before.zip(after).map_or(f64::NAN, |(b, a)| a - b),
+            (machine_before, machine_after),
+        )
     });
     let mut tasks = Vec::new();
     for c in 0..connections {
@@ -182,9 +189,10 @@ pub async fn drive(
         }
     }
     all.sort_by(f64::total_cmp);
-    let cpu = cpu.await.unwrap_or(f64::NAN);
+    let (cpu, (machine_before, machine_after)) = cpu.await.unwrap_or_default();
     LoadResult {
         cpu_us_per_answer: cpu * 1e6 / all.len() as f64,
+        machine: machine_after.since(&machine_before, all.len()),
         rps: all.len() as f64 / duration.as_secs_f64(),
         p50_ms: quantile(&all, 0.5),
         p99_ms: quantile(&all, 0.99),

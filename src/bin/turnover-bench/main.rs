@@ -17,6 +17,7 @@
 
 mod broker;
 mod load;
+mod machine;
 mod phases;
 mod service;
 mod stats;
@@ -292,6 +293,7 @@ async fn with_service(
         for &c in &args.connections {
             let (mut rps, mut p50, mut p99, mut p999, mut peak, mut steady, mut cpu) =
                 (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+            let mut machine: Vec<machine::Split> = Vec::new();
             for r in 0..args.runs {
                 let from = Instant::now();
                 let m = load::drive(
@@ -309,6 +311,12 @@ async fn with_service(
                     "  /predict c={c} run {r}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} µs CPU/answer, {} errors",
                     m.rps, m.p50_ms, m.p99_ms, m.cpu_us_per_answer, m.errors
                 );
+                let w = &m.machine;
+                eprintln!(
+                    "    machine CPU/answer: {who} {:.0}, broker {:.0}, postgres {:.0}, load generator {:.0}, other {:.0}; all {:.0} µs",
+                    w.service, w.broker, w.postgres, w.harness, w.other, w.total
+                );
+                machine.push(*w);
                 if m.errors > 0 {
                     eprintln!("    {} non-200 answers or failed connections", m.errors);
                 }
@@ -333,6 +341,20 @@ async fn with_service(
                 "µs",
                 cpu,
             ));
+            let by = |f: fn(&machine::Split) -> f64| machine.iter().map(f).collect::<Vec<_>>();
+            for (name, values) in [
+                ("broker", by(|w| w.broker)),
+                ("postgres", by(|w| w.postgres)),
+                ("load generator", by(|w| w.harness)),
+                ("other", by(|w| w.other)),
+                ("machine, all", by(|w| w.total)),
+            ] {
+                rows.push(Row::new(
+                    format!("5. {name} CPU per /predict answer, c={c}"),
+                    "µs",
+                    values,
+                ));
+            }
             rows.push(Row::new(
                 format!("4. {who} RSS /predict c={c}, peak"),
                 "MiB",
