@@ -9,6 +9,11 @@
 //! envelope gets the id `rescore:<tag>:<employee_id>`, the tag being the version of the bundle
 //! under `model.path` (or one given), so a new bundle (or a new tag) scores everyone again,
 //! while the same run sent twice is still deduplicated.
+//!
+//! A run inside a caller's trace (a job scheduler's, a CI pipeline's) passes it as the
+//! environment variables `TRACEPARENT` and `TRACESTATE`, the OpenTelemetry convention for a
+//! process's parent context: every message then carries it, and every job continues it.
+//! Without them each job starts its own trace at the worker.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -23,6 +28,7 @@ use crate::config::Settings;
 use crate::extracts;
 use crate::queue::publisher::Outgoing;
 use crate::queue::resend::{publish_resending, Pace, ResendError, ResendReport};
+use crate::trace::{TraceParent, TRACEPARENT_HEADER, TRACESTATE_HEADER};
 use crate::wire::Envelope;
 
 #[derive(Debug, Args)]
@@ -84,10 +90,15 @@ async fn publish(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitC
         ProgressStyle::with_template("{bar:30} {pos}/{len} confirmed, {per_sec}, ~{eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let trace = trace_headers(
+        std::env::var("TRACEPARENT").ok().as_deref(),
+        std::env::var("TRACESTATE").ok().as_deref(),
+    )?;
     let messages: Vec<Outgoing> = bodies
         .into_iter()
         .map(|body| Outgoing {
             body,
+            headers: trace.clone(),
             ..Default::default()
         })
         .collect();
@@ -117,6 +128,29 @@ async fn publish(settings: &Settings, args: EnqueueArgs) -> anyhow::Result<ExitC
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The `traceparent` (and `tracestate`) headers of every message, from the caller's
+/// environment. Unlike a message's header, which is ignored when malformed, a variable the
+/// caller set on purpose and got wrong stops the run before anything is sent.
+fn trace_headers(
+    traceparent: Option<&str>,
+    tracestate: Option<&str>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let Some(value) = traceparent.filter(|v| !v.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let Some(parent) = TraceParent::parse(value, tracestate) else {
+        anyhow::bail!(
+            "TRACEPARENT: not a W3C traceparent (00-<32 lower-case hex trace id>-<16 lower-case \
+             hex span id>-<2 hex flags>, ids not all zero); unset it to start a trace per job"
+        );
+    };
+    let mut headers = vec![(TRACEPARENT_HEADER.to_owned(), value.trim().to_owned())];
+    if let Some(state) = parent.tracestate {
+        headers.push((TRACESTATE_HEADER.to_owned(), state));
+    }
+    Ok(headers)
 }
 
 fn print_tally(total: u64, run: &ResendReport) {
@@ -217,4 +251,35 @@ fn extract_bodies(
             .to_bytes()
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_headers;
+
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn a_callers_traceparent_goes_on_every_message_with_its_tracestate() {
+        assert_eq!(trace_headers(None, Some("a=1")).unwrap(), Vec::new());
+        assert_eq!(trace_headers(Some(" "), None).unwrap(), Vec::new());
+        assert_eq!(
+            trace_headers(Some(PARENT), Some("vendor=abc")).unwrap(),
+            vec![
+                ("traceparent".to_owned(), PARENT.to_owned()),
+                ("tracestate".to_owned(), "vendor=abc".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_traceparent_stops_the_run_naming_the_variable() {
+        let error = trace_headers(Some("00-4BF92F35-01"), None).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("TRACEPARENT: not a W3C traceparent"),
+            "{error}"
+        );
+    }
 }
