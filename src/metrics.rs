@@ -255,6 +255,7 @@ impl Metrics {
             Box::new(m.limiter_clients.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(m.retention_deleted.clone()),
             Box::new(crate::trace::export::spans_dropped().clone()),
+            Box::new(crate::trace::gate::collector_up().clone()),
         ] {
             m.registry.register(c).expect("each metric registered once");
         }

@@ -2,7 +2,7 @@
 //! stderr so that commands which print results (`score`) keep stdout clean; and the
 //! OpenTelemetry layer that gives the service's spans their trace ids (`trace`).
 
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::filter::{self, FilterExt as _, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
@@ -47,8 +47,16 @@ pub fn init_with_tracing(format: LogFormat, directives: &str, telemetry: &Teleme
                     // attributes per job; the span's own start and end are what a trace needs.
                     .with_tracked_inactivity(false)
                     .with_threads(false)
-                    // Only this crate's spans: the drivers' own would multiply the volume.
-                    .with_filter(Targets::new().with_target("turnover", LevelFilter::INFO)),
+                    // Only this crate's spans: the drivers' own would multiply the volume. And
+                    // none while the collector is down or behind (`trace::gate`): a span built
+                    // only to be dropped would cost the job for nothing.
+                    .with_filter(
+                        Targets::new()
+                            .with_target("turnover", LevelFilter::INFO)
+                            .and(filter::dynamic_filter_fn(|_, _| {
+                                crate::trace::gate::recording()
+                            })),
+                    ),
             ),
             None,
         ),

@@ -8,6 +8,9 @@
 //! a batch the collector refused or never answered is counted `export_failed`. The SDK keeps
 //! its own drop count private, so the queue's bound is kept here, in front of it.
 //!
+//! Both close the [`gate`](super::gate): no span is recorded until the collector takes an
+//! export again, so a dead or slow collector costs scoring what no exporter costs.
+//!
 //! Without an endpoint there is no exporter, but spans still get their ids: trace ids are
 //! generated, continued and stored all the same.
 
@@ -26,6 +29,7 @@ use opentelemetry_sdk::trace::{
 use opentelemetry_sdk::Resource;
 use prometheus::IntCounterVec;
 
+use super::gate::{self, Closed};
 use crate::config::Telemetry;
 
 /// Finished spans waiting for the exporter, at most: about 2 MB at ~1 KB a span, and at the
@@ -83,10 +87,11 @@ pub fn tracer(settings: &Telemetry) -> anyhow::Result<Tracer> {
                 .build(),
         );
     if let Some(endpoint) = settings.endpoint() {
+        let url = traces_url(endpoint);
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(traces_url(endpoint))
+            .with_endpoint(url.clone())
             .with_timeout(EXPORT_TIMEOUT)
             .build()?;
         let batch = BatchSpanProcessor::builder(Counted(exporter))
@@ -103,6 +108,7 @@ pub fn tracer(settings: &Telemetry) -> anyhow::Result<Tracer> {
             inner: batch,
             queued: Arc::clone(queued()),
         });
+        gate::start_probe(url);
     }
     let provider = PROVIDER.get_or_init(|| builder.build());
     Ok(provider.tracer("turnover"))
@@ -153,6 +159,7 @@ impl SpanProcessor for Bounded {
         if self.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_SPANS {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             spans_dropped().with_label_values(&["queue_full"]).inc();
+            gate::close(Closed::QueueFull);
             return;
         }
         self.inner.on_end(span);
@@ -180,10 +187,13 @@ impl SpanExporter for Counted {
         let n = batch.len();
         queued().fetch_sub(n, Ordering::Relaxed);
         let result = self.0.export(batch).await;
-        if result.is_err() {
+        if result.is_ok() {
+            gate::open();
+        } else {
             spans_dropped()
                 .with_label_values(&["export_failed"])
                 .inc_by(n as u64);
+            gate::close(Closed::ExportFailed);
         }
         result
     }

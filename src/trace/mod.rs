@@ -11,11 +11,13 @@
 //! - [`context`]: the `traceparent` / `tracestate` headers, parsed and written;
 //! - [`amqp`]: the headers of a message, in and out, and the consumer's spans;
 //! - [`http`]: the middleware that continues a caller's trace on every route;
-//! - [`export`]: the sampler, the bounded export queue and the OTLP/HTTP exporter.
+//! - [`export`]: the sampler, the bounded export queue and the OTLP/HTTP exporter;
+//! - [`gate`]: spans are recorded only while the collector takes them.
 
 pub mod amqp;
 pub mod context;
 pub mod export;
+pub mod gate;
 pub mod http;
 
 use opentelemetry::trace::TraceContextExt as _;

@@ -4,6 +4,8 @@
 //! test runs itself. Against the real RabbitMQ and Postgres.
 
 mod collector;
+mod dead_collector;
+mod enqueue;
 
 use std::time::Duration;
 

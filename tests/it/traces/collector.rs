@@ -79,11 +79,17 @@ async fn receive(State((spans, exports)): State<Shared>, body: Bytes) -> impl In
 
 impl Collector {
     pub async fn start() -> Self {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// A receiver on `addr` (a port a service was already pointed at, for a collector that
+    /// comes up late).
+    pub async fn start_on(addr: SocketAddr) -> Self {
         let shared: Shared = Default::default();
         let app = Router::new()
             .route("/v1/traces", post(receive))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Collector {
@@ -113,6 +119,11 @@ pub struct Served {
 
 impl Served {
     pub async fn start(collector: &Collector, sample_ratio: &str) -> Self {
+        Self::start_to(collector.addr, sample_ratio).await
+    }
+
+    /// As [`Served::start`], exporting to `endpoint`, where a collector may or may not listen.
+    pub async fn start_to(endpoint: SocketAddr, sample_ratio: &str) -> Self {
         let db = TestDb::new().await;
         let settings = test_settings(&db);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -143,7 +154,7 @@ impl Served {
             .env("TURNOVER_LOG__FORMAT", "json")
             .env(
                 "TURNOVER_TELEMETRY__OTLP_ENDPOINT",
-                format!("http://{}", collector.addr),
+                format!("http://{endpoint}"),
             )
             .env("TURNOVER_TELEMETRY__SAMPLE_RATIO", sample_ratio)
             .stdout(Stdio::null())

@@ -1,0 +1,125 @@
+//! Whether spans are recorded for export at all: only while the collector keeps up.
+//!
+//! Building a span for export (ids, attributes, links, the queue) costs a queued job about a
+//! third of its CPU (docs/performance.md, "Tracing to a dead collector"). While the collector
+//! is unreachable, or slower than the spans arrive, every such span would be built only to be
+//! dropped; so the OpenTelemetry layer's filter asks [`recording`] before each span, and the
+//! gate closes when an export fails or the bounded queue is full. With it closed, a job costs
+//! what it costs with no exporter at all: trace ids are still made, continued, replied and
+//! stored (`Traced::start`), only no span is built.
+//!
+//! The gate opens again on the next export the collector takes, or, when nothing is queued to
+//! be exported, on a probe: every [`PROBE_INTERVAL`] while closed, a thread of its own sends the
+//! collector an empty OTLP request (a valid `ExportTraceServiceRequest` with no spans) and opens
+//! the gate on a 2xx. `turnover_trace_collector_up` says which state it is in.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use prometheus::IntGauge;
+
+/// How often a closed gate asks the collector whether it is back.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long one probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Open until the first export fails: a collector is presumed up when the process starts.
+static RECORDING: AtomicBool = AtomicBool::new(true);
+
+/// `turnover_trace_collector_up`: 1 while spans are recorded and exported, 0 while the
+/// collector is unreachable or behind (and without `telemetry.otlp_endpoint`).
+pub fn collector_up() -> &'static IntGauge {
+    static GAUGE: OnceLock<IntGauge> = OnceLock::new();
+    GAUGE.get_or_init(|| {
+        IntGauge::new(
+            "turnover_trace_collector_up",
+            "1 while spans are recorded and the OTLP collector takes them; 0 while it is \
+             unreachable or behind (spans are not recorded, trace ids still are), or no \
+             collector is configured",
+        )
+        .expect("a valid metric")
+    })
+}
+
+/// Whether a span starting now is recorded for export (the OpenTelemetry layer's filter).
+#[must_use]
+pub fn recording() -> bool {
+    RECORDING.load(Ordering::Relaxed)
+}
+
+/// Why the gate closed, for the one log line of the change.
+#[derive(Debug, Clone, Copy)]
+pub enum Closed {
+    /// An export failed: the collector refused it or did not answer in time.
+    ExportFailed,
+    /// The bounded export queue was full: the collector takes spans slower than they come.
+    QueueFull,
+}
+
+/// Closes the gate; logs only the change, so a dead collector is one line, not one per export.
+pub fn close(why: Closed) {
+    if RECORDING.swap(false, Ordering::Relaxed) {
+        collector_up().set(0);
+        let reason = match why {
+            Closed::ExportFailed => "an export to the collector failed",
+            Closed::QueueFull => "the span export queue is full",
+        };
+        tracing::warn!(
+            reason,
+            "spans are not recorded until the trace collector takes exports again; \
+             trace ids are still stored and replied"
+        );
+    }
+}
+
+/// Opens the gate (an export or a probe succeeded); logs only the change.
+pub fn open() {
+    if !RECORDING.swap(true, Ordering::Relaxed) {
+        collector_up().set(1);
+        tracing::info!("the trace collector takes exports again: spans are recorded");
+    }
+}
+
+/// Starts the probe of `traces_url` (once per process, with the exporter): while the gate is
+/// closed, an empty export every [`PROBE_INTERVAL`]. Idle while the gate is open.
+pub fn start_probe(traces_url: String) {
+    collector_up().set(1);
+    let spawned = std::thread::Builder::new()
+        .name("trace-probe".into())
+        .spawn(move || probe_forever(&traces_url));
+    if let Err(error) = spawned {
+        // Without the probe a closed gate reopens only on an export, so never after a failure:
+        // the service runs on untraced, as with no exporter, which the log says.
+        tracing::error!(error.message = %error, "cannot start the trace collector probe");
+    }
+}
+
+fn probe_forever(traces_url: &str) {
+    // The blocking client is built on this thread: it runs its own runtime, which must not be
+    // made (or dropped) inside the service's.
+    let client = match reqwest::blocking::Client::builder()
+        .timeout(PROBE_TIMEOUT)
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(error.message = %error, "cannot build the trace collector probe");
+            return;
+        }
+    };
+    loop {
+        std::thread::sleep(PROBE_INTERVAL);
+        if recording() {
+            continue;
+        }
+        let answered = client
+            .post(traces_url)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+            .body(Vec::new())
+            .send();
+        if answered.is_ok_and(|r| r.status().is_success()) {
+            open();
+        }
+    }
+}
