@@ -1,10 +1,12 @@
 //! The keys that cannot be 0. Their fields are `NonZero*` (or `Option<NonZero*>` when unset
 //! means "none"), so a 0 is refused while the settings are read and no code past the loader
-//! can meet one. serde refuses it with "invalid value: integer `0`, expected a nonzero u32";
-//! [`zero_refused`] turns that into the message naming the key, as [`check`](super::check)
-//! does for the rules between keys.
+//! can meet one. serde refuses it as an invalid value ("expected a nonzero usize"), which names
+//! no key; [`zero_refused`] turns that into the message naming the key, as
+//! [`check`](super::check) does for the rules between keys.
 
 use figment::error::{Actual, Kind};
+
+use super::ConfigError;
 
 /// A `NonZero*` default, `nonzero!(256)`: a 0 would not compile.
 macro_rules! nonzero {
@@ -17,8 +19,6 @@ macro_rules! nonzero {
         }
     };
 }
-
-use super::ConfigError;
 
 const AT_LEAST_ONE: &str = "must be at least 1";
 const NOT_FOREVER: &str = "must be at least 1 (0 would mean wait forever)";
