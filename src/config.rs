@@ -55,10 +55,14 @@
 //! The environment variable of a key is `TURNOVER_` + the key upper-cased with `__` for the
 //! dot: `TURNOVER_AMQP__URL`. Secrets, URLs and paths are taken verbatim (`0042` is a key,
 //! not 42), and the service-link variables Kubernetes injects for a service named `turnover`
-//! are skipped ([`env`]); the `_file` keys are read by [`secrets`]. This module must not open
+//! are skipped ([`env`]); the `_file` keys are read by [`secrets`]. A key that must be at
+//! least 1 is a `NonZero*` field: a 0 is refused while loading, naming the key ([`nonzero`]);
+//! the rules between keys are checked after ([`Settings::check`]). This module must not open
 //! connections or log secrets: URLs with passwords and API keys leave it only through
 //! [`redact_url`] or not at all.
 
+#[macro_use]
+mod nonzero;
 mod check;
 mod env;
 pub mod keys;
@@ -75,6 +79,7 @@ pub(crate) use redact::split_url;
 pub use telemetry::Telemetry;
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
 use ipnet::IpNet;
@@ -113,7 +118,7 @@ pub struct Amqp {
     pub delivery_limit: u32,
     /// Replicas of a new quorum request queue (`x-quorum-initial-group-size`); RabbitMQ caps it
     /// at the cluster's size, so 3 also suits a single node.
-    pub quorum_initial_group_size: u32,
+    pub quorum_initial_group_size: NonZeroU32,
     pub dead_letter_exchange: String,
     pub dead_letter_queue: String,
     /// The transient, non-durable queue of synchronous `/predict` requests: no dead-lettering.
@@ -131,7 +136,7 @@ pub struct Amqp {
     pub max_message_bytes: usize,
     /// `x-message-ttl` of the dead-letter queue when it is declared: dead letters (bodies with
     /// personal data) older than this are dropped by the broker. Unset: kept until read.
-    pub dead_letter_ttl_ms: Option<u32>,
+    pub dead_letter_ttl_ms: Option<NonZeroU32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +150,7 @@ pub enum QueueType {
 #[serde(deny_unknown_fields, default)]
 pub struct Postgres {
     pub url: String,
-    pub pool_size: usize,
+    pub pool_size: NonZeroUsize,
     /// A file holding `url` (a mounted secret), instead of `url`.
     pub url_file: Option<PathBuf>,
     /// `serve` creates the database and applies the migrations; `false` leaves both to
@@ -153,9 +158,9 @@ pub struct Postgres {
     pub migrate_on_start: bool,
     /// `lock_timeout` of each migration: a migration waiting on a reader fails fast instead of
     /// queueing every writer behind it.
-    pub migration_lock_timeout_ms: u64,
+    pub migration_lock_timeout_ms: NonZeroU64,
     /// `statement_timeout` of each migration.
-    pub migration_statement_timeout_ms: u64,
+    pub migration_statement_timeout_ms: NonZeroU64,
     /// How many times a migration that hit its lock timeout is tried again, with backoff.
     pub migration_retries: u32,
 }
@@ -163,10 +168,10 @@ pub struct Postgres {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Worker {
-    pub consumers: usize,
-    pub batch_size: usize,
+    pub consumers: NonZeroUsize,
+    pub batch_size: NonZeroUsize,
     pub batch_wait_ms: u64,
-    pub scoring_threads: usize,
+    pub scoring_threads: NonZeroUsize,
     pub shutdown_timeout_ms: u64,
 }
 
@@ -174,32 +179,32 @@ pub struct Worker {
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
     pub addr: SocketAddr,
-    pub predict_timeout_ms: u64,
-    pub rate_limit_per_minute: Option<u32>,
+    pub predict_timeout_ms: NonZeroU64,
+    pub rate_limit_per_minute: Option<NonZeroU32>,
     pub max_upload_bytes: usize,
     /// Wrong or missing API keys allowed per client address and minute, so keys cannot be
     /// guessed at line rate.
-    pub auth_failures_per_minute: u32,
+    pub auth_failures_per_minute: NonZeroU32,
     /// Largest `POST /outcomes` body: a list of outcomes is ~100 bytes an item, so this is far
     /// below `max_upload_bytes`, which is sized for three CSV extracts.
-    pub max_outcomes_bytes: usize,
+    pub max_outcomes_bytes: NonZeroUsize,
     /// Most outcomes in one `POST /outcomes`.
-    pub max_outcomes: usize,
+    pub max_outcomes: NonZeroUsize,
     /// Most rows in one extract file of `POST /predict/batch`.
-    pub max_batch_rows: usize,
+    pub max_batch_rows: NonZeroUsize,
     /// `POST /predict/batch` uploads read and checked at once; past it, 429.
-    pub max_concurrent_batches: usize,
+    pub max_concurrent_batches: NonZeroUsize,
     /// How long a client may take to send a request's headers, and then its whole body.
-    pub read_timeout_ms: u64,
+    pub read_timeout_ms: NonZeroU64,
     /// Open HTTP connections at once; past it, new ones wait in the listen backlog.
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
     /// Peers (reverse proxies, ingress controllers) whose `X-Forwarded-For` names the client,
     /// for the throttle and the rate limit; from any other peer the header is ignored.
     #[serde(deserialize_with = "load::networks")]
     pub trusted_proxies: Vec<IpNet>,
     /// Client addresses each limiter tracks at once; past it, new clients share one count, so
     /// memory stays bounded whatever the number of addresses.
-    pub limiter_max_clients: usize,
+    pub limiter_max_clients: NonZeroUsize,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -235,7 +240,7 @@ pub struct ModelSettings {
     pub shadow_path: Option<PathBuf>,
     /// When set, the bundle files are checked this often and a change reloads them, as SIGHUP
     /// does; unset, only SIGHUP reloads.
-    pub watch_interval_ms: Option<u64>,
+    pub watch_interval_ms: Option<NonZeroU64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -270,7 +275,7 @@ pub enum LogFormat {
 pub struct MetricsSettings {
     pub queue_depth_interval_ms: u64,
     /// How often `turnover_model_live_metric` is read again from the `model_performance` view.
-    pub performance_refresh_secs: u64,
+    pub performance_refresh_secs: NonZeroU64,
 }
 
 /// The worker's drift watch: a sliding window of the most recent records' features, compared
@@ -279,11 +284,11 @@ pub struct MetricsSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct DriftSettings {
     /// Records in the window (the most recent ones scored by this process).
-    pub window: usize,
+    pub window: NonZeroUsize,
     /// Records the window must hold before any PSI is exported: fewer give noisy figures.
-    pub min_records: usize,
+    pub min_records: NonZeroUsize,
     /// How often the PSI gauges are computed again.
-    pub refresh_secs: u64,
+    pub refresh_secs: NonZeroU64,
 }
 
 impl Default for Settings {
@@ -296,7 +301,7 @@ impl Default for Settings {
                 queue: "turnover.requests".into(),
                 queue_type: QueueType::Quorum,
                 delivery_limit: 5,
-                quorum_initial_group_size: 3,
+                quorum_initial_group_size: nonzero!(3),
                 dead_letter_exchange: "turnover.dlx".into(),
                 dead_letter_queue: "turnover.dead".into(),
                 rpc_queue: "turnover.rpc".into(),
@@ -310,35 +315,35 @@ impl Default for Settings {
             },
             postgres: Postgres {
                 url: "postgres://postgres@127.0.0.1:5432/turnover".into(),
-                pool_size: 8,
+                pool_size: nonzero!(8),
                 url_file: None,
                 migrate_on_start: true,
-                migration_lock_timeout_ms: 2_000,
-                migration_statement_timeout_ms: 600_000,
+                migration_lock_timeout_ms: nonzero!(2_000),
+                migration_statement_timeout_ms: nonzero!(600_000),
                 migration_retries: 4,
             },
             worker: Worker {
-                consumers: 2,
-                batch_size: 256,
+                consumers: nonzero!(2),
+                batch_size: nonzero!(256),
                 batch_wait_ms: 5,
-                scoring_threads: 1,
+                scoring_threads: nonzero!(1),
                 shutdown_timeout_ms: 10_000,
             },
             http: Http {
                 // Loopback: with no key configured, only this machine can call the routes.
                 addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-                predict_timeout_ms: 5000,
+                predict_timeout_ms: nonzero!(5000),
                 rate_limit_per_minute: None,
                 max_upload_bytes: 20 * 1024 * 1024,
-                auth_failures_per_minute: 10,
-                max_outcomes_bytes: 2 * 1024 * 1024,
-                max_outcomes: 10_000,
-                max_batch_rows: 100_000,
-                max_concurrent_batches: 4,
-                read_timeout_ms: 10_000,
-                max_connections: 1024,
+                auth_failures_per_minute: nonzero!(10),
+                max_outcomes_bytes: nonzero!(2 * 1024 * 1024),
+                max_outcomes: nonzero!(10_000),
+                max_batch_rows: nonzero!(100_000),
+                max_concurrent_batches: nonzero!(4),
+                read_timeout_ms: nonzero!(10_000),
+                max_connections: nonzero!(1024),
                 trusted_proxies: Vec::new(),
-                limiter_max_clients: 65_536,
+                limiter_max_clients: nonzero!(65_536),
             },
             auth: Auth::default(),
             model: ModelSettings {
@@ -359,12 +364,12 @@ impl Default for Settings {
             },
             metrics: MetricsSettings {
                 queue_depth_interval_ms: 5000,
-                performance_refresh_secs: 60,
+                performance_refresh_secs: nonzero!(60),
             },
             drift: DriftSettings {
-                window: 1000,
-                min_records: 100,
-                refresh_secs: 60,
+                window: nonzero!(1000),
+                min_records: nonzero!(100),
+                refresh_secs: nonzero!(60),
             },
             retention: Retention::default(),
             privacy: Privacy::default(),

@@ -30,6 +30,12 @@
 //! - `outcomes`, `monitor`: who actually left, and the gauges that watch the model in service
 //!   (its figures on outcomes, the drift of its inputs).
 //!
+//! The public modules are the library's API: what the binaries (`src/main.rs`, `src/bin/`),
+//! the integration tests, the benchmark, the example and the fuzz targets use. `backoff`,
+//! `csvfile`, `monitor`, `outcomes`, `privacy`, `serving`, `tls` and `trace` are the crate's
+//! own (`pub(crate)`): the service runs them, nothing outside calls them, and they may change
+//! without a caller to update.
+//!
 //! Imports go one way: `app` holds what `serving` and `monitor` use and neither imports it;
 //! `record` does not import `model`.
 //!
@@ -48,19 +54,19 @@ pub mod features;
 pub mod http;
 pub mod metrics;
 pub mod model;
-pub mod monitor;
-pub mod outcomes;
+pub(crate) mod monitor;
+pub(crate) mod outcomes;
 pub(crate) mod privacy;
 pub mod queue;
 pub mod record;
 pub mod retention;
 pub mod rng;
-pub mod serving;
+pub(crate) mod serving;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub(crate) mod tls;
-pub mod trace;
+pub(crate) mod trace;
 pub mod train;
 pub mod wire;
 pub mod worker;

@@ -27,7 +27,7 @@ fn rules(r: &Retention) -> Vec<(Retained, u32)> {
         (Retained::Outcomes, r.outcomes_days),
     ]
     .into_iter()
-    .filter_map(|(table, days)| Some((table, days?)))
+    .filter_map(|(table, days)| Some((table, days?.get())))
     .collect()
 }
 
@@ -50,14 +50,14 @@ pub async fn apply_once(
     'tables: for (table, days) in rules(rules_of) {
         let mut total = 0;
         loop {
-            match storage::delete_expired(&client, table, days, rules_of.batch_rows).await {
+            match storage::delete_expired(&client, table, days, rules_of.batch_rows.get()).await {
                 Ok(n) => {
                     total += n;
                     metrics
                         .retention_deleted
                         .with_label_values(&[table.table()])
                         .inc_by(n);
-                    if n < u64::from(rules_of.batch_rows) {
+                    if n < u64::from(rules_of.batch_rows.get()) {
                         break;
                     }
                 }
@@ -84,7 +84,7 @@ pub async fn run(ctx: Arc<AppContext>, stop: CancellationToken) {
     if !settings.any() {
         return;
     }
-    let mut ticks = tokio::time::interval(Duration::from_secs(settings.interval_secs));
+    let mut ticks = tokio::time::interval(Duration::from_secs(settings.interval_secs.get()));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -86,7 +86,7 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
             .await
             .with_context(|| format!("cannot prepare the database {}", redact_url(db_url)))?;
     }
-    let pool = storage::pool(db_url, settings.postgres.pool_size)?;
+    let pool = storage::pool(db_url, settings.postgres.pool_size.get())?;
     {
         let mut client = pool
             .get()
@@ -119,7 +119,10 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
                 .with_context(|| format!("cannot listen on {addr}"))?,
         )
     };
-    let drift = DriftWindow::new(settings.drift.window, serving.live.drift_reference.clone());
+    let drift = DriftWindow::new(
+        settings.drift.window.get(),
+        serving.live.drift_reference.clone(),
+    );
     let ctx = Arc::new(AppContext {
         settings,
         models: Arc::new(ServingSlot::new(serving)),
@@ -178,7 +181,7 @@ impl App {
             tracker.spawn(serving::watch(
                 Arc::clone(&ctx.settings),
                 shutdown.clone(),
-                Duration::from_millis(ms),
+                Duration::from_millis(ms.get()),
                 move || {
                     let ctx = Arc::clone(&reloading);
                     async move {
@@ -192,7 +195,7 @@ impl App {
             tracker.spawn(http::serve(listener, Arc::clone(&ctx), shutdown.clone()))
         });
         // Performance always, drift where the worker runs (only it sees records).
-        let every = Duration::from_secs(ctx.settings.metrics.performance_refresh_secs);
+        let every = Duration::from_secs(ctx.settings.metrics.performance_refresh_secs.get());
         tracker.spawn(monitor::performance::watch(
             ctx.pool.clone(),
             ctx.metrics.clone(),

@@ -1,5 +1,7 @@
-//! The rules between keys (docs/contract.md#configuration), checked after loading and before
-//! any connection is opened: each names the key it is about.
+//! The rules between keys (docs/contract.md#configuration), and the bounds a type does not
+//! hold, checked after loading and before any connection is opened: each names the key it is
+//! about. A 0 where at least 1 is needed never gets here: those keys are `NonZero*`, refused
+//! by the loader ([`nonzero`](super::nonzero)).
 
 use super::{ConfigError, Settings};
 
@@ -44,16 +46,7 @@ impl Settings {
                 message: message.to_owned(),
             })
         };
-        if self.worker.batch_size == 0 {
-            return invalid("worker.batch_size", "must be at least 1");
-        }
-        if self.worker.consumers == 0 {
-            return invalid("worker.consumers", "must be at least 1");
-        }
-        if self.worker.scoring_threads == 0 {
-            return invalid("worker.scoring_threads", "must be at least 1");
-        }
-        if usize::from(self.amqp.prefetch) < self.worker.batch_size {
+        if usize::from(self.amqp.prefetch) < self.worker.batch_size.get() {
             return invalid(
                 "amqp.prefetch",
                 "must be at least worker.batch_size, or batches can never fill",
@@ -63,19 +56,13 @@ impl Settings {
         if self.amqp.max_message_bytes < 4096 {
             return invalid("amqp.max_message_bytes", "must be at least 4096");
         }
-        if self.amqp.quorum_initial_group_size == 0 {
-            return invalid("amqp.quorum_initial_group_size", "must be at least 1");
+        // tokio's semaphore (the connection cap) holds at most this many permits.
+        if self.http.max_connections.get() > tokio::sync::Semaphore::MAX_PERMITS {
+            return invalid(
+                "http.max_connections",
+                &format!("must be at most {}", tokio::sync::Semaphore::MAX_PERMITS),
+            );
         }
-        if self.postgres.pool_size == 0 {
-            return invalid("postgres.pool_size", "must be at least 1");
-        }
-        if self.http.predict_timeout_ms == 0 {
-            return invalid("http.predict_timeout_ms", "must be at least 1");
-        }
-        if self.http.auth_failures_per_minute == 0 {
-            return invalid("http.auth_failures_per_minute", "must be at least 1");
-        }
-        self.check_http_bounds()?;
         let queues = [
             &self.amqp.queue,
             &self.amqp.rpc_queue,
@@ -85,18 +72,6 @@ impl Settings {
             return invalid(
                 "amqp.rpc_queue",
                 "amqp.queue, amqp.rpc_queue and amqp.dead_letter_queue must be three different queues",
-            );
-        }
-        if self.http.rate_limit_per_minute == Some(0) {
-            return invalid(
-                "http.rate_limit_per_minute",
-                "must be at least 1 (leave unset for no limit)",
-            );
-        }
-        if self.model.watch_interval_ms == Some(0) {
-            return invalid(
-                "model.watch_interval_ms",
-                "must be at least 1 (leave unset to reload on SIGHUP only)",
             );
         }
         if let Some([low, high]) = self.model.risk_cuts {
@@ -143,23 +118,12 @@ impl Settings {
         if let Err(message) = super::keys::parse_all(&self.auth.api_keys) {
             return invalid("auth.api_keys", &message);
         }
-        if self.http.limiter_max_clients == 0 {
-            return invalid("http.limiter_max_clients", "must be at least 1");
-        }
-        if self.metrics.performance_refresh_secs == 0 {
-            return invalid("metrics.performance_refresh_secs", "must be at least 1");
-        }
-        if self.drift.window == 0 {
-            return invalid("drift.window", "must be at least 1");
-        }
-        if self.drift.min_records == 0 || self.drift.min_records > self.drift.window {
+        // The other half, at least 1, is the type's (`nonzero`), with the same message.
+        if self.drift.min_records > self.drift.window {
             return invalid(
                 "drift.min_records",
                 "must be at least 1 and at most drift.window, or no PSI is ever exported",
             );
-        }
-        if self.drift.refresh_secs == 0 {
-            return invalid("drift.refresh_secs", "must be at least 1");
         }
         if !super::LOG_LEVELS.contains(&self.log.level.as_str()) {
             return invalid(
@@ -177,38 +141,6 @@ impl Settings {
         }
         super::privacy::check(self)?;
         super::telemetry::check(self)?;
-        Ok(())
-    }
-}
-
-impl Settings {
-    /// The bounds of the HTTP edge (issue 17): each must let at least one request through.
-    fn check_http_bounds(&self) -> Result<(), ConfigError> {
-        let http = &self.http;
-        let at_least_one = [
-            ("http.max_outcomes_bytes", http.max_outcomes_bytes as u64),
-            ("http.max_outcomes", http.max_outcomes as u64),
-            ("http.max_batch_rows", http.max_batch_rows as u64),
-            (
-                "http.max_concurrent_batches",
-                http.max_concurrent_batches as u64,
-            ),
-            ("http.read_timeout_ms", http.read_timeout_ms),
-            ("http.max_connections", http.max_connections as u64),
-        ];
-        if let Some(&(key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
-            return Err(ConfigError::Invalid {
-                key,
-                message: "must be at least 1".to_owned(),
-            });
-        }
-        // tokio's semaphore (the connection cap) holds at most this many permits.
-        if http.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
-            return Err(ConfigError::Invalid {
-                key: "http.max_connections",
-                message: format!("must be at most {}", tokio::sync::Semaphore::MAX_PERMITS),
-            });
-        }
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Where the settings come from and how they are read: defaults, then the file, then the
 //! `TURNOVER_*` variables, then the `_file` secrets and the cross-checks; the list-valued keys'
 //! two forms (a list, or one comma-separated string as the environment gives it); and the
-//! error that names the key or the file at fault.
+//! error that names the key or the file at fault (a 0 for a `NonZero*` key: [`nonzero`]).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use figment::Figment;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
-use super::{env, secrets, Settings};
+use super::{env, nonzero, secrets, Settings};
 
 /// `api_keys` as a list, or as one comma-separated string (the environment's form).
 pub(super) fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -97,7 +97,9 @@ impl Settings {
         let mut settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(user.clone())
             .extract()
-            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+            .map_err(|e| {
+                nonzero::zero_refused(&e).unwrap_or_else(|| ConfigError::Figment(Box::new(e)))
+            })?;
         secrets::read_secret_files(&user, &mut settings)?;
         settings.skipped_variables = environment.ignored;
         settings.check()?;

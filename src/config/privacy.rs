@@ -2,6 +2,8 @@
 //! (`retention.*`), the salt of erasure records (`privacy.*`), and whether full inputs are
 //! stored (`storage.*`). Read by the retention task, the erasure paths and the worker's rows.
 
+use std::num::{NonZeroU32, NonZeroU64};
+
 use serde::{Deserialize, Serialize};
 
 /// `retention.*`: rows older than these many days are deleted; unset keeps them.
@@ -9,17 +11,17 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
     /// `predictions` by `scored_at`.
-    pub predictions_days: Option<u32>,
+    pub predictions_days: Option<NonZeroU32>,
     /// `shadow_predictions` by `scored_at`.
-    pub shadow_days: Option<u32>,
+    pub shadow_days: Option<NonZeroU32>,
     /// `rejected_messages` by `received_at`.
-    pub rejected_days: Option<u32>,
+    pub rejected_days: Option<NonZeroU32>,
     /// `outcomes` by `recorded_at`.
-    pub outcomes_days: Option<u32>,
+    pub outcomes_days: Option<NonZeroU32>,
     /// How often one process (an advisory lock decides which) applies the rules.
-    pub interval_secs: u64,
+    pub interval_secs: NonZeroU64,
     /// Rows per DELETE: small enough that a worker insert never waits long behind one.
-    pub batch_rows: u32,
+    pub batch_rows: NonZeroU32,
 }
 
 impl Default for Retention {
@@ -29,8 +31,8 @@ impl Default for Retention {
             shadow_days: None,
             rejected_days: None,
             outcomes_days: None,
-            interval_secs: 3_600,
-            batch_rows: 1_000,
+            interval_secs: nonzero!(3_600),
+            batch_rows: nonzero!(1_000),
         }
     }
 }
@@ -84,55 +86,18 @@ impl Default for StorageSettings {
     }
 }
 
-/// The rules of these keys and of the migration and dead-letter keys added with them, each
-/// naming its key.
+/// The rule of these keys that is not a type (the `retention.*` numbers, the dead-letter TTL
+/// and the migration timeouts are `NonZero*`: [`nonzero`](super::nonzero)), naming its key.
 pub(super) fn check(s: &super::Settings) -> Result<(), super::ConfigError> {
-    let invalid = |key, message: &str| {
-        Err(super::ConfigError::Invalid {
-            key,
-            message: message.to_owned(),
-        })
-    };
-    let r = &s.retention;
-    for (key, days) in [
-        ("retention.predictions_days", r.predictions_days),
-        ("retention.shadow_days", r.shadow_days),
-        ("retention.rejected_days", r.rejected_days),
-        ("retention.outcomes_days", r.outcomes_days),
-    ] {
-        if days == Some(0) {
-            return invalid(key, "must be at least 1 day (leave unset to keep rows)");
-        }
-    }
-    if r.interval_secs == 0 {
-        return invalid("retention.interval_secs", "must be at least 1");
-    }
-    if r.batch_rows == 0 {
-        return invalid("retention.batch_rows", "must be at least 1");
-    }
     if s.privacy
         .erasure_salt
         .as_ref()
         .is_some_and(|salt| salt.chars().count() < 16)
     {
-        return invalid(
-            "privacy.erasure_salt",
-            "must be at least 16 characters: a short salt can be guessed",
-        );
-    }
-    if s.amqp.dead_letter_ttl_ms == Some(0) {
-        return invalid(
-            "amqp.dead_letter_ttl_ms",
-            "must be at least 1 (leave unset to keep dead letters until read)",
-        );
-    }
-    let pg = &s.postgres;
-    if pg.migration_lock_timeout_ms == 0 || pg.migration_statement_timeout_ms == 0 {
-        return invalid(
-            "postgres.migration_lock_timeout_ms",
-            "postgres.migration_lock_timeout_ms and migration_statement_timeout_ms must be at \
-             least 1 (0 would mean wait forever)",
-        );
+        return Err(super::ConfigError::Invalid {
+            key: "privacy.erasure_salt",
+            message: "must be at least 16 characters: a short salt can be guessed".to_owned(),
+        });
     }
     Ok(())
 }
@@ -141,32 +106,16 @@ pub(super) fn check(s: &super::Settings) -> Result<(), super::ConfigError> {
 mod tests {
     use super::super::Settings;
 
-    /// A change that makes the settings wrong.
-    type Spoil = fn(&mut Settings);
-
+    /// A 0 in the `retention.*` numbers, the dead-letter TTL or a migration timeout cannot be
+    /// written here: the loader refuses it, naming the key (`nonzero::tests`).
     #[test]
-    fn each_bad_value_names_its_key() {
-        let cases: [(&str, Spoil); 5] = [
-            ("retention.shadow_days", |s| {
-                s.retention.shadow_days = Some(0)
-            }),
-            ("retention.batch_rows", |s| s.retention.batch_rows = 0),
-            ("privacy.erasure_salt", |s| {
-                s.privacy.erasure_salt = Some("short".into());
-            }),
-            ("amqp.dead_letter_ttl_ms", |s| {
-                s.amqp.dead_letter_ttl_ms = Some(0);
-            }),
-            ("postgres.migration_lock_timeout_ms", |s| {
-                s.postgres.migration_lock_timeout_ms = 0;
-            }),
-        ];
-        for (key, spoil) in cases {
-            let mut settings = Settings::default();
-            spoil(&mut settings);
-            let err = settings.check().expect_err(key).to_string();
-            assert!(err.contains(key), "{key}: {err}");
-        }
+    fn a_short_salt_is_refused_naming_its_key() {
+        let mut settings = Settings::default();
+        settings.privacy.erasure_salt = Some("short".into());
+        let err = settings.check().expect_err("a short salt").to_string();
+        assert!(err.contains("privacy.erasure_salt"), "{err}");
+        settings.privacy.erasure_salt = Some("sixteen-chars-ok".into());
+        assert!(settings.check().is_ok());
         assert!(Settings::default().check().is_ok());
     }
 

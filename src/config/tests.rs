@@ -9,13 +9,13 @@ fn defaults_serve_this_machine() {
         assert_eq!(s.amqp.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
         assert_eq!(s.amqp.queue, "turnover.requests");
         assert_eq!(s.amqp.dead_letter_queue, "turnover.dead");
-        assert_eq!(s.amqp.quorum_initial_group_size, 3);
+        assert_eq!(s.amqp.quorum_initial_group_size.get(), 3);
         assert_eq!(
             s.postgres.url,
             "postgres://postgres@127.0.0.1:5432/turnover"
         );
         assert_eq!(s.http.addr.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.http.predict_timeout_ms, 5000);
+        assert_eq!(s.http.predict_timeout_ms.get(), 5000);
         assert_eq!(s.http.rate_limit_per_minute, None);
         assert!(s.auth.api_keys.is_empty());
         assert_eq!(s.model.path, PathBuf::from("models/turnover"));
@@ -38,11 +38,12 @@ fn file_then_environment_override_defaults() {
         assert_eq!(s.amqp.queue, "from-file");
         assert_eq!(s.amqp.prefetch, 600);
         assert_eq!(
-            s.http.predict_timeout_ms, 250,
+            s.http.predict_timeout_ms.get(),
+            250,
             "environment wins over the file"
         );
         assert_eq!(s.auth.api_keys, ["k1", "k2"]);
-        assert_eq!(s.http.rate_limit_per_minute, Some(60));
+        assert_eq!(s.http.rate_limit_per_minute.map(NonZeroU32::get), Some(60));
         Ok(())
     });
 }
@@ -73,7 +74,7 @@ fn a_bad_value_names_its_key() {
         );
         jail.set_env("TURNOVER_AMQP__QUORUM_INITIAL_GROUP_SIZE", "5");
         let settings = Settings::load(None).expect("5 replicas is a valid size");
-        assert_eq!(settings.amqp.quorum_initial_group_size, 5);
+        assert_eq!(settings.amqp.quorum_initial_group_size.get(), 5);
         Ok(())
     });
     figment::Jail::expect_with(|jail| {
@@ -292,9 +293,13 @@ fn lists_and_password_parameters_are_redacted() {
 fn the_model_over_time_keys_load_and_are_checked() {
     figment::Jail::expect_with(|jail| {
         let s = Settings::load(None).expect("defaults load");
-        assert_eq!(s.metrics.performance_refresh_secs, 60);
+        assert_eq!(s.metrics.performance_refresh_secs.get(), 60);
         assert_eq!(
-            (s.drift.window, s.drift.min_records, s.drift.refresh_secs),
+            (
+                s.drift.window.get(),
+                s.drift.min_records.get(),
+                s.drift.refresh_secs.get()
+            ),
             (1000, 100, 60)
         );
         jail.set_env("TURNOVER_DRIFT__WINDOW", "50");
@@ -308,7 +313,10 @@ fn the_model_over_time_keys_load_and_are_checked() {
         jail.set_env("TURNOVER_DRIFT__MIN_RECORDS", "50");
         let s = Settings::load(None).expect("loads");
         assert_eq!(
-            (s.drift.window, s.metrics.performance_refresh_secs),
+            (
+                s.drift.window.get(),
+                s.metrics.performance_refresh_secs.get()
+            ),
             (50, 5)
         );
         jail.set_env("TURNOVER_DRIFT__REFRESH_SECS", "0");
@@ -332,7 +340,7 @@ fn the_shadow_path_is_taken_verbatim_and_a_zero_watch_interval_is_refused() {
         jail.set_env("TURNOVER_MODEL__WATCH_INTERVAL_MS", "10000");
         let s = Settings::load(None).expect("a shadow bundle and a watch");
         assert_eq!(s.model.shadow_path, Some(PathBuf::from("2026")));
-        assert_eq!(s.model.watch_interval_ms, Some(10_000));
+        assert_eq!(s.model.watch_interval_ms.map(NonZeroU64::get), Some(10_000));
         jail.set_env("TURNOVER_MODEL__WATCH_INTERVAL_MS", "0");
         let message = Settings::load(None).unwrap_err().to_string();
         assert!(
@@ -349,14 +357,18 @@ fn the_http_bounds_default_as_documented_and_zero_is_refused() {
         jail.clear_env();
         let h = Settings::load(None).expect("defaults").http;
         assert_eq!(
-            (h.max_outcomes_bytes, h.max_outcomes, h.max_batch_rows),
+            (
+                h.max_outcomes_bytes.get(),
+                h.max_outcomes.get(),
+                h.max_batch_rows.get()
+            ),
             (2 * 1024 * 1024, 10_000, 100_000)
         );
         assert_eq!(
             (
-                h.max_concurrent_batches,
-                h.read_timeout_ms,
-                h.max_connections
+                h.max_concurrent_batches.get(),
+                h.read_timeout_ms.get(),
+                h.max_connections.get()
             ),
             (4, 10_000, 1024)
         );

@@ -100,7 +100,9 @@ pub async fn submit(
     // are what the slot bounds.
     let _slot = Arc::clone(&state.batches)
         .try_acquire_owned()
-        .map_err(|_| ApiError::batches_busy(BUSY_RETRY_AFTER_SECS, http.max_concurrent_batches))?;
+        .map_err(|_| {
+            ApiError::batches_busy(BUSY_RETRY_AFTER_SECS, http.max_concurrent_batches.get())
+        })?;
     let limit = http.max_upload_bytes;
     let too_large = || ApiError::too_large("http.max_upload_bytes", limit);
     let length = headers
@@ -151,7 +153,7 @@ pub async fn submit(
     };
 
     // CSV parsing and validation of thousands of rows is CPU work: off the async threads.
-    let max_rows = http.max_batch_rows;
+    let max_rows = http.max_batch_rows.get();
     let parsed = tokio::task::spawn_blocking(move || {
         let (rows, orphans) = read_records(&sondage[..], &eval[..], &sirh[..], max_rows)?;
         Ok::<_, ExtractError>((rows, (!orphans.is_empty()).then(|| orphans.to_string())))

@@ -70,7 +70,7 @@ pub async fn limit_body_time(
     request: Request,
     next: Next,
 ) -> Response {
-    let timeout_ms = state.ctx.settings.http.read_timeout_ms;
+    let timeout_ms = state.ctx.settings.http.read_timeout_ms.get();
     let fired = Arc::new(AtomicBool::new(false));
     let request = request.map(|inner| {
         Body::new(DeadlineBody {

@@ -64,17 +64,20 @@ impl AppState {
     pub fn new(ctx: Arc<AppContext>, rpc: RpcClient) -> Shared {
         let http = &ctx.settings.http;
         let tracked = |name: &str| ctx.metrics.limiter_clients.with_label_values(&[name]);
+        let max_clients = http.limiter_max_clients.get();
         let limiter = http.rate_limit_per_minute.map(|limit| {
-            limiter::RateLimiter::new(limit, http.limiter_max_clients, tracked("rate_limit"))
+            limiter::RateLimiter::new(limit.get(), max_clients, tracked("rate_limit"))
         });
         let auth_failures = limiter::RateLimiter::new(
-            http.auth_failures_per_minute,
-            http.limiter_max_clients,
+            http.auth_failures_per_minute.get(),
+            max_clients,
             tracked("auth_failures"),
         );
         // Settings::check refused any entry that does not parse: none is dropped here.
         let keys = crate::config::keys::parse_all(&ctx.settings.auth.api_keys).unwrap_or_default();
-        let batches = Arc::new(Semaphore::new(ctx.settings.http.max_concurrent_batches));
+        let batches = Arc::new(Semaphore::new(
+            ctx.settings.http.max_concurrent_batches.get(),
+        ));
         Arc::new(AppState {
             ctx,
             rpc,

@@ -49,17 +49,17 @@ pub async fn record(
     let body = read_capped(
         headers,
         body,
-        http.max_outcomes_bytes,
+        http.max_outcomes_bytes.get(),
         http.max_upload_bytes,
     )
     .await?;
     let outcomes = outcomes::from_slice(
         &body,
-        http.max_outcomes,
+        http.max_outcomes.get(),
         DEFAULT_SOURCE,
         OffsetDateTime::now_utc(),
     )
-    .map_err(|error| rejection(error, http.max_outcomes))?;
+    .map_err(|error| rejection(error, http.max_outcomes.get()))?;
     drop(body);
     let mut client = state
         .ctx

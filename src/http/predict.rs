@@ -89,7 +89,7 @@ pub async fn predict(
         ..request
     }
     .envelope_bytes();
-    let timeout = Duration::from_millis(state.ctx.settings.http.predict_timeout_ms);
+    let timeout = Duration::from_millis(state.ctx.settings.http.predict_timeout_ms.get());
 
     let log = LogFields {
         request_id: Some(request_id.clone()),

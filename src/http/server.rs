@@ -32,8 +32,8 @@ pub struct Limits {
 impl Limits {
     pub fn of(http: &Http) -> Self {
         Limits {
-            max_connections: http.max_connections,
-            read_timeout: Duration::from_millis(http.read_timeout_ms),
+            max_connections: http.max_connections.get(),
+            read_timeout: Duration::from_millis(http.read_timeout_ms.get()),
         }
     }
 }

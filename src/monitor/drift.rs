@@ -113,14 +113,14 @@ pub async fn watch(
     settings: DriftSettings,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(settings.refresh_secs));
+    let mut tick = tokio::time::interval(Duration::from_secs(settings.refresh_secs.get()));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if window.len() < settings.min_records {
+        if window.len() < settings.min_records.get() {
             continue;
         }
         for row in window.table() {

@@ -2,7 +2,7 @@
 //! what the `model_performance` view judges the scores against.
 //!
 //! This module owns the rules of one outcome and its two wire forms: the CSV file of
-//! `turnover outcomes --csv` ([`read_csv`], errors with file, line and column) and the JSON
+//! `turnover outcomes --csv` ([`read_csv_file`], errors with file, line and column) and the JSON
 //! body of `POST /outcomes` ([`from_slice`], errors as [validation lists](crate::record::FieldError)).
 //! It must not write anything: storage upserts what it returns, all or nothing.
 //!
@@ -23,7 +23,7 @@ mod json;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, Time};
 
-pub use self::csv::{read_csv, read_csv_file, OutcomeFileError, COLUMNS};
+pub use self::csv::{read_csv_file, COLUMNS};
 pub use json::{from_slice, BodyError, MAX_LISTED_ERRORS};
 
 /// The most characters of a `source`.

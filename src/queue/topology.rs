@@ -164,7 +164,7 @@ pub fn dead_letter_queue_args(amqp: &Amqp) -> FieldTable {
         AMQPValue::LongString(queue_type(amqp.queue_type).into()),
     );
     if let Some(ttl) = amqp.dead_letter_ttl_ms {
-        args.insert("x-message-ttl".into(), AMQPValue::LongUInt(ttl));
+        args.insert("x-message-ttl".into(), AMQPValue::LongUInt(ttl.get()));
     }
     args
 }
@@ -195,7 +195,7 @@ fn queue_args(amqp: &Amqp, with_group_size: bool) -> FieldTable {
         if with_group_size {
             args.insert(
                 GROUP_SIZE.into(),
-                AMQPValue::LongInt(amqp.quorum_initial_group_size as i32),
+                AMQPValue::LongInt(amqp.quorum_initial_group_size.get() as i32),
             );
         }
     }

@@ -88,7 +88,7 @@ pub enum ReloadError {
 pub async fn load_configured(settings: &Settings) -> Result<Serving, ReloadError> {
     let live: PathBuf = settings.model.path.clone();
     let shadow = settings.model.shadow_path.clone();
-    let threads = settings.worker.scoring_threads;
+    let threads = settings.worker.scoring_threads.get();
     let cuts = settings.model.risk_cuts;
     tokio::task::spawn_blocking(move || Serving::load(&live, shadow.as_deref(), threads, cuts))
         .await

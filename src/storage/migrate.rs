@@ -105,8 +105,8 @@ impl Default for MigrationOptions {
 impl From<&crate::config::Postgres> for MigrationOptions {
     fn from(pg: &crate::config::Postgres) -> Self {
         MigrationOptions {
-            lock_timeout_ms: pg.migration_lock_timeout_ms,
-            statement_timeout_ms: pg.migration_statement_timeout_ms,
+            lock_timeout_ms: pg.migration_lock_timeout_ms.get(),
+            statement_timeout_ms: pg.migration_statement_timeout_ms.get(),
             retries: pg.migration_retries,
         }
     }

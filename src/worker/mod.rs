@@ -102,8 +102,8 @@ async fn consume(
 
     let (needs_rpc, mut rpc_wanted) = mpsc::unbounded_channel::<usize>();
     let mut consumers = JoinSet::new();
-    let mut rpc_feeds = Vec::with_capacity(ctx.settings.worker.consumers);
-    for i in 0..ctx.settings.worker.consumers {
+    let mut rpc_feeds = Vec::with_capacity(ctx.settings.worker.consumers.get());
+    for i in 0..ctx.settings.worker.consumers.get() {
         let channel = connection.create_channel().await?;
         // Re-applied on every (re)connect: prefetch is per channel and lost with it.
         channel
@@ -233,7 +233,7 @@ async fn consume_loop(
     mut consumer: impl Stream<Item = Result<Delivery, ConsumerError>> + Unpin,
     stop: &CancellationToken,
 ) -> Result<(), ConsumerError> {
-    let size = ctx.settings.worker.batch_size;
+    let size = ctx.settings.worker.batch_size.get();
     let wait = Duration::from_millis(ctx.settings.worker.batch_wait_ms);
     let mut previous = 0;
     loop {

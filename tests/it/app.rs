@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::num::NonZero;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,7 @@ pub fn test_settings(db: &TestDb) -> Settings {
     s.amqp.dead_letter_queue = format!("test.{tag}.dead");
     s.amqp.rpc_queue = format!("test.{tag}.rpc");
     s.postgres.url = db.url.clone();
-    s.postgres.pool_size = 4;
+    s.postgres.pool_size = NonZero::new(4).unwrap();
     s.http.addr = SocketAddr::from(([127, 0, 0, 1], 0));
     s.model.path = model_path();
     s.log.format = LogFormat::Pretty;

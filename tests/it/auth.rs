@@ -2,6 +2,7 @@
 //! against the real service: the binary or `startup::build`, Postgres, RabbitMQ.
 
 use std::net::SocketAddr;
+use std::num::NonZero;
 use std::process::Command;
 
 use reqwest::StatusCode;
@@ -125,7 +126,7 @@ async fn a_trusted_proxy_names_the_client_and_an_untrusted_one_does_not() {
     let app = TestApp::spawn_with(
         |s| {
             s.auth.api_keys = vec!["the-key".into()];
-            s.http.auth_failures_per_minute = 2;
+            s.http.auth_failures_per_minute = NonZero::new(2).unwrap();
             s.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
         },
         Roles::HTTP_ONLY,
@@ -156,7 +157,7 @@ async fn a_trusted_proxy_names_the_client_and_an_untrusted_one_does_not() {
     let app = TestApp::spawn_with(
         |s| {
             s.auth.api_keys = vec!["the-key".into()];
-            s.http.auth_failures_per_minute = 2;
+            s.http.auth_failures_per_minute = NonZero::new(2).unwrap();
             s.http.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
         },
         Roles::HTTP_ONLY,
@@ -199,8 +200,8 @@ async fn tracked(app: &TestApp, limiter: &str) -> u64 {
 async fn limiters_stay_bounded_and_without_keys_limit_per_address_not_per_claimed_key() {
     let app = TestApp::spawn_with(
         |s| {
-            s.http.rate_limit_per_minute = Some(3);
-            s.http.limiter_max_clients = 50;
+            s.http.rate_limit_per_minute = Some(NonZero::new(3).unwrap());
+            s.http.limiter_max_clients = NonZero::new(50).unwrap();
             s.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
         },
         Roles::HTTP_ONLY,

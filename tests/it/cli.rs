@@ -59,3 +59,21 @@ async fn a_config_file_that_does_not_exist_is_refused_with_exit_2() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_zero_from_the_environment_is_refused_with_exit_2_naming_the_key() {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_turnover"));
+    command.arg("migrate");
+    configure(&mut command, &Settings::default());
+    let output = command
+        .env("TURNOVER_WORKER__BATCH_SIZE", "0")
+        .output()
+        .await
+        .expect("runs");
+    let (_, stderr) = printed(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("configuration key worker.batch_size: must be at least 1\n"),
+        "{stderr}"
+    );
+}

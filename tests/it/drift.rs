@@ -2,6 +2,7 @@
 //! (PSI near 0) and from a shifted one (older, better paid: PSI above 0.25), measured by
 //! `turnover drift` and by the worker's window gauge.
 
+use std::num::NonZero;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -229,9 +230,9 @@ async fn the_worker_exports_the_psi_of_its_recent_records() {
     let app = TestApp::spawn_with(
         |s| {
             s.model.path = path;
-            s.drift.window = 200;
-            s.drift.min_records = 200;
-            s.drift.refresh_secs = 1;
+            s.drift.window = NonZero::new(200).unwrap();
+            s.drift.min_records = NonZero::new(200).unwrap();
+            s.drift.refresh_secs = NonZero::new(1).unwrap();
         },
         Roles::ALL,
     )

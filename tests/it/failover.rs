@@ -3,6 +3,7 @@
 //! queue's `x-quorum-initial-group-size` never stops start-up on a queue that exists.
 
 use std::net::SocketAddr;
+use std::num::NonZero;
 use std::time::Duration;
 
 use lapin::options::QueueDeclareOptions;
@@ -139,7 +140,7 @@ async fn an_existing_queue_with_another_group_size_is_used_as_it_is() {
     topology::declare(&connection, amqp)
         .await
         .expect("a legacy queue is used as it is");
-    amqp.quorum_initial_group_size = 7;
+    amqp.quorum_initial_group_size = NonZero::new(7).unwrap();
     topology::declare(&connection, amqp)
         .await
         .expect("another size is used as it is");
@@ -164,7 +165,7 @@ async fn a_new_quorum_queue_with_a_group_size_over_the_cluster_size_is_created()
     // This machine's broker is one node: RabbitMQ caps the group at 1 rather than refusing.
     let db = crate::helpers::TestDb::new().await;
     let mut settings = crate::app::test_settings(&db);
-    settings.amqp.quorum_initial_group_size = 3;
+    settings.amqp.quorum_initial_group_size = NonZero::new(3).unwrap();
     let connection = queue::connect_with(&settings.amqp, "test-group-size")
         .await
         .unwrap();

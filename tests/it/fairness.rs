@@ -3,6 +3,7 @@
 //! employees never seen in training, each checked against a count made here from the records.
 
 use std::collections::BTreeMap;
+use std::num::NonZero;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -30,7 +31,11 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
 
 #[tokio::test]
 async fn the_by_group_view_and_its_gauges_equal_a_count_by_hand() {
-    let app = TestApp::spawn_with(|s| s.metrics.performance_refresh_secs = 1, Roles::ALL).await;
+    let app = TestApp::spawn_with(
+        |s| s.metrics.performance_refresh_secs = NonZero::new(1).unwrap(),
+        Roles::ALL,
+    )
+    .await;
     let records = sample::many(17, 80);
     let report = app
         .publish(records.iter().enumerate().map(|(i, r)| {

@@ -1,6 +1,7 @@
 //! The HTTP sidecar end to end: the app on port 0 against the real RabbitMQ and Postgres, a
 //! reqwest client, and what a user would check (status, body, rows, metrics).
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -150,7 +151,11 @@ async fn api_keys_guard_the_scoring_routes_only_and_openapi_lists_every_route() 
 
 #[tokio::test]
 async fn over_the_rate_limit_is_a_429_with_retry_after() {
-    let app = TestApp::spawn_with(|s| s.http.rate_limit_per_minute = Some(2), Roles::ALL).await;
+    let app = TestApp::spawn_with(
+        |s| s.http.rate_limit_per_minute = Some(NonZero::new(2).unwrap()),
+        Roles::ALL,
+    )
+    .await;
     let http = client();
     for _ in 0..2 {
         let response = http

@@ -2,6 +2,7 @@
 //! real broker and database. Each test publishes before its worker starts, so the poison and
 //! the valid messages share a batch, as in production under load.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -169,7 +170,11 @@ async fn an_oversized_message_is_a_too_large_row_with_its_head_length_and_hash()
 
 #[tokio::test]
 async fn one_id_with_two_bodies_makes_two_rejected_rows_and_a_redelivery_none() {
-    let app = TestApp::spawn_with(|s| s.worker.consumers = 1, Roles::ALL).await;
+    let app = TestApp::spawn_with(
+        |s| s.worker.consumers = NonZero::new(1).unwrap(),
+        Roles::ALL,
+    )
+    .await;
     let first = body(&json!({"request_id": "same", "employee": {"age": 12}}));
     let second = body(&json!({"request_id": "same", "employee": {"age": 13}}));
     assert!(app

@@ -2,6 +2,8 @@
 //! batches by one process at a time, while jobs flow; younger rows and new jobs are kept, and
 //! `turnover_retention_deleted_total{table}` counts what went.
 
+use std::num::NonZero;
+
 use turnover::record::sample;
 use turnover::retention;
 use turnover::startup::Roles;
@@ -54,13 +56,13 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 async fn old_rows_go_in_batches_while_jobs_flow_and_the_rest_stays() {
     let app = TestApp::spawn_with(
         |s| {
-            s.retention.predictions_days = Some(30);
-            s.retention.shadow_days = Some(30);
-            s.retention.rejected_days = Some(30);
-            s.retention.outcomes_days = Some(30);
-            s.retention.batch_rows = 500;
+            s.retention.predictions_days = Some(NonZero::new(30).unwrap());
+            s.retention.shadow_days = Some(NonZero::new(30).unwrap());
+            s.retention.rejected_days = Some(NonZero::new(30).unwrap());
+            s.retention.outcomes_days = Some(NonZero::new(30).unwrap());
+            s.retention.batch_rows = NonZero::new(500).unwrap();
             // The test runs the rounds itself; the service's own would race it.
-            s.retention.interval_secs = 86_400;
+            s.retention.interval_secs = NonZero::new(86_400).unwrap();
         },
         Roles::ALL,
     )

@@ -1,6 +1,7 @@
 //! The bounds of the HTTP edge (issue 17): `/outcomes` floods, batch rows and slots, the
 //! header and body deadlines and the connection cap, each refused with its JSON error.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -68,8 +69,8 @@ async fn outcome_floods_are_refused_with_json_naming_the_limit() {
 async fn batches_are_bounded_in_rows_and_in_uploads_at_once() {
     let app = TestApp::spawn_with(
         |s| {
-            s.http.max_batch_rows = 10;
-            s.http.max_concurrent_batches = 1;
+            s.http.max_batch_rows = NonZero::new(10).unwrap();
+            s.http.max_concurrent_batches = NonZero::new(1).unwrap();
         },
         Roles::ALL,
     )
@@ -162,7 +163,11 @@ async fn read_answer(stream: &mut TcpStream) -> String {
 
 #[tokio::test]
 async fn slow_headers_are_cut_and_a_slow_body_is_a_408() {
-    let app = TestApp::spawn_with(|s| s.http.read_timeout_ms = 300, Roles::HTTP_ONLY).await;
+    let app = TestApp::spawn_with(
+        |s| s.http.read_timeout_ms = NonZero::new(300).unwrap(),
+        Roles::HTTP_ONLY,
+    )
+    .await;
     let addr = app.addr.expect("listening");
 
     let mut stream = TcpStream::connect(addr).await.expect("connect");
@@ -198,7 +203,11 @@ async fn slow_headers_are_cut_and_a_slow_body_is_a_408() {
 
 #[tokio::test]
 async fn past_the_connection_cap_a_client_waits_for_a_free_slot() {
-    let app = TestApp::spawn_with(|s| s.http.max_connections = 2, Roles::HTTP_ONLY).await;
+    let app = TestApp::spawn_with(
+        |s| s.http.max_connections = NonZero::new(2).unwrap(),
+        Roles::HTTP_ONLY,
+    )
+    .await;
     let addr = app.addr.expect("listening");
     let get_health = b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
     let (first, second) = (

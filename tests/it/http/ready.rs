@@ -1,11 +1,17 @@
 //! Readiness and the sidecar without its dependencies: no worker, no broker, no database.
 
+use std::num::NonZero;
+
 use super::*;
 
 #[tokio::test]
 async fn without_a_worker_predict_times_out_and_the_request_expires_unscored() {
     let args = Roles::HTTP_ONLY;
-    let mut app = TestApp::spawn_with(|s| s.http.predict_timeout_ms = 300, args).await;
+    let mut app = TestApp::spawn_with(
+        |s| s.http.predict_timeout_ms = NonZero::new(300).unwrap(),
+        args,
+    )
+    .await;
     wait_ready(&app, false).await;
     let (status, body) = post_json(&app, "/predict", &Value::Object(sample::example())).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");

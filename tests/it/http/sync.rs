@@ -1,6 +1,7 @@
 //! The synchronous path's contract: its own transient queue (a timeout is no dead letter),
 //! idempotency keys, a JSON body for every error, and throttled key guessing.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -20,7 +21,11 @@ fn record_with_age(age: u64) -> Value {
 
 #[tokio::test]
 async fn a_predict_that_times_out_leaves_no_dead_letter() {
-    let mut app = TestApp::spawn_with(|s| s.http.predict_timeout_ms = 300, Roles::HTTP_ONLY).await;
+    let mut app = TestApp::spawn_with(
+        |s| s.http.predict_timeout_ms = NonZero::new(300).unwrap(),
+        Roles::HTTP_ONLY,
+    )
+    .await;
     wait_ready(&app, false).await;
     for _ in 0..5 {
         let (status, body) = post_json(&app, "/predict", &record_with_age(41)).await;
@@ -200,7 +205,7 @@ async fn wrong_keys_from_one_address_are_throttled() {
     let app = TestApp::spawn_with(
         |s| {
             s.auth.api_keys = vec!["the-key".into()];
-            s.http.auth_failures_per_minute = 10;
+            s.http.auth_failures_per_minute = NonZero::new(10).unwrap();
         },
         Roles::HTTP_ONLY,
     )

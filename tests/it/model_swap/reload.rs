@@ -1,5 +1,7 @@
 //! Reloads an operator triggers: a real SIGHUP to `turnover serve`, and a watched bundle folder.
 
+use std::num::NonZero;
+
 use super::*;
 
 #[tokio::test]
@@ -121,7 +123,7 @@ async fn with_a_watch_interval_a_changed_bundle_folder_is_reloaded_without_a_sig
     let db = TestDb::new().await;
     let mut settings = test_settings(&db);
     settings.model.path = served.path().to_owned();
-    settings.model.watch_interval_ms = Some(50);
+    settings.model.watch_interval_ms = Some(NonZero::new(50).unwrap());
     let (app, ctx) = start(db, settings).await;
     let (version_a, version_b) = (version_of(&model_path()), version_of(&candidate_path()));
     assert_eq!(ctx.model_version(), version_a);

@@ -1,10 +1,16 @@
 //! End to end: scored requests and posted outcomes become the live metric gauges.
 
+use std::num::NonZero;
+
 use super::*;
 
 #[tokio::test]
 async fn scored_requests_and_posted_outcomes_become_live_metric_gauges() {
-    let app = TestApp::spawn_with(|s| s.metrics.performance_refresh_secs = 1, Roles::ALL).await;
+    let app = TestApp::spawn_with(
+        |s| s.metrics.performance_refresh_secs = NonZero::new(1).unwrap(),
+        Roles::ALL,
+    )
+    .await;
     let records = sample::many(5, 60);
     let report = app
         .publish(records.iter().enumerate().map(|(i, r)| {

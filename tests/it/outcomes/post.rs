@@ -1,5 +1,7 @@
 //! `POST /outcomes`: every outcome checked, all stored or none.
 
+use std::num::NonZero;
+
 use super::*;
 
 #[tokio::test]
@@ -7,7 +9,7 @@ async fn post_outcomes_checks_every_outcome_and_stores_all_or_nothing() {
     let app = TestApp::spawn_with(
         |s| {
             s.auth.api_keys = vec!["k1".into()];
-            s.http.max_outcomes_bytes = 64 * 1024;
+            s.http.max_outcomes_bytes = NonZero::new(64 * 1024).unwrap();
         },
         Roles::HTTP_ONLY,
     )

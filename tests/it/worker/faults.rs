@@ -1,5 +1,7 @@
 //! The worker through faults: broker connections cut, Postgres away, SIGTERM mid-run.
 
+use std::num::NonZero;
+
 use super::*;
 
 fn amqp_upstream() -> SocketAddr {
@@ -107,7 +109,7 @@ async fn postgres_away_for_a_while_loses_nothing() {
 async fn sigterm_with_messages_in_flight_leaves_each_message_a_row_or_queued() {
     let db = TestDb::new().await;
     let mut settings = test_settings(&db);
-    settings.worker.batch_size = 64;
+    settings.worker.batch_size = NonZero::new(64).unwrap();
     let mut app = TestApp::idle(db, settings);
     // A backlog first, then the worker, then the stop as soon as rows appear: the stop
     // lands in the middle of the work whatever the machine's speed.
