@@ -84,6 +84,11 @@ pub fn open() {
 /// Starts the probe of `traces_url` (once per process, with the exporter): while the gate is
 /// closed, an empty export every [`PROBE_INTERVAL`]. Idle while the gate is open.
 pub fn start_probe(traces_url: String) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| spawn_probe(traces_url));
+}
+
+fn spawn_probe(traces_url: String) {
     collector_up().set(1);
     let spawned = std::thread::Builder::new()
         .name("trace-probe".into())
