@@ -255,9 +255,16 @@ impl Metrics {
             Box::new(m.limiter_clients.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(m.retention_deleted.clone()),
             Box::new(crate::trace::export::spans_dropped().clone()),
-            Box::new(crate::trace::gate::collector_up().clone()),
         ] {
             m.registry.register(c).expect("each metric registered once");
+        }
+        // Only where spans are exported: an alert on a 0 must not fire where no collector is
+        // meant to be.
+        if crate::trace::gate::exporting() {
+            let up = Box::new(crate::trace::gate::collector_up().clone());
+            m.registry
+                .register(up)
+                .expect("each metric registered once");
         }
         // Labelled series exist from the start, so dashboards and rate() see zeros, not gaps.
         for outcome in ["scored", "rejected", "expired", "failed", "dead_lettered"] {

@@ -11,7 +11,8 @@
 //! The gate opens again on the next export the collector takes, or, when nothing is queued to
 //! be exported, on a probe: every [`PROBE_INTERVAL`] while closed, a thread of its own sends the
 //! collector an empty OTLP request (a valid `ExportTraceServiceRequest` with no spans) and opens
-//! the gate on a 2xx. `turnover_trace_collector_up` says which state it is in.
+//! the gate on a 2xx. `turnover_trace_collector_up` says which state it is in (and exists only
+//! where a collector is configured; `TurnoverTraceCollectorDown` fires on its 0).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -27,16 +28,24 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Open until the first export fails: a collector is presumed up when the process starts.
 static RECORDING: AtomicBool = AtomicBool::new(true);
 
+/// Whether this process exports spans (the probe was started with the exporter): the gauge
+/// below is registered only then, so an alert on it cannot fire where no collector is meant.
+#[must_use]
+pub fn exporting() -> bool {
+    PROBE.is_completed()
+}
+
+static PROBE: std::sync::Once = std::sync::Once::new();
+
 /// `turnover_trace_collector_up`: 1 while spans are recorded and exported, 0 while the
-/// collector is unreachable or behind (and without `telemetry.otlp_endpoint`).
+/// collector is unreachable or behind. Exposed only with `telemetry.otlp_endpoint`.
 pub fn collector_up() -> &'static IntGauge {
     static GAUGE: OnceLock<IntGauge> = OnceLock::new();
     GAUGE.get_or_init(|| {
         IntGauge::new(
             "turnover_trace_collector_up",
             "1 while spans are recorded and the OTLP collector takes them; 0 while it is \
-             unreachable or behind (spans are not recorded, trace ids still are), or no \
-             collector is configured",
+             unreachable or behind (spans are not recorded, trace ids still are)",
         )
         .expect("a valid metric")
     })
@@ -84,8 +93,7 @@ pub fn open() {
 /// Starts the probe of `traces_url` (once per process, with the exporter): while the gate is
 /// closed, an empty export every [`PROBE_INTERVAL`]. Idle while the gate is open.
 pub fn start_probe(traces_url: String) {
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    STARTED.call_once(|| spawn_probe(traces_url));
+    PROBE.call_once(|| spawn_probe(traces_url));
 }
 
 fn spawn_probe(traces_url: String) {
