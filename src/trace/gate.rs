@@ -8,15 +8,16 @@
 //! what it costs with no exporter at all: trace ids are still made, continued, replied and
 //! stored (`Traced::start`), only no span is built.
 //!
-//! The gate opens again on the next export the collector takes, or, when nothing is queued to
-//! be exported, on a probe: every [`PROBE_INTERVAL`] while closed, a thread of its own sends the
-//! collector an empty OTLP request (a valid `ExportTraceServiceRequest` with no spans) and opens
-//! the gate on a 2xx. `turnover_trace_collector_up` says which state it is in (and exists only
+//! The gate opens again on the next export the collector takes, or on a probe: every
+//! [`PROBE_INTERVAL`] while closed, a thread of its own sends the collector an empty OTLP
+//! request (a valid `ExportTraceServiceRequest` with no spans) and opens the gate on a 2xx.
+//! A collector that is up but slower than the spans come closes and opens the gate every few
+//! seconds; the changes are logged at most once a minute each, the gauge follows every one. `turnover_trace_collector_up` says which state it is in (and exists only
 //! where a collector is configured; `TurnoverTraceCollectorDown` fires on its 0).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus::IntGauge;
 
@@ -66,10 +67,35 @@ pub enum Closed {
     QueueFull,
 }
 
+/// At most one log line a minute per kind of change.
+const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Whether a change logged through `last` (milliseconds since the first call, plus one; 0 for
+/// never) may be logged again now.
+fn may_log(last: &AtomicU64) -> bool {
+    static START: OnceLock<Instant> = OnceLock::new();
+    may_log_at(
+        last,
+        START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1,
+    )
+}
+
+fn may_log_at(last: &AtomicU64, now_ms: u64) -> bool {
+    let before = last.load(Ordering::Relaxed);
+    let due = before == 0 || now_ms.saturating_sub(before) >= LOG_EVERY.as_millis() as u64;
+    due && last
+        .compare_exchange(before, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+}
+
 /// Closes the gate; logs only the change, so a dead collector is one line, not one per export.
 pub fn close(why: Closed) {
+    static LOGGED: AtomicU64 = AtomicU64::new(0);
     if RECORDING.swap(false, Ordering::Relaxed) {
         collector_up().set(0);
+        if !may_log(&LOGGED) {
+            return;
+        }
         let reason = match why {
             Closed::ExportFailed => "an export to the collector failed",
             Closed::QueueFull => "the span export queue is full",
@@ -84,55 +110,28 @@ pub fn close(why: Closed) {
 
 /// Opens the gate (an export or a probe succeeded); logs only the change.
 pub fn open() {
+    static LOGGED: AtomicU64 = AtomicU64::new(0);
     if !RECORDING.swap(true, Ordering::Relaxed) {
         collector_up().set(1);
-        tracing::info!("the trace collector takes exports again: spans are recorded");
+        if may_log(&LOGGED) {
+            tracing::info!("the trace collector takes exports again: spans are recorded");
+        }
     }
 }
 
-/// Starts the probe of `traces_url` (once per process, with the exporter): while the gate is
-/// closed, an empty export every [`PROBE_INTERVAL`]. Idle while the gate is open.
-pub fn start_probe(traces_url: String) {
-    PROBE.call_once(|| spawn_probe(traces_url));
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn spawn_probe(traces_url: String) {
-    collector_up().set(1);
-    let spawned = std::thread::Builder::new()
-        .name("trace-probe".into())
-        .spawn(move || probe_forever(&traces_url));
-    if let Err(error) = spawned {
-        // Without the probe a closed gate reopens only on an export, so never after a failure:
-        // the service runs on untraced, as with no exporter, which the log says.
-        tracing::error!(error.message = %error, "cannot start the trace collector probe");
-    }
-}
-
-fn probe_forever(traces_url: &str) {
-    // The blocking client is built on this thread: it runs its own runtime, which must not be
-    // made (or dropped) inside the service's.
-    let client = match reqwest::blocking::Client::builder()
-        .timeout(PROBE_TIMEOUT)
-        .build()
-    {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(error.message = %error, "cannot build the trace collector probe");
-            return;
-        }
-    };
-    loop {
-        std::thread::sleep(PROBE_INTERVAL);
-        if recording() {
-            continue;
-        }
-        let answered = client
-            .post(traces_url)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
-            .body(Vec::new())
-            .send();
-        if answered.is_ok_and(|r| r.status().is_success()) {
-            open();
-        }
+    #[test]
+    fn a_change_is_logged_once_a_minute_at_most() {
+        let last = AtomicU64::new(0);
+        assert!(may_log_at(&last, 1), "the first change is logged");
+        assert!(
+            !may_log_at(&last, 30_001),
+            "not the next one within the minute"
+        );
+        assert!(may_log_at(&last, 60_001), "a minute later, again");
+        assert!(!may_log_at(&last, 60_002));
     }
 }
