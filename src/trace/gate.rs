@@ -119,6 +119,53 @@ pub fn open() {
     }
 }
 
+/// Starts the probe of `traces_url` (once per process, with the exporter): while the gate is
+/// closed, an empty export every [`PROBE_INTERVAL`]. Idle while the gate is open.
+pub fn start_probe(traces_url: String) {
+    PROBE.call_once(|| spawn_probe(traces_url));
+}
+
+fn spawn_probe(traces_url: String) {
+    collector_up().set(1);
+    let spawned = std::thread::Builder::new()
+        .name("trace-probe".into())
+        .spawn(move || probe_forever(&traces_url));
+    if let Err(error) = spawned {
+        // Without the probe a closed gate reopens only on an export, so never after a failure:
+        // the service runs on untraced, as with no exporter, which the log says.
+        tracing::error!(error.message = %error, "cannot start the trace collector probe");
+    }
+}
+
+fn probe_forever(traces_url: &str) {
+    // The blocking client is built on this thread: it runs its own runtime, which must not be
+    // made (or dropped) inside the service's.
+    let client = match reqwest::blocking::Client::builder()
+        .timeout(PROBE_TIMEOUT)
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(error.message = %error, "cannot build the trace collector probe");
+            return;
+        }
+    };
+    loop {
+        std::thread::sleep(PROBE_INTERVAL);
+        if recording() {
+            continue;
+        }
+        let answered = client
+            .post(traces_url)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+            .body(Vec::new())
+            .send();
+        if answered.is_ok_and(|r| r.status().is_success()) {
+            open();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
