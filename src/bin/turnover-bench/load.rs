@@ -11,6 +11,7 @@ use anyhow::{bail, Context as _};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::machine::Snapshot;
 use crate::stats::quantile;
 
 /// What a load level measured.
@@ -189,7 +190,9 @@ pub async fn drive(
         }
     }
     all.sort_by(f64::total_cmp);
-    let (cpu, (machine_before, machine_after)) = cpu.await.unwrap_or_default();
+    let (cpu, (machine_before, machine_after)) = cpu
+        .await
+        .unwrap_or((f64::NAN, (Snapshot::unknown(), Snapshot::unknown())));
     LoadResult {
         cpu_us_per_answer: cpu * 1e6 / all.len() as f64,
         machine: machine_after.since(&machine_before, all.len()),

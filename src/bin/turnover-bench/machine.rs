@@ -66,6 +66,18 @@ pub fn snapshot(service: Option<u32>) -> Snapshot {
 }
 
 impl Snapshot {
+    /// A reading that could not be taken: every share of a window with it is `NaN`.
+    #[must_use]
+    pub fn unknown() -> Self {
+        Snapshot {
+            service: f64::NAN,
+            broker: f64::NAN,
+            postgres: f64::NAN,
+            harness: f64::NAN,
+            busy: f64::NAN,
+        }
+    }
+
     /// What was spent between `before` and `self`, per one of `units`.
     #[must_use]
     pub fn since(&self, before: &Snapshot, units: usize) -> Split {
