@@ -36,6 +36,18 @@ fn trace_of(traceparent: &str) -> &str {
     traceparent.split('-').nth(1).unwrap_or("")
 }
 
+/// A `POST /predict` of the example record, in the caller's trace `trace` (as its span
+/// `CALLER_SPAN`, sampled) when given.
+fn predict_request(app: &TestApp, trace: Option<&str>) -> reqwest::RequestBuilder {
+    let request = client()
+        .post(app.url("/predict"))
+        .json(&Value::Object(sample::example()));
+    match trace {
+        Some(trace) => request.header("traceparent", format!("00-{trace}-{CALLER_SPAN}-01")),
+        None => request,
+    }
+}
+
 async fn stored_trace(app: &TestApp, table: &str, request_id: &str) -> Option<String> {
     let sql = format!("SELECT trace_id FROM {table} WHERE request_id = $1");
     app.db
@@ -54,11 +66,8 @@ async fn a_predict_is_one_trace_from_the_http_request_to_the_stored_row() {
     let app = &served.app;
     wait_ready(app, true).await;
 
-    let response = client()
-        .post(app.url("/predict"))
-        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+    let response = predict_request(app, Some(CALLER_TRACE))
         .header("tracestate", "caller=1")
-        .json(&Value::Object(sample::example()))
         .send()
         .await
         .unwrap();
@@ -116,12 +125,7 @@ async fn sample_ratio_zero_exports_nothing_yet_stores_and_replies_trace_ids() {
     let served = Served::start(&collector, "0").await;
     let app = &served.app;
     wait_ready(app, true).await;
-    let response = client()
-        .post(app.url("/predict"))
-        .json(&Value::Object(sample::example()))
-        .send()
-        .await
-        .unwrap();
+    let response = predict_request(app, None).send().await.unwrap();
     assert_eq!(response.status(), 200, "{}", served.logs());
     let replied = response.headers()["traceparent"]
         .to_str()
@@ -233,10 +237,7 @@ async fn a_queued_job_keeps_its_producers_trace_and_one_without_gets_a_fresh_one
 async fn without_an_exporter_a_predict_still_continues_the_callers_trace_into_its_row() {
     let app = TestApp::spawn().await;
     wait_ready(&app, true).await;
-    let response = client()
-        .post(app.url("/predict"))
-        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
-        .json(&Value::Object(sample::example()))
+    let response = predict_request(&app, Some(CALLER_TRACE))
         .send()
         .await
         .unwrap();

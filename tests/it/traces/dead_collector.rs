@@ -5,13 +5,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
-use turnover::record::sample;
 
 use super::collector::{wait_for_spans, Collector, Served};
-use super::{stored_trace, trace_of, CALLER_SPAN};
+use super::{predict_request, stored_trace, trace_of};
 use crate::app::TestApp;
 use crate::helpers::wait_until;
-use crate::http::{client, wait_ready};
+use crate::http::wait_ready;
 use crate::outcomes::{gauge, metrics_text};
 
 /// A trace sent while the collector is down, and one sent after it is back.
@@ -46,13 +45,7 @@ async fn wait_for_collector_up(app: &TestApp, up: f64, within: Duration) {
 }
 
 async fn predict(app: &TestApp, trace: &str) -> String {
-    let response = client()
-        .post(app.url("/predict"))
-        .header("traceparent", format!("00-{trace}-{CALLER_SPAN}-01"))
-        .json(&Value::Object(sample::example()))
-        .send()
-        .await
-        .unwrap();
+    let response = predict_request(app, Some(trace)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let replied = response.headers()["traceparent"].to_str().unwrap();
     assert_eq!(
