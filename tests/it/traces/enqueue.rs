@@ -20,12 +20,18 @@ fn jsonl(lines: usize) -> tempfile::NamedTempFile {
     file
 }
 
+/// `turnover enqueue --jsonl FILE` with the test's broker names and database.
+fn enqueue(app: &TestApp, file: &tempfile::NamedTempFile) -> std::process::Command {
+    let mut command = spawn::command(&app.settings, &["enqueue", "--jsonl"]);
+    command.arg(file.path());
+    command
+}
+
 #[tokio::test]
 async fn an_enqueue_run_continues_the_trace_of_its_environment_into_every_row() {
     let app = TestApp::spawn().await;
     let file = jsonl(3);
-    let out = spawn::command(&app.settings, &["enqueue", "--jsonl"])
-        .arg(file.path())
+    let out = enqueue(&app, &file)
         .env("TRACEPARENT", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
         .env("TRACESTATE", "scheduler=nightly")
         .output()
@@ -56,16 +62,18 @@ async fn an_enqueue_run_continues_the_trace_of_its_environment_into_every_row() 
 async fn a_malformed_traceparent_stops_enqueue_before_anything_is_sent() {
     let app = TestApp::spawn().await;
     let file = jsonl(2);
-    let out = spawn::command(&app.settings, &["enqueue", "--jsonl"])
-        .arg(file.path())
+    let out = enqueue(&app, &file)
         .env(
             "TRACEPARENT",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
         )
+        .env("TURNOVER_LOG__LEVEL", "info")
         .output()
         .expect("run turnover enqueue");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
+    // Refused before the broker: a run that connected logs it at info.
+    assert!(!stderr.contains("connected to RabbitMQ"), "{stderr}");
     assert!(
         stderr.contains("TRACEPARENT: not a W3C traceparent"),
         "{stderr}"
