@@ -86,7 +86,7 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
             .await
             .with_context(|| format!("cannot prepare the database {}", redact_url(db_url)))?;
     }
-    let pool = storage::pool(db_url, settings.postgres.pool_size.get())?;
+    let pool = storage::pool(db_url, settings.postgres.pool_size)?;
     {
         let mut client = pool
             .get()
@@ -119,10 +119,7 @@ pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<App> {
                 .with_context(|| format!("cannot listen on {addr}"))?,
         )
     };
-    let drift = DriftWindow::new(
-        settings.drift.window.get(),
-        serving.live.drift_reference.clone(),
-    );
+    let drift = DriftWindow::new(settings.drift.window, serving.live.drift_reference.clone());
     let ctx = Arc::new(AppContext {
         settings,
         models: Arc::new(ServingSlot::new(serving)),

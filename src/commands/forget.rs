@@ -1,6 +1,7 @@
 //! `turnover forget --employee-id N`: erases every row about one employee, in one transaction,
 //! and records the request in `erasures` as asked by `cli` (docs/privacy.md).
 
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -32,7 +33,7 @@ pub fn forget(settings: &Settings, args: ForgetArgs) -> anyhow::Result<ExitCode>
     let salt = salt(settings)?;
     let url = &settings.postgres.url;
     let erased = super::runtime()?.block_on(async {
-        let pool = storage::pool(url, 1)?;
+        let pool = storage::pool(url, NonZeroUsize::MIN)?;
         let mut client = pool
             .get()
             .await

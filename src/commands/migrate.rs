@@ -1,5 +1,6 @@
 //! `turnover migrate`: create the database if missing and apply the migrations.
 
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -17,7 +18,7 @@ pub fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
         storage::ensure_database(url)
             .await
             .with_context(|| format!("cannot prepare the database {}", redact_url(url)))?;
-        let pool = storage::pool(url, 1)?;
+        let pool = storage::pool(url, NonZeroUsize::MIN)?;
         let mut client = pool
             .get()
             .await

@@ -1,6 +1,7 @@
 //! `turnover outcomes --csv FILE`: loads who actually left into the `outcomes` table, all or
 //! nothing, and says how many employees were inserted, updated or already known.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -53,7 +54,7 @@ pub async fn load_file(url: &str, path: &Path) -> anyhow::Result<(usize, Outcome
     storage::ensure_database(url)
         .await
         .with_context(|| format!("cannot prepare the database {}", redact_url(url)))?;
-    let pool = storage::pool(url, 1)?;
+    let pool = storage::pool(url, NonZeroUsize::MIN)?;
     let mut client = pool
         .get()
         .await

@@ -12,6 +12,7 @@
 //!   together instead of letting each new address through uncounted.
 
 use std::collections::HashMap;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -41,11 +42,11 @@ struct Windows {
 impl RateLimiter {
     /// A limiter of `limit_per_minute` per client, tracking at most `max_clients` clients,
     /// reporting how many it tracks in `tracked`.
-    pub fn new(limit_per_minute: u32, max_clients: usize, tracked: IntGauge) -> Self {
+    pub fn new(limit_per_minute: NonZeroU32, max_clients: NonZeroUsize, tracked: IntGauge) -> Self {
         let now = Instant::now();
         RateLimiter {
-            limit: limit_per_minute.max(1),
-            max_clients: max_clients.max(1),
+            limit: limit_per_minute.get(),
+            max_clients: max_clients.get(),
             state: Mutex::new(Windows {
                 clients: HashMap::new(),
                 overflow: (now, 0),
@@ -125,7 +126,11 @@ mod tests {
     }
 
     fn limiter(limit: u32, max_clients: usize) -> RateLimiter {
-        RateLimiter::new(limit, max_clients, IntGauge::new("t", "t").expect("gauge"))
+        RateLimiter::new(
+            NonZeroU32::new(limit).expect("a limit"),
+            NonZeroUsize::new(max_clients).expect("a capacity"),
+            IntGauge::new("t", "t").expect("gauge"),
+        )
     }
 
     #[test]

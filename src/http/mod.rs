@@ -64,12 +64,12 @@ impl AppState {
     pub fn new(ctx: Arc<AppContext>, rpc: RpcClient) -> Shared {
         let http = &ctx.settings.http;
         let tracked = |name: &str| ctx.metrics.limiter_clients.with_label_values(&[name]);
-        let max_clients = http.limiter_max_clients.get();
-        let limiter = http.rate_limit_per_minute.map(|limit| {
-            limiter::RateLimiter::new(limit.get(), max_clients, tracked("rate_limit"))
-        });
+        let max_clients = http.limiter_max_clients;
+        let limiter = http
+            .rate_limit_per_minute
+            .map(|limit| limiter::RateLimiter::new(limit, max_clients, tracked("rate_limit")));
         let auth_failures = limiter::RateLimiter::new(
-            http.auth_failures_per_minute.get(),
+            http.auth_failures_per_minute,
             max_clients,
             tracked("auth_failures"),
         );

@@ -4,6 +4,7 @@
 //! `turnover drift`. Nothing is exported until the window holds `drift.min_records` records.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -31,10 +32,10 @@ struct Ring {
 }
 
 impl DriftWindow {
-    /// A window of `capacity` records (at least 1), compared with `reference` (the bundle's
+    /// A window of `capacity` records, compared with `reference` (the bundle's
     /// `drift_reference`; empty: no PSI).
-    pub fn new(capacity: usize, reference: BTreeMap<String, Bins>) -> Self {
-        let capacity = capacity.max(1);
+    pub fn new(capacity: NonZeroUsize, reference: BTreeMap<String, Bins>) -> Self {
+        let capacity = capacity.get();
         DriftWindow {
             capacity,
             ring: Mutex::new(Ring {
@@ -146,7 +147,7 @@ mod tests {
 
     #[test]
     fn the_window_keeps_the_most_recent_records() {
-        let window = DriftWindow::new(3, BTreeMap::new());
+        let window = DriftWindow::new(NonZeroUsize::new(3).expect("3"), BTreeMap::new());
         assert!(window.is_empty());
         let all = records(5, 1);
         window.observe(all[..2].iter());

@@ -37,6 +37,7 @@ mod summary;
 mod tls;
 mod write;
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
@@ -87,7 +88,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// [`StorageError::InvalidUrl`] when `url` does not parse, [`StorageError::TlsSettings`] when
 /// its `sslmode` or `sslrootcert` cannot be used, [`StorageError::Build`] when the pool cannot
 /// be built.
-pub fn pool(url: &str, size: usize) -> Result<Pool, StorageError> {
+pub fn pool(url: &str, size: NonZeroUsize) -> Result<Pool, StorageError> {
     let (config, tls) = connect_config(url)?;
     let manager = Manager::from_config(
         config,
@@ -97,7 +98,7 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, StorageError> {
         },
     );
     Pool::builder(manager)
-        .max_size(size.max(1))
+        .max_size(size.get())
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(CONNECT_TIMEOUT))
         .create_timeout(Some(CONNECT_TIMEOUT))
@@ -130,7 +131,8 @@ mod tests {
 
     #[test]
     fn a_bad_url_does_not_echo_the_password() {
-        let err = pool("postgres://u:s3cret@host:notaport/db", 2).expect_err("bad port");
+        let err =
+            pool("postgres://u:s3cret@host:notaport/db", NonZeroUsize::MIN).expect_err("bad port");
         assert!(matches!(err, StorageError::InvalidUrl(_)));
         let chain = format!("{err} {:?}", err);
         assert!(!chain.contains("s3cret"), "{chain}");

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // Each helper is used by some test modules, not necessarily all.
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::GenericClient;
@@ -64,7 +65,7 @@ impl TestDb {
             .await
             .expect("create test database");
         let guard = DropDatabaseOnDrop(name.clone());
-        let pool = storage::pool(&url, 8).expect("pool");
+        let pool = storage::pool(&url, NonZeroUsize::new(8).expect("8 connections")).expect("pool");
         Self {
             name,
             url,

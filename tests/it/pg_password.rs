@@ -1,6 +1,7 @@
 //! A Postgres password holding `?`, `/`, `,` or `@`, raw or percent-encoded, through every
 //! path that prints the URL (issue 17, item 6): it is read whole, and no message shows it.
 
+use std::num::NonZeroUsize;
 use std::process::Command;
 
 use turnover::startup::{self, Roles};
@@ -56,10 +57,10 @@ async fn a_password_with_url_characters_is_read_whole_and_never_shown() {
         assert_hidden("migrate", &stderr);
 
         let bad_port = format!("postgres://app:{password}@127.0.0.1:notaport/turnover");
-        let error = turnover::storage::pool(&bad_port, 1).expect_err("bad port");
+        let error = turnover::storage::pool(&bad_port, NonZeroUsize::MIN).expect_err("bad port");
         assert_hidden("the pool", &format!("{error} {error:?}"));
         let no_root = format!("{unreachable}?sslmode=verify-full&sslrootcert=/nonexistent.pem");
-        let error = turnover::storage::pool(&no_root, 1).expect_err("no root file");
+        let error = turnover::storage::pool(&no_root, NonZeroUsize::MIN).expect_err("no root file");
         assert_hidden("the TLS set-up", &format!("{error} {error:?}"));
         assert_hidden("redact_url", &turnover::config::redact_url(&no_root));
 
@@ -73,7 +74,7 @@ async fn a_password_with_url_characters_is_read_whole_and_never_shown() {
         turnover::storage::ensure_database(&url)
             .await
             .unwrap_or_else(|e| panic!("{password}: {e:#}"));
-        let pool = turnover::storage::pool(&url, 1).expect("pool");
+        let pool = turnover::storage::pool(&url, NonZeroUsize::MIN).expect("pool");
         let client = pool.get().await.expect("connects");
         let row = client
             .query_one("SELECT current_database()", &[])

@@ -7,6 +7,7 @@
 //! refused with SQLSTATE 25006), without touching the server other tests share.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -52,7 +53,7 @@ async fn backend_pid(client: &storage::Client) -> i32 {
 async fn a_connection_whose_server_turned_read_only_is_replaced_and_the_write_lands() {
     let db = TestDb::new().await;
     // One connection: the write after the failure can only succeed through a new one.
-    let pool = storage::pool(&db.url, 1).unwrap();
+    let pool = storage::pool(&db.url, NonZeroUsize::MIN).unwrap();
     let mut client = pool.get().await.unwrap();
     let read_only_pid = backend_pid(&client).await;
     client
@@ -95,7 +96,7 @@ async fn the_pool_moves_past_a_lost_first_host_to_the_next() {
         "postgres://postgres@{},127.0.0.1:5432/{}?target_session_attrs=read-write",
         proxy.addr, db.name
     );
-    let pool = storage::pool(&url, 2).unwrap();
+    let pool = storage::pool(&url, NonZeroUsize::new(2).expect("2 connections")).unwrap();
     let mut client = pool.get().await.unwrap();
     helpers::insert_batch(&mut client, &[row("before")], &[])
         .await

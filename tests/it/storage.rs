@@ -1,6 +1,7 @@
 //! Storage against the real Postgres: migrations, database creation, the idempotent batch
 //! write, rejected messages, HTTP batches.
 
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -357,7 +358,11 @@ async fn a_known_version_with_other_files_is_refused_and_its_row_kept() {
 #[tokio::test]
 async fn a_down_database_fails_fast_and_transiently() {
     // Nothing listens on port 1.
-    let pool = storage::pool("postgres://postgres:secret@127.0.0.1:1/turnover", 2).expect("pool");
+    let pool = storage::pool(
+        "postgres://postgres:secret@127.0.0.1:1/turnover",
+        NonZeroUsize::new(2).expect("2 connections"),
+    )
+    .expect("pool");
     let started = Instant::now();
     let err = pool
         .get()

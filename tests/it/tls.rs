@@ -4,6 +4,7 @@
 //! the server has no TLS. Also: a list of broker URLs connects to the first that accepts.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -113,7 +114,8 @@ async fn postgres_over_tls_verifies_what_sslmode_asks_and_says_why_it_refuses() 
     if let Err(e) = storage::ensure_database(&verify_full).await {
         panic!("verify-full: {e}\n{}", pg.log());
     }
-    let pool = storage::pool(&verify_full, 2).expect("pool");
+    let pool =
+        storage::pool(&verify_full, NonZeroUsize::new(2).expect("2 connections")).expect("pool");
     let mut client = pool.get().await.expect("a verify-full connection");
     let applied = storage::migrate(&mut client)
         .await
@@ -136,7 +138,7 @@ async fn postgres_over_tls_verifies_what_sslmode_asks_and_says_why_it_refuses() 
         )
     );
     // The pool says the same, and waits (transient) rather than failing batches for good.
-    let error = storage::pool(&untrusted, 1)
+    let error = storage::pool(&untrusted, NonZeroUsize::MIN)
         .expect("pool")
         .get()
         .await
@@ -181,7 +183,7 @@ async fn postgres_over_tls_verifies_what_sslmode_asks_and_says_why_it_refuses() 
         ("localhost", "sslmode=disable".to_owned(), false),
     ] {
         let url = pg.url(host, db, &query);
-        let pool = storage::pool(&url, 1).expect("pool");
+        let pool = storage::pool(&url, NonZeroUsize::MIN).expect("pool");
         let client = pool
             .get()
             .await
@@ -246,7 +248,11 @@ async fn postgres_over_tls_verifies_what_sslmode_asks_and_says_why_it_refuses() 
              requires it"
         )
     );
-    let pool = storage::pool(&pg.url("localhost", db, "sslmode=prefer"), 1).expect("pool");
+    let pool = storage::pool(
+        &pg.url("localhost", db, "sslmode=prefer"),
+        NonZeroUsize::MIN,
+    )
+    .expect("pool");
     let client = pool.get().await.expect("prefer falls back to clear text");
     assert!(!encrypted(&client).await);
 }

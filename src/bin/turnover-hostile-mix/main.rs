@@ -12,6 +12,7 @@ mod http;
 mod kinds;
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
@@ -100,7 +101,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Wait, with a deadline, until every message has its row and the queue is empty.
-    let pool = turnover::storage::pool(&settings.postgres.url, 2)?;
+    let pool = turnover::storage::pool(
+        &settings.postgres.url,
+        NonZeroUsize::new(2).expect("2 connections"),
+    )?;
     let db = pool.get().await?;
     let channel = connection.create_channel().await?;
     let want_valid = (valid_n + http_ok) as i64;
