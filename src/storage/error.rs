@@ -62,6 +62,11 @@ pub enum StorageError {
 
 impl From<tokio_postgres::Error> for StorageError {
     fn from(e: tokio_postgres::Error) -> Self {
+        if e.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) {
+            // The connection it came on is to a demoted or fenced server: have the pool look
+            // at every connection it hands out for a while (storage::primary).
+            super::primary::write_refused();
+        }
         Self::Postgres(e)
     }
 }
@@ -167,7 +172,7 @@ fn sqlstate_is_transient(code: &SqlState) -> bool {
         // statement_timeout / cancel: the server was too slow, not the data wrong.
         || code == SqlState::QUERY_CANCELED.code()
         // A primary demoted or fenced under an open connection: the pool drops that connection
-        // at the next checkout (storage::primary), and the retry reaches the new primary.
+        // at its next checkout (storage::primary), and the retry reaches the new primary.
         || code == SqlState::READ_ONLY_SQL_TRANSACTION.code()
 }
 

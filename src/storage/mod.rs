@@ -78,9 +78,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// writer, the HTTP side one per concurrent batch lookup. Connections are checked with
 /// [`RecyclingMethod::Fast`]: a connection the server closed (a primary lost) is noticed and
 /// replaced, and a failure on a half-dead one is transient. On top of that, every connection
-/// is probed when opened and at each checkout (one round trip, [`primary`]): one to a server
-/// that accepts no writes is refused or dropped, so the pool follows a failover to the new
-/// primary instead of failing every write with SQLSTATE 25006. A multi-host `url` with
+/// is probed when opened, and at a checkout after a second unused or soon after a write was
+/// refused with SQLSTATE 25006 (one round trip, [`primary`]): one to a server that accepts no
+/// writes is refused or dropped, so the pool follows a failover to the new primary instead of
+/// failing every write with SQLSTATE 25006. A multi-host `url` with
 /// `target_session_attrs=read-write` lets each new connection skip the read-only hosts.
 ///
 /// # Errors

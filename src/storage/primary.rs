@@ -5,11 +5,15 @@
 //! read-write`), tokio-postgres tries the hosts in order and keeps the first that accepts
 //! writes. That choice is made once per connection: a primary that is demoted, fenced
 //! (`default_transaction_read_only`) or replaced while the pool holds connections to it would
-//! go on answering every write with SQLSTATE 25006, forever. So each connection is probed when
-//! it is opened and each time it is checked out (one round trip): a connection to a read-only
-//! server is refused or dropped, the caller gets a transient error and backs off as for a
-//! database that is down, and the next connection goes through the host list again. A lost
-//! primary needs no probe: its connections are closed, and the pool's own check drops them.
+//! go on answering every write with SQLSTATE 25006, forever. So each connection is probed (one
+//! round trip) when it is opened, and when it is checked out after [`IDLE`] unused or while a
+//! write was refused with 25006 in the last [`SUSPICION`]: a connection to a read-only server
+//! is refused or dropped, the caller gets a transient error and backs off as for a database
+//! that is down, and the next connection goes through the host list again. A connection in
+//! steady use is not probed: the first write that a server turned read-only refuses is
+//! transient, and it starts the suspicion, so the retry's checkout drops that connection. The
+//! probe at every checkout was a quarter of a lone `/predict`'s storage time. A lost primary
+//! needs no probe: its connections are closed, and the pool's own check drops them.
 //!
 //! The probe also answers where the connection landed: the first connection, and every
 //! connection to another server than the one before, is logged with `postgres.server`
@@ -17,12 +21,43 @@
 //!
 //! This module must not retry: backing off is the caller's (the worker's) decision.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deadpool_postgres::{Hook, HookError};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::CONNECT_TIMEOUT;
+
+/// A connection checked out after this long unused is probed again.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// How long after a write refused with SQLSTATE 25006 every checkout is probed.
+const SUSPICION: Duration = Duration::from_secs(10);
+
+/// When (ms since the epoch) a write was last refused with SQLSTATE 25006 in this process;
+/// 0: never. Process-wide: a refusal seen through one pool makes the others look too, which
+/// costs them a round trip per checkout for [`SUSPICION`], nothing more.
+static REFUSED_AT_MS: AtomicU64 = AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Notes a write refused because the server accepts no writes (SQLSTATE 25006).
+pub(super) fn write_refused() {
+    REFUSED_AT_MS.store(now_ms().max(1), Ordering::Relaxed);
+}
+
+/// Whether a connection last checked out `unused` ago must be probed before it is handed out.
+fn must_probe(unused: Duration, refused_at_ms: u64, now_ms: u64) -> bool {
+    unused >= IDLE
+        || (refused_at_ms != 0
+            && now_ms.saturating_sub(refused_at_ms) < SUSPICION.as_millis() as u64)
+}
 
 /// The server a connection is to, and whether it takes writes.
 #[derive(Debug, PartialEq, Eq)]
@@ -102,10 +137,20 @@ pub(super) fn on_create() -> Hook {
 }
 
 /// The pool's `post_recycle` hook: drops a connection whose server stopped accepting writes
-/// while the pool held it; the pool then opens a new one, through the host list.
+/// while the pool held it (looked at when it was idle or a write was just refused, see the
+/// module's doc); the pool then opens a new one, through the host list.
 pub(super) fn on_checkout() -> Hook {
-    Hook::async_fn(|client, _| {
+    Hook::async_fn(|client, metrics| {
+        // `last_used` is the time since the connection's previous checkout (or its creation).
+        let probe_it = must_probe(
+            metrics.last_used(),
+            REFUSED_AT_MS.load(Ordering::Relaxed),
+            now_ms(),
+        );
         Box::pin(async move {
+            if !probe_it {
+                return Ok(());
+            }
             let server = probe(client).await?;
             if server.read_only {
                 tracing::warn!(postgres.server = %server.name, "Postgres server no longer accepts writes; its connection is dropped");
@@ -119,6 +164,19 @@ pub(super) fn on_checkout() -> Hook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_idle_connections_are_probed_unless_a_write_was_just_refused() {
+        let now = 1_700_000_000_000;
+        let busy = Duration::from_millis(20);
+        assert!(!must_probe(busy, 0, now), "a connection in steady use");
+        assert!(must_probe(IDLE, 0, now), "a connection unused for a second");
+        assert!(must_probe(busy, now - 9_999, now), "within the suspicion");
+        assert!(
+            !must_probe(busy, now - 10_000, now),
+            "the suspicion is over"
+        );
+    }
 
     #[test]
     fn servers_are_named_as_address_and_port() {
