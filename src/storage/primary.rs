@@ -11,9 +11,10 @@
 //! is refused or dropped, the caller gets a transient error and backs off as for a database
 //! that is down, and the next connection goes through the host list again. A connection in
 //! steady use is not probed: the first write that a server turned read-only refuses is
-//! transient, and it starts the suspicion, so the retry's checkout drops that connection. The
-//! probe at every checkout was a quarter of a lone `/predict`'s storage time. A lost primary
-//! needs no probe: its connections are closed, and the pool's own check drops them.
+//! transient, and it starts the suspicion, so the retry's checkout drops that connection. (The
+//! probe at every checkout was one more statement per batch: 12–16 % of Postgres's CPU per
+//! `/predict` at one to four connections, docs/performance.md.) A lost primary needs no probe:
+//! its connections are closed, and the pool's own check drops them.
 //!
 //! The probe also answers where the connection landed: the first connection, and every
 //! connection to another server than the one before, is logged with `postgres.server`
