@@ -24,6 +24,7 @@
 #   FAILOVER_JOBS      jobs per run (20000)
 #   FAILOVER_AMQP_URL  the broker (amqp://guest:guest@127.0.0.1:5672/%2f), read with rabbitmqctl
 #   STALL_S            a run that makes no progress for this long has failed (90)
+#   SETTLE_S           how long the request queue must show 0 messages to count as drained (6)
 #   PUBLISH_TIMEOUT_S  the longest the publisher may run (300)
 # and cluster.sh's PG_PAIR_* variables (its port 55432 and 55433 by default).
 set -euo pipefail
@@ -33,6 +34,7 @@ PAIR=tests/postgres/cluster.sh
 JOBS=${FAILOVER_JOBS:-20000}
 AMQP_URL=${FAILOVER_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 STALL_S=${STALL_S:-90}
+SETTLE_S=${SETTLE_S:-6}
 # The longest the publisher may run, whatever happens.
 PUBLISH_TIMEOUT_S=${PUBLISH_TIMEOUT_S:-300}
 export PG_PAIR_DIR=${PG_PAIR_DIR:-/tmp/turnover-pg-failover.$$}
@@ -71,13 +73,21 @@ messages() {
 }
 # wait_drained QUEUE: until the request queue holds nothing (every job acknowledged), failing
 # when nothing moves for STALL_S seconds. Rows are not the measure: in the async run some
-# acknowledged jobs never become rows.
+# acknowledged jobs never become rows. The count `rabbitmqctl list_queues` gives can lag
+# behind the queue by the broker's statistics interval (5 s): a run that drains fast showed
+# 0 while a few hundred jobs were still unacknowledged. So 0 must hold for SETTLE_S.
 wait_drained() {
-    local left last=-1 since
+    local left last=-1 since zero_since=
     since=$(now)
     while :; do
         left=$(messages "$1")
-        [ "$left" != 0 ] || return 0
+        if [ "$left" = 0 ]; then
+            zero_since=${zero_since:-$(now)}
+            [ $(($(now) - zero_since)) -lt "$SETTLE_S" ] || return 0
+            sleep 0.5
+            continue
+        fi
+        zero_since=
         if [ "$left" != "$last" ]; then
             last=$left
             since=$(now)
