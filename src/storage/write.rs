@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use deadpool_postgres::{Client, GenericClient, Transaction};
+use deadpool_postgres::{Client, ClientWrapper, GenericClient};
+use futures_util::FutureExt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -57,13 +58,49 @@ SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::times
                      $6::text[], $7::text[])
 ON CONFLICT (request_id, payload_sha256) WHERE request_id IS NOT NULL DO NOTHING";
 
+/// A transaction whose `BEGIN` went out with the batch's first statement, in one round trip
+/// (tokio-postgres's own `Transaction` waits for `BEGIN`'s answer before anything else can be
+/// sent). Dropped before [`Open::commit`] (an error, or the caller gave up on the future), it
+/// sends `ROLLBACK` without waiting for the answer, as tokio-postgres's transactions do, so the
+/// connection goes back to the pool outside any transaction.
+struct Open<'c> {
+    client: &'c ClientWrapper,
+    committed: bool,
+}
+
+impl<'c> Open<'c> {
+    /// The guard, made before `BEGIN` is sent: a future dropped between the two still rolls back
+    /// (a `ROLLBACK` outside a transaction is only a warning).
+    fn new(client: &'c ClientWrapper) -> Self {
+        Open {
+            client,
+            committed: false,
+        }
+    }
+
+    async fn commit(mut self) -> Result<(), StorageError> {
+        self.client.batch_execute("COMMIT").await?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // The first poll hands the statement to the connection; its answer is not awaited.
+            let _ = self.client.batch_execute("ROLLBACK").now_or_never();
+        }
+    }
+}
+
 /// A micro-batch's predictions written in an open transaction, with what was found for each:
 /// [`Written::Inserted`] (new), [`Written::Replayed`] (its `request_id` stored already with the
 /// same record: the stored result stands) or [`Written::Conflict`] (stored with another
 /// record). The caller decides what a conflict becomes, then [`Pending::commit`]s the
 /// rejected rows with it, in the same transaction. Dropped without a commit, nothing is written.
 pub struct Pending<'c> {
-    tx: Option<Transaction<'c>>,
+    tx: Option<Open<'c>>,
     found: Vec<Written>,
     counts: InsertCounts,
 }
@@ -86,7 +123,7 @@ impl Pending<'_> {
             return Ok(StoredBatch::default());
         };
         if !rejected.is_empty() {
-            self.counts.rejected = insert_rejected(&tx, rejected).await?;
+            self.counts.rejected = insert_rejected(tx.client, rejected).await?;
         }
         tx.commit().await?;
         Ok(StoredBatch {
@@ -106,7 +143,9 @@ impl Pending<'_> {
 /// `predictions[i]` (`shadow` is empty when no shadow bundle serves); a shadow row is written
 /// only for a prediction inserted now, so shadow and live rows stay one to one. Either
 /// everything is committed or nothing is, so the caller acks the whole batch after `Ok` and
-/// none of it after `Err`.
+/// none of it after `Err`. A batch of new predictions costs two round trips: `BEGIN` with the
+/// insert, then the `COMMIT`; the [`Pending`] dropped uncommitted, or this future dropped
+/// unfinished, rolls back.
 ///
 /// # Errors
 ///
@@ -130,10 +169,14 @@ pub async fn insert_batch<'c>(
             ),
         });
     }
-    let tx = client.transaction().await?;
+    let client: &'c ClientWrapper = client;
     let mut counts = InsertCounts::default();
     let mut found = Vec::with_capacity(predictions.len());
-    if !predictions.is_empty() {
+    let tx = if predictions.is_empty() {
+        let tx = Open::new(client);
+        client.batch_execute("BEGIN").await?;
+        tx
+    } else {
         // A request_id repeated within the batch goes in once (its first occurrence); the
         // repeats are settled against the stored row like any other known id.
         let mut seen = HashSet::with_capacity(predictions.len());
@@ -141,29 +184,33 @@ pub async fn insert_batch<'c>(
             .iter()
             .filter(|p| seen.insert(p.request_id.as_str()))
             .collect();
-        let statement = tx.prepare_cached(INSERT_PREDICTIONS).await?;
+        // Prepared once per connection, outside the transaction.
+        let statement = client.prepare_cached(INSERT_PREDICTIONS).await?;
         let c = PredictionColumns::new(&first);
-        let inserted: HashSet<String> = tx
-            .query(
-                &statement,
-                &[
-                    &c.request_id,
-                    &c.employee_id,
-                    &c.batch_id,
-                    &c.source,
-                    &c.model_version,
-                    &c.prediction,
-                    &c.probability,
-                    &c.risk_level,
-                    &c.input,
-                    &c.explanation,
-                    &c.enqueued_at,
-                    &c.scored_at,
-                    &c.record_sha256,
-                    &c.trace_id,
-                ],
-            )
-            .await?
+        let tx = Open::new(client);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
+            &c.request_id,
+            &c.employee_id,
+            &c.batch_id,
+            &c.source,
+            &c.model_version,
+            &c.prediction,
+            &c.probability,
+            &c.risk_level,
+            &c.input,
+            &c.explanation,
+            &c.enqueued_at,
+            &c.scored_at,
+            &c.record_sha256,
+            &c.trace_id,
+        ];
+        // Polled in this order, `BEGIN` is sent first and the insert right behind it.
+        let (begun, inserted) = futures_util::join!(
+            client.batch_execute("BEGIN"),
+            client.query(&statement, &params)
+        );
+        begun?;
+        let inserted: HashSet<String> = inserted?
             .iter()
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()?;
@@ -178,7 +225,7 @@ pub async fn insert_batch<'c>(
             }
         }
         if counts.duplicates > 0 {
-            settle_known(&tx, predictions, &mut settled).await?;
+            settle_known(client, predictions, &mut settled).await?;
         }
         for (slot, p) in settled.into_iter().zip(predictions) {
             found.push(slot.ok_or_else(|| StorageError::Corrupt {
@@ -186,7 +233,8 @@ pub async fn insert_batch<'c>(
                 value: format!("{} was neither inserted nor found", p.request_id),
             })?);
         }
-    }
+        tx
+    };
     if !shadow.is_empty() {
         let new: Vec<&ShadowRow> = shadow
             .iter()
@@ -194,7 +242,7 @@ pub async fn insert_batch<'c>(
             .filter(|(_, w)| **w == Written::Inserted)
             .map(|(s, _)| s)
             .collect();
-        insert_shadow(&tx, &new).await?;
+        insert_shadow(client, &new).await?;
     }
     Ok(Pending {
         tx: Some(tx),
@@ -205,7 +253,7 @@ pub async fn insert_batch<'c>(
 
 /// Writes rejected messages in the batch's transaction; returns how many rows are new.
 async fn insert_rejected(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     rejected: &[&RejectedRow],
 ) -> Result<u64, StorageError> {
     let statement = tx.prepare_cached(INSERT_REJECTED).await?;
@@ -240,7 +288,7 @@ async fn insert_rejected(
 }
 
 /// Writes the shadow rows of the new predictions of a batch, in its transaction.
-async fn insert_shadow(tx: &Transaction<'_>, rows: &[&ShadowRow]) -> Result<(), StorageError> {
+async fn insert_shadow(tx: &ClientWrapper, rows: &[&ShadowRow]) -> Result<(), StorageError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -268,7 +316,7 @@ async fn insert_shadow(tx: &Transaction<'_>, rows: &[&ShadowRow]) -> Result<(), 
 
 /// Settles the predictions not inserted by this batch against their stored rows.
 async fn settle_known(
-    tx: &Transaction<'_>,
+    tx: &ClientWrapper,
     predictions: &[PredictionRow],
     settled: &mut [Option<Written>],
 ) -> Result<(), StorageError> {

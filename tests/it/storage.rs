@@ -4,6 +4,7 @@
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use serde_json::json;
 use time::OffsetDateTime;
 use turnover::model::RiskLevel;
@@ -240,6 +241,57 @@ async fn rejected_rows_keep_their_exact_bytes_and_are_not_duplicated() {
         .expect("again");
     assert_eq!(again.rejected, 0);
     assert_eq!(helpers::count_rejected(&client).await.expect("count"), 3);
+}
+
+/// Whether `client`'s session is inside a transaction that wrote something, and how many
+/// predictions it sees.
+async fn session_state(client: &storage::Client) -> (Option<String>, i64) {
+    let row = client
+        .query_one(
+            "SELECT pg_current_xact_id_if_assigned()::text, (SELECT count(*) FROM predictions)",
+            &[],
+        )
+        .await
+        .expect("the connection answers");
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn a_batch_given_up_before_its_commit_leaves_no_row_and_no_open_transaction() {
+    let db = TestDb::new().await;
+    let mut client = db.client().await;
+    helpers::insert_batch(&mut client, &[prediction("kept", None, None)], &[])
+        .await
+        .expect("a first batch, which also prepares the statement on this connection");
+
+    // Written and never committed: the pending batch is dropped.
+    let pending = storage::insert_batch(&mut client, &[prediction("dropped-1", None, None)], &[])
+        .await
+        .expect("written");
+    drop(pending);
+    assert_eq!(
+        session_state(&client).await,
+        (None, 1),
+        "the connection went on inside the dropped batch's transaction"
+    );
+
+    // Given up on while Postgres is still answering (a shutdown's deadline, a cancelled task):
+    // `BEGIN` and the insert are sent on the first poll, then the future is dropped.
+    let answered_at_once =
+        storage::insert_batch(&mut client, &[prediction("dropped-2", None, None)], &[])
+            .now_or_never()
+            .is_some();
+    assert!(!answered_at_once, "the batch was answered within one poll");
+    assert_eq!(
+        session_state(&client).await,
+        (None, 1),
+        "the connection went on inside the given-up batch's transaction"
+    );
+    // And the connection takes the next batch as usual.
+    helpers::insert_batch(&mut client, &[prediction("after", None, None)], &[])
+        .await
+        .expect("the next batch");
+    assert_eq!(session_state(&client).await, (None, 2));
 }
 
 #[tokio::test]
