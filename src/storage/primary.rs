@@ -22,9 +22,8 @@
 //!
 //! This module must not retry: backing off is the caller's (the worker's) decision.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Hook, HookError};
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -37,27 +36,28 @@ const IDLE: Duration = Duration::from_secs(1);
 /// How long after a write refused with SQLSTATE 25006 every checkout is probed.
 const SUSPICION: Duration = Duration::from_secs(10);
 
-/// When (ms since the epoch) a write was last refused with SQLSTATE 25006 in this process;
-/// 0: never. Process-wide: a refusal seen through one pool makes the others look too, which
-/// costs them a round trip per checkout for [`SUSPICION`], nothing more.
-static REFUSED_AT_MS: AtomicU64 = AtomicU64::new(0);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+/// When a write was last refused with SQLSTATE 25006 in this process. Process-wide: a refusal
+/// seen through one pool makes the others look too, which costs them a round trip per
+/// checkout for [`SUSPICION`], nothing more.
+static REFUSED_AT: Mutex<Option<Instant>> = Mutex::new(None);
 
 /// Notes a write refused because the server accepts no writes (SQLSTATE 25006).
 pub(super) fn write_refused() {
-    REFUSED_AT_MS.store(now_ms().max(1), Ordering::Relaxed);
+    *REFUSED_AT.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
 }
 
-/// Whether a connection last checked out `unused` ago must be probed before it is handed out.
-fn must_probe(unused: Duration, refused_at_ms: u64, now_ms: u64) -> bool {
-    unused >= IDLE
-        || (refused_at_ms != 0
-            && now_ms.saturating_sub(refused_at_ms) < SUSPICION.as_millis() as u64)
+/// How long ago a write was last refused with SQLSTATE 25006; `None`: never.
+fn since_refused() -> Option<Duration> {
+    REFUSED_AT
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .map(|at| at.elapsed())
+}
+
+/// Whether a connection last checked out `unused` ago must be probed before it is handed out,
+/// a write having been refused `refused` ago.
+fn must_probe(unused: Duration, refused: Option<Duration>) -> bool {
+    unused >= IDLE || refused.is_some_and(|ago| ago < SUSPICION)
 }
 
 /// The server a connection is to, and whether it takes writes.
@@ -143,11 +143,7 @@ pub(super) fn on_create() -> Hook {
 pub(super) fn on_checkout() -> Hook {
     Hook::async_fn(|client, metrics| {
         // `last_used` is the time since the connection's previous checkout (or its creation).
-        let probe_it = must_probe(
-            metrics.last_used(),
-            REFUSED_AT_MS.load(Ordering::Relaxed),
-            now_ms(),
-        );
+        let probe_it = must_probe(metrics.last_used(), since_refused());
         Box::pin(async move {
             if !probe_it {
                 return Ok(());
@@ -168,13 +164,15 @@ mod tests {
 
     #[test]
     fn only_idle_connections_are_probed_unless_a_write_was_just_refused() {
-        let now = 1_700_000_000_000;
         let busy = Duration::from_millis(20);
-        assert!(!must_probe(busy, 0, now), "a connection in steady use");
-        assert!(must_probe(IDLE, 0, now), "a connection unused for a second");
-        assert!(must_probe(busy, now - 9_999, now), "within the suspicion");
+        assert!(!must_probe(busy, None), "a connection in steady use");
+        assert!(must_probe(IDLE, None), "a connection unused for a second");
         assert!(
-            !must_probe(busy, now - 10_000, now),
+            must_probe(busy, Some(Duration::from_millis(9_999))),
+            "within the suspicion"
+        );
+        assert!(
+            !must_probe(busy, Some(Duration::from_millis(10_000))),
             "the suspicion is over"
         );
     }
