@@ -16,6 +16,8 @@
 //! - [`privileges`](mod@privileges): what `serve` checks when it does not migrate;
 //! - [`rows`]: the row types; [`error`]: [`StorageError`] and `is_transient`;
 //! - [`tls`]: `sslmode` and `sslrootcert` of the URL, with libpq's meaning;
+//! - [`transaction`]: the guard of a transaction whose `BEGIN` goes out with its first
+//!   statement;
 //! - [`primary`]: every pooled connection is to a server that accepts writes (multi-host URLs,
 //!   failover), and the logs name it.
 //!
@@ -35,6 +37,7 @@ mod retention;
 mod rows;
 mod summary;
 mod tls;
+mod transaction;
 mod write;
 
 use std::num::NonZeroUsize;

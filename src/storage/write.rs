@@ -7,11 +7,11 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use deadpool_postgres::{Client, ClientWrapper, GenericClient};
-use futures_util::FutureExt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::rows::{risk_level_from_str, storable_json, storable_text};
+use super::transaction::Open;
 use super::{
     InsertCounts, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, StoredScore,
     Written,
@@ -57,42 +57,6 @@ INSERT INTO rejected_messages (request_id, reason, errors, payload, received_at,
 SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::bytea[], $5::timestamptz[], \
                      $6::text[], $7::text[])
 ON CONFLICT (request_id, payload_sha256) WHERE request_id IS NOT NULL DO NOTHING";
-
-/// A transaction whose `BEGIN` went out with the batch's first statement, in one round trip
-/// (tokio-postgres's own `Transaction` waits for `BEGIN`'s answer before anything else can be
-/// sent). Dropped before [`Open::commit`] (an error, or the caller gave up on the future), it
-/// sends `ROLLBACK` without waiting for the answer, as tokio-postgres's transactions do, so the
-/// connection goes back to the pool outside any transaction.
-struct Open<'c> {
-    client: &'c ClientWrapper,
-    committed: bool,
-}
-
-impl<'c> Open<'c> {
-    /// The guard, made before `BEGIN` is sent: a future dropped between the two still rolls back
-    /// (a `ROLLBACK` outside a transaction is only a warning).
-    fn new(client: &'c ClientWrapper) -> Self {
-        Open {
-            client,
-            committed: false,
-        }
-    }
-
-    async fn commit(mut self) -> Result<(), StorageError> {
-        self.client.batch_execute("COMMIT").await?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for Open<'_> {
-    fn drop(&mut self) {
-        if !self.committed {
-            // The first poll hands the statement to the connection; its answer is not awaited.
-            let _ = self.client.batch_execute("ROLLBACK").now_or_never();
-        }
-    }
-}
 
 /// A micro-batch's predictions written in an open transaction, with what was found for each:
 /// [`Written::Inserted`] (new), [`Written::Replayed`] (its `request_id` stored already with the
