@@ -7,7 +7,8 @@
 //!
 //! - [`migrate`](mod@migrate): embedded migrations, `ensure_database`, `migrate`,
 //! - [`write`]: `insert_batch` (the worker's one transaction per micro-batch, with the shadow
-//!   bundle's rows), the model registry, batches,
+//!   bundle's rows), `insert_alone` (a batch of predictions only, in one statement), the model
+//!   registry, batches,
 //! - [`read`]: batch progress and results, readiness, and the lookups tests need,
 //! - [`outcomes`](mod@outcomes): the outcomes upsert and the `model_performance` reads,
 //! - [`summary`]: the refresh of the summary those views read (one process at a time),
@@ -64,7 +65,7 @@ pub use rows::{
     StoredBatch, StoredScore, Written,
 };
 pub use summary::{refresh_performance_summary, SummaryRefresh};
-pub use write::{create_batch, insert_batch, Pending};
+pub use write::{create_batch, insert_alone, insert_batch, insert_rejected, Pending};
 
 /// A warning for a remote Postgres reached with `sslmode` below `verify-full` (`tls`).
 pub(crate) use tls::weak_transport;

@@ -4,41 +4,19 @@
 //! back to the caller as a [`StorageError`] whose `is_transient` tells it what to do.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use deadpool_postgres::{Client, ClientWrapper, GenericClient};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::rows::{risk_level_from_str, storable_json, storable_text};
+use super::rows::{storable_json, storable_text};
 use super::transaction::Open;
 use super::{
-    InsertCounts, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, StoredScore,
-    Written,
+    InsertCounts, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
 };
+use predictions::{insert_predictions, Begin};
 
-// One statement per table for a whole batch: UNNEST turns the parallel arrays into rows, so a
-// batch of 256 costs one round trip and one plan instead of 256. The explicit casts fix the
-// parameter types, so the prepared statement is the same for every batch size. RETURNING tells
-// which rows are new; the others were stored before.
-const INSERT_PREDICTIONS: &str = "\
-INSERT INTO predictions (request_id, employee_id, batch_id, source, model_version, prediction, \
-                         probability, risk_level, input, explanation, enqueued_at, scored_at, \
-                         record_sha256, trace_id)
-SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], \
-                     $6::smallint[], $7::float8[], $8::text[], $9::jsonb[], $10::jsonb[], \
-                     $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[])
-ON CONFLICT (request_id) DO NOTHING
-RETURNING request_id";
-
-// The stored rows behind the requests that were not new, and whether each holds the same
-// record. Rows from before the hash column are compared on their input (jsonb equality).
-const STORED_FOR: &str = "\
-SELECT j.ord, \
-       coalesce(p.record_sha256 = j.sha, p.input = j.input) AS same, \
-       p.prediction, p.probability, p.risk_level, p.model_version, p.explanation
-FROM UNNEST($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS j(request_id, sha, input, ord)
-JOIN predictions p ON p.request_id = j.request_id";
+mod predictions;
 
 // A shadow row exists only beside a live row inserted in the same transaction, so a conflict
 // here is a shadow bundle of the same version as an earlier one: the first score stands.
@@ -109,7 +87,7 @@ impl Pending<'_> {
 /// everything is committed or nothing is, so the caller acks the whole batch after `Ok` and
 /// none of it after `Err`. A batch of new predictions costs two round trips: `BEGIN` with the
 /// insert, then the `COMMIT`; the [`Pending`] dropped uncommitted, or this future dropped
-/// unfinished, rolls back.
+/// unfinished, rolls back. A batch of predictions alone takes one: [`insert_alone`].
 ///
 /// # Errors
 ///
@@ -134,70 +112,12 @@ pub async fn insert_batch<'c>(
         });
     }
     let client: &'c ClientWrapper = client;
-    let mut counts = InsertCounts::default();
-    let mut found = Vec::with_capacity(predictions.len());
-    let tx = if predictions.is_empty() {
-        let tx = Open::new(client);
+    let tx = Open::new(client);
+    let (found, counts) = if predictions.is_empty() {
         client.batch_execute("BEGIN").await?;
-        tx
+        (Vec::new(), InsertCounts::default())
     } else {
-        // A request_id repeated within the batch goes in once (its first occurrence); the
-        // repeats are settled against the stored row like any other known id.
-        let mut seen = HashSet::with_capacity(predictions.len());
-        let first: Vec<&PredictionRow> = predictions
-            .iter()
-            .filter(|p| seen.insert(p.request_id.as_str()))
-            .collect();
-        // Prepared once per connection, outside the transaction.
-        let statement = client.prepare_cached(INSERT_PREDICTIONS).await?;
-        let c = PredictionColumns::new(&first);
-        let tx = Open::new(client);
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
-            &c.request_id,
-            &c.employee_id,
-            &c.batch_id,
-            &c.source,
-            &c.model_version,
-            &c.prediction,
-            &c.probability,
-            &c.risk_level,
-            &c.input,
-            &c.explanation,
-            &c.enqueued_at,
-            &c.scored_at,
-            &c.record_sha256,
-            &c.trace_id,
-        ];
-        // Polled in this order, `BEGIN` is sent first and the insert right behind it.
-        let (begun, inserted) = futures_util::join!(
-            client.batch_execute("BEGIN"),
-            client.query(&statement, &params)
-        );
-        begun?;
-        let inserted: HashSet<String> = inserted?
-            .iter()
-            .map(|row| row.try_get(0))
-            .collect::<Result<_, _>>()?;
-        counts.inserted = inserted.len() as u64;
-        counts.duplicates = predictions.len() as u64 - counts.inserted;
-
-        let mut settled: Vec<Option<Written>> = vec![None; predictions.len()];
-        let mut claimed = HashSet::with_capacity(inserted.len());
-        for (slot, p) in settled.iter_mut().zip(predictions) {
-            if inserted.contains(&p.request_id) && claimed.insert(p.request_id.as_str()) {
-                *slot = Some(Written::Inserted);
-            }
-        }
-        if counts.duplicates > 0 {
-            settle_known(client, predictions, &mut settled).await?;
-        }
-        for (slot, p) in settled.into_iter().zip(predictions) {
-            found.push(slot.ok_or_else(|| StorageError::Corrupt {
-                column: "predictions.request_id",
-                value: format!("{} was neither inserted nor found", p.request_id),
-            })?);
-        }
-        tx
+        insert_predictions(client, predictions, Begin::With).await?
     };
     if !shadow.is_empty() {
         let new: Vec<&ShadowRow> = shadow
@@ -215,8 +135,35 @@ pub async fn insert_batch<'c>(
     })
 }
 
-/// Writes rejected messages in the batch's transaction; returns how many rows are new.
-async fn insert_rejected(
+/// Writes a batch that holds predictions and nothing else (no rejected message, no shadow
+/// score) in one statement, which Postgres commits by itself: one round trip, where
+/// [`insert_batch`]'s transaction takes two. What was found for each prediction is as
+/// [`Pending::found`] says; the `request_id_conflict` rows made from it go in with
+/// [`insert_rejected`], committed by themselves in turn. Between the two a crash leaves the
+/// predictions without their conflict rows, and the unacked batch comes back: its
+/// conflicts are found again and written then.
+///
+/// # Errors
+///
+/// [`StorageError`] when the statement fails; nothing was written.
+pub async fn insert_alone(
+    client: &ClientWrapper,
+    predictions: &[PredictionRow],
+) -> Result<StoredBatch, StorageError> {
+    if predictions.is_empty() {
+        return Ok(StoredBatch::default());
+    }
+    let (written, counts) = insert_predictions(client, predictions, Begin::Without).await?;
+    Ok(StoredBatch { counts, written })
+}
+
+/// Writes rejected messages, in the batch's transaction or, on a client outside one, committed
+/// by themselves (one statement); returns how many rows are new.
+///
+/// # Errors
+///
+/// [`StorageError`] when the statement fails; nothing was written.
+pub async fn insert_rejected(
     tx: &ClientWrapper,
     rejected: &[&RejectedRow],
 ) -> Result<u64, StorageError> {
@@ -276,84 +223,6 @@ async fn insert_shadow(tx: &ClientWrapper, rows: &[&ShadowRow]) -> Result<(), St
     )
     .await?;
     Ok(())
-}
-
-/// Settles the predictions not inserted by this batch against their stored rows.
-async fn settle_known(
-    tx: &ClientWrapper,
-    predictions: &[PredictionRow],
-    settled: &mut [Option<Written>],
-) -> Result<(), StorageError> {
-    let known: Vec<usize> = (0..predictions.len())
-        .filter(|&i| settled[i].is_none())
-        .collect();
-    let request_id: Vec<&str> = known
-        .iter()
-        .map(|&i| predictions[i].request_id.as_str())
-        .collect();
-    let sha: Vec<&str> = known
-        .iter()
-        .map(|&i| predictions[i].record_sha256.as_str())
-        .collect();
-    let input: Vec<&serde_json::Value> = known.iter().map(|&i| &predictions[i].input).collect();
-    let statement = tx.prepare_cached(STORED_FOR).await?;
-    for row in tx.query(&statement, &[&request_id, &sha, &input]).await? {
-        let ordinal: i64 = row.try_get(0)?;
-        let Some(&i) = usize::try_from(ordinal - 1).ok().and_then(|k| known.get(k)) else {
-            continue;
-        };
-        settled[i] = Some(if row.try_get::<_, Option<bool>>(1)? == Some(true) {
-            Written::Replayed(StoredScore {
-                prediction: row.try_get(2)?,
-                probability: row.try_get(3)?,
-                risk_level: risk_level_from_str(row.try_get(4)?)?,
-                model_version: row.try_get(5)?,
-                explanation: row.try_get(6)?,
-            })
-        } else {
-            Written::Conflict
-        });
-    }
-    Ok(())
-}
-
-/// The batch turned column-wise, borrowing from the rows (no copy of the JSON documents).
-struct PredictionColumns<'a> {
-    request_id: Vec<&'a str>,
-    employee_id: Vec<Option<i64>>,
-    batch_id: Vec<Option<Uuid>>,
-    source: Vec<&'static str>,
-    model_version: Vec<&'a str>,
-    prediction: Vec<i16>,
-    probability: Vec<f64>,
-    risk_level: Vec<&'static str>,
-    input: Vec<&'a serde_json::Value>,
-    explanation: Vec<Option<&'a serde_json::Value>>,
-    enqueued_at: Vec<Option<OffsetDateTime>>,
-    scored_at: Vec<OffsetDateTime>,
-    record_sha256: Vec<&'a str>,
-    trace_id: Vec<Option<&'a str>>,
-}
-
-impl<'a> PredictionColumns<'a> {
-    fn new(rows: &[&'a PredictionRow]) -> Self {
-        Self {
-            request_id: rows.iter().map(|r| r.request_id.as_str()).collect(),
-            employee_id: rows.iter().map(|r| r.employee_id).collect(),
-            batch_id: rows.iter().map(|r| r.batch_id).collect(),
-            source: rows.iter().map(|r| r.source.as_str()).collect(),
-            model_version: rows.iter().map(|r| r.model_version.as_str()).collect(),
-            prediction: rows.iter().map(|r| r.prediction).collect(),
-            probability: rows.iter().map(|r| r.probability).collect(),
-            risk_level: rows.iter().map(|r| r.risk_level.as_str()).collect(),
-            input: rows.iter().map(|r| &r.input).collect(),
-            explanation: rows.iter().map(|r| r.explanation.as_ref()).collect(),
-            enqueued_at: rows.iter().map(|r| r.enqueued_at).collect(),
-            scored_at: rows.iter().map(|r| r.scored_at).collect(),
-            record_sha256: rows.iter().map(|r| r.record_sha256.as_str()).collect(),
-            trace_id: rows.iter().map(|r| r.trace_id.as_deref()).collect(),
-        }
-    }
 }
 
 /// Registers an HTTP batch of `total` employees, submitted now. Idempotent: registering the

@@ -1,5 +1,6 @@
-//! One micro-batch's life after decoding: score in one call, store in one transaction, reply,
-//! then ack. The order is the delivery guarantee:
+//! One micro-batch's life after decoding: score in one call, store (one statement for
+//! predictions alone, else one transaction: `store`), reply, then ack. The order is the
+//! delivery guarantee:
 //!
 //! - commit before ack: a crash before the commit loses nothing (the messages come back), and a
 //!   crash after it makes a redelivery that the `request_id` conflict rule turns into a no-op;

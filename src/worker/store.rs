@@ -1,6 +1,7 @@
-//! A batch's rows and their one transaction: the rows built from the jobs and their scores
-//! (the canonical record and its hash once per job), written by `storage::insert_batch`, and
-//! the `request_id_conflict` rows made here from what it found, before the commit.
+//! A batch's rows and their writes: the rows built from the jobs and their scores (the
+//! canonical record and its hash once per job), written by `storage::insert_alone` (a batch of
+//! predictions alone, one statement) or `storage::insert_batch` (one transaction), and the
+//! `request_id_conflict` rows made here from what the insert found.
 
 use std::time::Duration;
 
@@ -27,6 +28,13 @@ pub struct Committed {
 /// Writes the batch, retrying transient failures with capped backoff until it succeeds or the
 /// shutdown deadline passes. `conflict(i)` makes the row of prediction `i` when its
 /// `request_id` turns out to be stored with another record.
+///
+/// A batch of predictions alone (no rejected message, no shadow score: every synchronous
+/// request, and most queued batches) is one statement that commits by itself, one round trip
+/// instead of a transaction's two; its conflict rows, if any, follow in a second statement,
+/// and once the predictions have committed a retry writes only those. Should Postgres refuse
+/// those rows for good, the predictions stay committed, and the isolation that follows
+/// (`isolate`) finds them stored: replays of themselves, with the same scores.
 pub async fn store(
     ctx: &AppContext,
     rows: &[PredictionRow],
@@ -37,18 +45,28 @@ pub async fn store(
     if rows.is_empty() && rejected.is_empty() {
         return Ok(Committed::default());
     }
+    let alone = shadow.is_empty() && rejected.is_empty();
+    // The predictions of a batch written alone, once committed (for a retry of their conflicts).
+    let mut written: Option<StoredBatch> = None;
     let mut delay = Duration::from_millis(50);
     loop {
         let attempt = async {
             let mut client = ctx.pool.get().await?;
+            if alone {
+                let stored = match written.as_mut() {
+                    Some(stored) => stored,
+                    None => written.insert(storage::insert_alone(&client, rows).await?),
+                };
+                let conflicts = conflicts(&stored.written, &conflict);
+                if !conflicts.is_empty() {
+                    let all: Vec<&RejectedRow> = conflicts.iter().collect();
+                    stored.counts.rejected = storage::insert_rejected(&client, &all).await?;
+                }
+                let stored = written.take().unwrap_or_default();
+                return Ok(Committed { stored, conflicts });
+            }
             let pending = storage::insert_batch(&mut client, rows, shadow).await?;
-            let conflicts: Vec<RejectedRow> = pending
-                .found()
-                .iter()
-                .enumerate()
-                .filter(|(_, found)| **found == Written::Conflict)
-                .map(|(i, _)| conflict(i))
-                .collect();
+            let conflicts = conflicts(pending.found(), &conflict);
             let all: Vec<&RejectedRow> = rejected.iter().chain(&conflicts).collect();
             let stored = pending.commit(&all).await?;
             Ok::<_, StorageError>(Committed { stored, conflicts })
@@ -70,6 +88,16 @@ pub async fn store(
             Err(error) => return Err(error),
         }
     }
+}
+
+/// The `request_id_conflict` rows of the predictions found [`Written::Conflict`], in order.
+fn conflicts(found: &[Written], conflict: impl Fn(usize) -> RejectedRow) -> Vec<RejectedRow> {
+    found
+        .iter()
+        .enumerate()
+        .filter(|(_, found)| **found == Written::Conflict)
+        .map(|(i, _)| conflict(i))
+        .collect()
 }
 
 /// The `rejected_messages` row of a request whose `request_id` was stored with another

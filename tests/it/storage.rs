@@ -8,7 +8,9 @@ use futures_util::FutureExt;
 use serde_json::json;
 use time::OffsetDateTime;
 use turnover::model::RiskLevel;
-use turnover::storage::{self, InsertCounts, PredictionRow, RejectedRow, Source, MIGRATIONS};
+use turnover::storage::{
+    self, InsertCounts, PredictionRow, RejectedRow, Source, Written, MIGRATIONS,
+};
 use uuid::Uuid;
 
 use crate::helpers::{
@@ -292,6 +294,78 @@ async fn a_batch_given_up_before_its_commit_leaves_no_row_and_no_open_transactio
         .await
         .expect("the next batch");
     assert_eq!(session_state(&client).await, (None, 2));
+}
+
+#[tokio::test]
+async fn a_batch_of_predictions_alone_is_committed_by_its_one_statement() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let other = db.client().await;
+
+    let first = storage::insert_alone(
+        &client,
+        &[prediction("a", None, None), prediction("b", None, None)],
+    )
+    .await
+    .expect("written");
+    assert_eq!(
+        first.counts,
+        InsertCounts {
+            inserted: 2,
+            duplicates: 0,
+            rejected: 0
+        }
+    );
+    assert_eq!(first.written, [Written::Inserted, Written::Inserted]);
+    assert_eq!(
+        session_state(&client).await,
+        (None, 2),
+        "the insert left its connection inside a transaction"
+    );
+    assert_eq!(
+        helpers::count_predictions(&other).await.expect("count"),
+        2,
+        "another connection does not see the rows: they are not committed"
+    );
+
+    // The same record again, another record under a stored id, and a new one.
+    let mut changed = prediction("b", None, None);
+    changed.record_sha256 = "sha-of-another-record".to_owned();
+    changed.input = json!({"age": 42, "genre": "F", "poste": "Tech Lead"});
+    let again = storage::insert_alone(
+        &client,
+        &[
+            prediction("a", None, None),
+            changed,
+            prediction("c", None, None),
+        ],
+    )
+    .await
+    .expect("written");
+    assert_eq!(
+        again.counts,
+        InsertCounts {
+            inserted: 1,
+            duplicates: 2,
+            rejected: 0
+        }
+    );
+    assert!(
+        matches!(again.written[0], Written::Replayed(ref s) if s.model_version == "test-1"),
+        "the same record under a stored id is a replay of the stored score: {:?}",
+        again.written[0]
+    );
+    assert_eq!(again.written[1..], [Written::Conflict, Written::Inserted]);
+
+    // The conflict's row, committed by itself in turn.
+    let conflict = rejected(Some("b"), b"{\"request_id\":\"b\"}");
+    let written = storage::insert_rejected(&client, &[&conflict])
+        .await
+        .expect("written");
+    assert_eq!(written, 1);
+    assert_eq!(session_state(&client).await, (None, 3));
+    assert_eq!(helpers::count_rejected(&other).await.expect("count"), 1);
+    assert_eq!(helpers::count_predictions(&other).await.expect("count"), 3);
 }
 
 #[tokio::test]
