@@ -21,20 +21,21 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::try_join_all;
 use lapin::Channel;
 use time::OffsetDateTime;
 use tracing::Instrument as _;
 
 use super::ack::{ack, requeue};
 use super::isolate;
-use super::job::{Job, Rejected};
+use super::job::{Job, Rejected, ReplyTo};
 use super::reply::{self, Answer};
 use super::score::score;
 use super::store::{conflict_row, prediction_row, shadow_row, store, Committed};
 use crate::app::AppContext;
 use crate::serving::Serving;
 use crate::storage::{PredictionRow, RejectedRow, ShadowRow, Written};
-use crate::trace;
+use crate::trace::{self, Traced};
 
 /// How many messages of a batch went each way, for the caller's bookkeeping.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +179,7 @@ pub async fn process(
 
     // Every answer is what the database holds: a new row's score, the stored result of an
     // earlier request with the same id and record, or a refusal.
+    let mut answers: Vec<(&ReplyTo, Answer, &Traced)> = Vec::new();
     let mut conflicts = conflicts.iter();
     for ((job, s), written) in jobs.iter().zip(&scores.live).zip(&written) {
         let span = &job.trace.span;
@@ -205,22 +207,25 @@ pub async fn process(
             }
         });
         if let Some(to) = &job.reply {
-            reply::publish(channel, to, &answer, &job.trace)
-                .instrument(trace::amqp::reply_span(&job.trace))
-                .await?;
+            answers.push((to, answer, &job.trace));
         }
     }
     for r in rejected.iter().filter(|r| !r.expired) {
         if let Some(to) = &r.reply {
             let body = reply::refusal(r.row.request_id.as_deref(), &r.row.errors);
-            reply::publish(channel, to, &Answer::Refused(422, body), &r.trace)
-                .instrument(trace::amqp::reply_span(&r.trace))
-                .await?;
+            answers.push((to, Answer::Refused(422, body), &r.trace));
         }
         let _in_trace = r.trace.span.enter();
         let errors = r.row.errors.as_array().map_or(0, Vec::len);
         tracing::info!(request_id = r.row.request_id.as_deref().unwrap_or(""), reason = %r.row.reason, errors, "message rejected");
     }
+    // Every reply is handed to the connection at once and written in one go: one wait for
+    // lapin's I/O thread per batch, not one per reply. The ack waits until they are written
+    // (lapin sends acks ahead of publishes still queued), so replies still go before it.
+    try_join_all(answers.iter().map(|(to, answer, traced)| {
+        reply::publish(channel, to, answer, traced).instrument(trace::amqp::reply_span(traced))
+    }))
+    .await?;
 
     ack(ctx, channel, &jobs, &rejected, &failed, redelivered).await?;
 

@@ -1,6 +1,7 @@
 //! Idempotency keys over the queue: a producer that reuses a `request_id` gets the stored
 //! result back (marked as a replay) for the same record, and a `request_id_conflict`
-//! rejection (a 409 reply) for another record. The stored row never changes.
+//! rejection (a 409 reply) for another record. The stored row never changes. Requests sent
+//! together, whose replies go out together, each get their own.
 
 use std::time::Duration;
 
@@ -119,5 +120,69 @@ async fn a_reused_request_id_replays_the_stored_result_or_is_refused() {
         "the refused bytes are kept"
     );
     let _ = client.connection.close(200, "".into()).await;
+    app.finish().await;
+}
+
+/// Requests published together are scored together, and their replies are sent together:
+/// each caller still gets exactly one reply, under its own correlation id, with its own
+/// answer (a score for a valid record, a 422 for an invalid one).
+#[tokio::test]
+async fn requests_sent_together_each_get_their_own_reply() {
+    let app = TestApp::spawn().await;
+    let amqp = &app.settings.amqp;
+    let mut client = app.reply_client("test-replies-together").await;
+    let requests: Vec<(String, Vec<u8>, i64)> = (0..24u64)
+        .map(|i| {
+            let mut record = sample::example();
+            // Every fourth is under the minimum age: refused, with a 422 reply.
+            record.insert("age".into(), json!(if i % 4 == 3 { 12 } else { 30 + i }));
+            let bytes = Envelope {
+                request_id: Some(format!("together-{i}")),
+                ..Envelope::new(record)
+            }
+            .to_bytes();
+            (format!("c-{i}"), bytes, if i % 4 == 3 { 422 } else { 200 })
+        })
+        .collect();
+    futures_util::future::join_all(requests.iter().map(|(correlation, bytes, _)| {
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_correlation_id(correlation.as_str().into());
+        client.request(amqp, bytes, properties)
+    }))
+    .await;
+
+    let mut replies = std::collections::HashMap::new();
+    while replies.len() < requests.len() {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), client.consumer.next())
+            .await
+            .expect("every reply within 10 s")
+            .expect("a delivery")
+            .expect("no error");
+        let id = delivery
+            .properties
+            .correlation_id()
+            .as_ref()
+            .unwrap()
+            .to_string();
+        let body: Value = serde_json::from_slice(&delivery.data).unwrap();
+        let status = header(&delivery.properties, "x-status");
+        assert!(
+            replies.insert(id.clone(), (status, body)).is_none(),
+            "a second reply for {id}"
+        );
+    }
+    for (i, (correlation, _, status)) in requests.iter().enumerate() {
+        let (got, body) = &replies[correlation];
+        assert_eq!(*got, Some(*status), "the status of {correlation}: {body}");
+        assert_eq!(
+            body["request_id"],
+            json!(format!("together-{i}")),
+            "{correlation} got another request's reply"
+        );
+    }
+    // Nothing more: one reply per request.
+    let extra = tokio::time::timeout(Duration::from_secs(1), client.consumer.next()).await;
+    assert!(extra.is_err(), "a reply nobody asked for: {extra:?}");
     app.finish().await;
 }
