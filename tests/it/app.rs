@@ -243,6 +243,28 @@ pub fn body(value: &Value) -> Outgoing {
     }
 }
 
+/// The next reply `consumer` gets, within `within`: its correlation id, its properties and its
+/// JSON body.
+pub async fn next_reply(
+    consumer: &mut lapin::Consumer,
+    within: Duration,
+) -> (String, lapin::BasicProperties, Value) {
+    use futures_util::StreamExt;
+    let delivery = tokio::time::timeout(within, consumer.next())
+        .await
+        .expect("a reply in time")
+        .expect("a delivery")
+        .expect("no error");
+    let id = delivery
+        .properties
+        .correlation_id()
+        .as_ref()
+        .expect("a correlation id")
+        .to_string();
+    let body = serde_json::from_slice(&delivery.data).expect("a JSON reply");
+    (id, delivery.properties, body)
+}
+
 /// What a producer that wants replies holds: a connection to the test's broker (topology
 /// declared), a channel, an exclusive reply queue and a consumer of it that needs no acks.
 pub struct ReplyClient {
@@ -253,6 +275,14 @@ pub struct ReplyClient {
 }
 
 impl ReplyClient {
+    /// The next reply, within `within`: its correlation id, its properties and its JSON body.
+    pub async fn next_reply(
+        &mut self,
+        within: Duration,
+    ) -> (String, lapin::BasicProperties, Value) {
+        next_reply(&mut self.consumer, within).await
+    }
+
     /// Publishes `bytes` as a request to `amqp`'s exchange and routing key, with `properties`
     /// and this client's reply queue as `reply_to`, and waits for the broker's confirm.
     pub async fn request(&self, amqp: &Amqp, bytes: &[u8], properties: lapin::BasicProperties) {

@@ -56,19 +56,8 @@ async fn a_reused_request_id_replays_the_stored_result_or_is_refused() {
 
     let mut answers = std::collections::HashMap::new();
     while answers.len() < 2 {
-        let delivery = tokio::time::timeout(Duration::from_secs(10), client.consumer.next())
-            .await
-            .expect("two replies within 10 s")
-            .expect("a delivery")
-            .expect("no error");
-        let id = delivery
-            .properties
-            .correlation_id()
-            .as_ref()
-            .unwrap()
-            .to_string();
-        let body: Value = serde_json::from_slice(&delivery.data).unwrap();
-        answers.insert(id, (delivery.properties, body));
+        let (id, properties, body) = client.next_reply(Duration::from_secs(10)).await;
+        answers.insert(id, (properties, body));
     }
     let stored = app
         .db
@@ -154,19 +143,8 @@ async fn requests_sent_together_each_get_their_own_reply() {
 
     let mut replies = std::collections::HashMap::new();
     while replies.len() < requests.len() {
-        let delivery = tokio::time::timeout(Duration::from_secs(10), client.consumer.next())
-            .await
-            .expect("every reply within 10 s")
-            .expect("a delivery")
-            .expect("no error");
-        let id = delivery
-            .properties
-            .correlation_id()
-            .as_ref()
-            .unwrap()
-            .to_string();
-        let body: Value = serde_json::from_slice(&delivery.data).unwrap();
-        let status = header(&delivery.properties, "x-status");
+        let (id, properties, body) = client.next_reply(Duration::from_secs(10)).await;
+        let status = header(&properties, "x-status");
         assert!(
             replies.insert(id.clone(), (status, body)).is_none(),
             "a second reply for {id}"

@@ -18,21 +18,8 @@ async fn a_shadow_bundle_stores_its_own_scores_beside_every_live_row_and_changes
     app.wait_for_predictions(n as u64).await;
     let mut answers = HashMap::new();
     while answers.len() < n.div_ceil(3) {
-        let delivery = tokio::time::timeout(Duration::from_secs(20), consumer.next())
-            .await
-            .expect("replies within 20 s")
-            .expect("a delivery")
-            .expect("no error");
-        let id = delivery
-            .properties
-            .correlation_id()
-            .as_ref()
-            .expect("id")
-            .to_string();
-        answers.insert(
-            id,
-            serde_json::from_slice::<Value>(&delivery.data).expect("json"),
-        );
+        let (id, _, body) = crate::app::next_reply(&mut consumer, Duration::from_secs(20)).await;
+        answers.insert(id, body);
     }
 
     let live_rows = rows(&app, "predictions").await;
