@@ -53,16 +53,22 @@ pub async fn store(
         let attempt = async {
             let mut client = ctx.pool.get().await?;
             if alone {
-                let stored = match written.as_mut() {
+                let mut stored = match written.take() {
                     Some(stored) => stored,
-                    None => written.insert(storage::insert_alone(&client, rows).await?),
+                    None => storage::insert_alone(&client, rows).await?,
                 };
                 let conflicts = conflicts(&stored.written, &conflict);
                 if !conflicts.is_empty() {
                     let all: Vec<&RejectedRow> = conflicts.iter().collect();
-                    stored.counts.rejected = storage::insert_rejected(&client, &all).await?;
+                    match storage::insert_rejected(&client, &all).await {
+                        Ok(n) => stored.counts.rejected = n,
+                        Err(error) => {
+                            // The predictions are committed: the retry writes only these.
+                            written = Some(stored);
+                            return Err(error);
+                        }
+                    }
                 }
-                let stored = written.take().unwrap_or_default();
                 return Ok(Committed { stored, conflicts });
             }
             let pending = storage::insert_batch(&mut client, rows, shadow).await?;
