@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use deadpool_postgres::ClientWrapper;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -53,23 +54,7 @@ pub async fn store(
         let attempt = async {
             let mut client = ctx.pool.get().await?;
             if alone {
-                let mut stored = match written.take() {
-                    Some(stored) => stored,
-                    None => storage::insert_alone(&client, rows).await?,
-                };
-                let conflicts = conflicts(&stored.written, &conflict);
-                if !conflicts.is_empty() {
-                    let all: Vec<&RejectedRow> = conflicts.iter().collect();
-                    match storage::insert_rejected(&client, &all).await {
-                        Ok(n) => stored.counts.rejected = n,
-                        Err(error) => {
-                            // The predictions are committed: the retry writes only these.
-                            written = Some(stored);
-                            return Err(error);
-                        }
-                    }
-                }
-                return Ok(Committed { stored, conflicts });
+                return store_alone(&client, rows, &mut written, &conflict).await;
             }
             let pending = storage::insert_batch(&mut client, rows, shadow).await?;
             let conflicts = conflicts(pending.found(), &conflict);
@@ -94,6 +79,33 @@ pub async fn store(
             Err(error) => return Err(error),
         }
     }
+}
+
+/// One attempt at a batch of predictions alone: the predictions in one statement (unless
+/// `committed` holds them from an earlier attempt), then their conflict rows. When the
+/// conflict rows fail, the committed predictions are left in `committed` for the retry.
+async fn store_alone(
+    client: &ClientWrapper,
+    rows: &[PredictionRow],
+    committed: &mut Option<StoredBatch>,
+    conflict: impl Fn(usize) -> RejectedRow,
+) -> Result<Committed, StorageError> {
+    let mut stored = match committed.take() {
+        Some(stored) => stored,
+        None => storage::insert_alone(client, rows).await?,
+    };
+    let conflicts = conflicts(&stored.written, conflict);
+    if !conflicts.is_empty() {
+        let all: Vec<&RejectedRow> = conflicts.iter().collect();
+        match storage::insert_rejected(client, &all).await {
+            Ok(n) => stored.counts.rejected = n,
+            Err(error) => {
+                *committed = Some(stored);
+                return Err(error);
+            }
+        }
+    }
+    Ok(Committed { stored, conflicts })
 }
 
 /// The `request_id_conflict` rows of the predictions found [`Written::Conflict`], in order.
