@@ -297,7 +297,7 @@ async fn a_batch_given_up_before_its_commit_leaves_no_row_and_no_open_transactio
 }
 
 #[tokio::test]
-async fn a_batch_of_predictions_alone_is_committed_by_its_one_statement() {
+async fn a_batch_of_predictions_alone_is_committed_when_written_with_no_transaction_left_open() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let other = db.client().await;
