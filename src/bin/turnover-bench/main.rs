@@ -7,7 +7,9 @@
 //!    publish to the last committed `predictions` row, at full speed and at half that rate,
 //!    with enqueue→commit latency percentiles from `scored_at - enqueued_at`;
 //! 3. `POST /predict` at several connection counts, and `POST /predict/batch` of 1,470;
-//! 4. the service's RSS during each phase (a separate process unless `--in-process`).
+//! 4. the service's RSS during each phase (a separate process unless `--in-process`);
+//! 5. CPU per unit of work: the service's, and the whole machine's by process (broker,
+//!    Postgres, this harness, the rest) over each ceiling, pipeline and `/predict` window.
 //!
 //! `--soak-minutes M` runs the endurance test instead. Each phase runs `--runs` times and the
 //! table quotes the median. Everything it creates (queues, exchanges, the database
@@ -33,7 +35,7 @@ use serde_json::Value;
 use turnover::queue::publisher::Outgoing;
 use turnover::record::sample;
 
-use phases::{batch, pipeline, probe_predict, soak, PipelineRows};
+use phases::{batch, machine_rows, pipeline, probe_predict, soak, PipelineRows};
 use service::{Service, SERVE_ENV};
 use stats::Row;
 
@@ -146,8 +148,9 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             prefetch: args.ceiling_prefetch,
             ack_every: args.ceiling_ack_every,
         };
-        let mut runs = Vec::new();
+        let (mut runs, mut machine) = (Vec::new(), Vec::new());
         for r in 0..args.runs {
+            let before = machine::snapshot(None);
             let rate = broker::ceiling(
                 &args.amqp_url,
                 &format!("bench.{id}.ceiling.{r}"),
@@ -156,10 +159,26 @@ async fn bench(args: Args) -> anyhow::Result<()> {
                 &knobs,
             )
             .await?;
-            eprintln!("  ceiling run {r}: {rate:.0} msg/s");
+            let w = machine::snapshot(None).since(&before, args.messages);
+            eprintln!(
+                "  ceiling run {r}: {rate:.0} msg/s; machine CPU/message: broker {:.0}, publisher and consumer {:.0}, all {:.0} µs",
+                w.broker, w.harness, w.total
+            );
             runs.push(rate);
+            machine.push(w);
         }
         rows.push(Row::new("1. broker ceiling", "msg/s", runs));
+        let by = |f: fn(&machine::Split) -> f64| machine.iter().map(f).collect::<Vec<_>>();
+        rows.push(Row::new(
+            "1. broker CPU per message, ceiling",
+            "µs",
+            by(|w| w.broker),
+        ));
+        rows.push(Row::new(
+            "1. machine, all CPU per message, ceiling",
+            "µs",
+            by(|w| w.total),
+        ));
     }
 
     let log_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
@@ -241,9 +260,10 @@ async fn with_service(
         let mut p = PipelineRows::default();
         for r in 0..args.runs {
             let m = pipeline(args, id, svc, &db, r as u64, None).await?;
+            let w = &m.machine;
             eprintln!(
-                "  pipeline run {r}: {:.0} jobs/s, p50 {:.1} ms, p99 {:.1} ms, RSS peak {:.1} MiB",
-                m.jobs_per_s, m.p50, m.p99, m.rss_peak
+                "  pipeline run {r}: {:.0} jobs/s, p50 {:.1} ms, p99 {:.1} ms, RSS peak {:.1} MiB\n    machine CPU/job: {who} {:.0}, broker {:.0}, postgres {:.0}, publisher {:.0}, other {:.0}; all {:.0} µs",
+                m.jobs_per_s, m.p50, m.p99, m.rss_peak, m.cpu_us_per_job, w.broker, w.postgres, w.harness, w.other, w.total
             );
             p.push(&m);
         }
@@ -341,20 +361,12 @@ async fn with_service(
                 "µs",
                 cpu,
             ));
-            let by = |f: fn(&machine::Split) -> f64| machine.iter().map(f).collect::<Vec<_>>();
-            for (name, values) in [
-                ("broker", by(|w| w.broker)),
-                ("postgres", by(|w| w.postgres)),
-                ("load generator", by(|w| w.harness)),
-                ("other", by(|w| w.other)),
-                ("machine, all", by(|w| w.total)),
-            ] {
-                rows.push(Row::new(
-                    format!("5. {name} CPU per /predict answer, c={c}"),
-                    "µs",
-                    values,
-                ));
-            }
+            machine_rows(
+                &machine,
+                &format!("per /predict answer, c={c}"),
+                "load generator",
+                rows,
+            );
             rows.push(Row::new(
                 format!("4. {who} RSS /predict c={c}, peak"),
                 "MiB",

@@ -12,6 +12,8 @@ pub(super) struct Pipeline {
     pub(super) rss_steady: f64,
     /// Microseconds of the service's CPU per committed job.
     pub(super) cpu_us_per_job: f64,
+    /// The whole machine's CPU per committed job, by process (the harness is the publisher).
+    pub(super) machine: machine::Split,
 }
 
 #[derive(Default)]
@@ -23,6 +25,7 @@ pub(super) struct PipelineRows {
     pub(super) peak: Vec<f64>,
     pub(super) steady: Vec<f64>,
     pub(super) cpu: Vec<f64>,
+    pub(super) machine: Vec<machine::Split>,
 }
 
 impl PipelineRows {
@@ -34,6 +37,7 @@ impl PipelineRows {
         self.peak.push(m.rss_peak);
         self.steady.push(m.rss_steady);
         self.cpu.push(m.cpu_us_per_job);
+        self.machine.push(m.machine);
     }
 
     pub(super) fn into_rows(self, name: &str, who: &str, rows: &mut Vec<Row>) {
@@ -68,6 +72,12 @@ impl PipelineRows {
             "µs",
             self.cpu,
         ));
+        machine_rows(
+            &self.machine,
+            &format!("per job, {}", &name[3..]),
+            "publisher",
+            rows,
+        );
     }
 }
 
@@ -86,6 +96,7 @@ pub(super) async fn pipeline(
     let messages = broker::requests(id, seed, n);
     let a = &svc.settings.amqp;
     let cpu_before = service::cpu_seconds(svc.pid);
+    let machine_before = machine::snapshot(Some(svc.pid));
     let started = Instant::now();
     let started_wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -117,6 +128,7 @@ pub(super) async fn pipeline(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let cpu_after = service::cpu_seconds(svc.pid);
+    let machine = machine::snapshot(Some(svc.pid)).since(&machine_before, n);
     publishing.await??;
     let last: f64 = db
         .query_one(
@@ -149,7 +161,28 @@ pub(super) async fn pipeline(
         rss_peak,
         rss_steady,
         cpu_us_per_job: cpu_per_unit(cpu_before, cpu_after, n),
+        machine,
     })
+}
+
+/// The rows of the machine's CPU `per` unit of work, by process other than the service (it
+/// has its own row): the broker, Postgres, the harness as `harness`, the rest and the total.
+pub(super) fn machine_rows(
+    splits: &[machine::Split],
+    per: &str,
+    harness: &str,
+    rows: &mut Vec<Row>,
+) {
+    let by = |f: fn(&machine::Split) -> f64| splits.iter().map(f).collect::<Vec<_>>();
+    for (name, values) in [
+        ("broker", by(|w| w.broker)),
+        ("postgres", by(|w| w.postgres)),
+        (harness, by(|w| w.harness)),
+        ("other", by(|w| w.other)),
+        ("machine, all", by(|w| w.total)),
+    ] {
+        rows.push(Row::new(format!("5. {name} CPU {per}"), "µs", values));
+    }
 }
 
 /// Microseconds of CPU per unit of work between two readings (`NaN` when one is missing).
