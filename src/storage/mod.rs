@@ -61,8 +61,8 @@ pub use registry::{register_model, touch_models, RegisteredModel, RegistryError}
 pub use retention::{delete_expired, release_retention_lock, try_retention_lock, Retained};
 pub use rows::{storable_json, storable_text};
 pub use rows::{
-    BatchPrediction, BatchStatus, InsertCounts, PredictionRow, RejectedRow, ShadowRow, Source,
-    StoredBatch, StoredScore, Written,
+    BatchPrediction, BatchStatus, Document, InsertCounts, PredictionRow, RejectedRow, ShadowRow,
+    Source, StoredBatch, StoredScore, Written,
 };
 pub use summary::{refresh_performance_summary, SummaryRefresh};
 pub use write::{create_batch, insert_alone, insert_batch, insert_rejected, Pending};

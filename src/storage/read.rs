@@ -104,7 +104,7 @@ pub async fn find_prediction(
         prediction: row.try_get(5)?,
         probability: row.try_get(6)?,
         risk_level: risk_level_from_str(row.try_get(7)?)?,
-        input: row.try_get(8)?,
+        input: super::Document::Value(row.try_get(8)?),
         explanation: row.try_get(9)?,
         enqueued_at: row.try_get(10)?,
         scored_at: row.try_get(11)?,

@@ -85,7 +85,7 @@ pub struct PredictionRow {
     /// `"Low"`, `"Medium"` or `"High"`.
     pub risk_level: RiskLevel,
     /// The validated record as scored.
-    pub input: serde_json::Value,
+    pub input: Document,
     /// The sha256 of the canonical record: what a reused `request_id` is compared on.
     pub record_sha256: String,
     pub explanation: Option<serde_json::Value>,
@@ -94,6 +94,50 @@ pub struct PredictionRow {
     pub scored_at: OffsetDateTime,
     /// The W3C trace the request was scored in (32 lower-case hex digits), when known.
     pub trace_id: Option<String>,
+}
+
+/// A document for a `jsonb` column: a value, or JSON already written. The worker hands over
+/// the canonical record's bytes, the very bytes its `record_sha256` is taken over, so the
+/// record is written out once per row instead of once as a map, again by the driver, and a
+/// third time for the hash.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    Value(serde_json::Value),
+    /// Valid JSON text (an object), with no `\u0000`, which `jsonb` cannot hold.
+    Written(Vec<u8>),
+}
+
+impl From<serde_json::Value> for Document {
+    fn from(value: serde_json::Value) -> Self {
+        Document::Value(value)
+    }
+}
+
+impl tokio_postgres::types::ToSql for Document {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Document::Value(value) => value.to_sql(ty, out),
+            Document::Written(text) => {
+                // The binary form of `jsonb` is a version byte (1) and the text; `json`'s is
+                // the text alone.
+                if *ty == tokio_postgres::types::Type::JSONB {
+                    out.extend_from_slice(&[1]);
+                }
+                out.extend_from_slice(text);
+                Ok(tokio_postgres::types::IsNull::No)
+            }
+        }
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <serde_json::Value as tokio_postgres::types::ToSql>::accepts(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
 }
 
 /// One `rejected_messages` row (the `id` is assigned by the database).

@@ -87,8 +87,10 @@ pub async fn process(
         .collect();
     // storage.store_inputs = false: the explained fields only (docs/privacy.md).
     if !ctx.settings.storage.store_inputs {
-        for (row, s) in rows.iter_mut().zip(&scores.live) {
-            row.input = crate::privacy::minimal_input(&row.input, s.explanation.as_deref());
+        for ((row, s), job) in rows.iter_mut().zip(&scores.live).zip(&jobs) {
+            let minimal =
+                crate::privacy::minimal_input(&job.record.to_json(), s.explanation.as_deref());
+            row.input = minimal.into();
         }
     }
     let mut shadow_rows: Vec<ShadowRow> = match &serving.shadow {

@@ -15,7 +15,7 @@ use crate::app::AppContext;
 use crate::digest::sha256_hex;
 use crate::serving::Scored;
 use crate::storage::{
-    self, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
+    self, Document, PredictionRow, RejectedRow, ShadowRow, StorageError, StoredBatch, Written,
 };
 
 /// What a committed batch wrote, with the conflict rows it made: `conflicts[k]` belongs to
@@ -132,14 +132,15 @@ pub fn conflict_row(job: &Job<'_>, now: OffsetDateTime) -> RejectedRow {
     }
 }
 
-/// The `predictions` row of a scored job: its canonical record built once, for the row and
-/// (as bytes) for the hash it is compared on.
+/// The `predictions` row of a scored job: its canonical record written once, as the bytes
+/// the row stores and its hash is taken over.
 pub fn prediction_row(
     version: &str,
     job: &Job<'_>,
     s: &Scored,
     now: OffsetDateTime,
 ) -> PredictionRow {
+    let canonical = job.record.canonical_json();
     PredictionRow {
         request_id: job.request_id.clone(),
         employee_id: job.employee_id,
@@ -149,8 +150,8 @@ pub fn prediction_row(
         prediction: i16::from(s.score.prediction),
         probability: s.score.probability,
         risk_level: s.score.risk_level,
-        input: job.record.to_json(),
-        record_sha256: job.record.sha256(),
+        record_sha256: sha256_hex(&canonical),
+        input: Document::Written(canonical),
         explanation: s.explanation.as_ref().map(|e| json!(e)),
         enqueued_at: job.enqueued_at,
         scored_at: now,

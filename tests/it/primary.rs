@@ -32,7 +32,7 @@ fn row(request_id: &str) -> PredictionRow {
         prediction: 0,
         probability: 0.25,
         risk_level: RiskLevel::Low,
-        input: json!({"age": 41}),
+        input: json!({"age": 41}).into(),
         record_sha256: "sha-of-the-record".to_owned(),
         explanation: None,
         enqueued_at: None,

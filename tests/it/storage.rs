@@ -31,7 +31,7 @@ fn prediction(request_id: &str, employee_id: Option<i64>, batch_id: Option<Uuid>
         prediction: 1,
         probability: 0.8125,
         risk_level: RiskLevel::High,
-        input: json!({"age": 41, "genre": "F", "poste": "Tech Lead"}),
+        input: json!({"age": 41, "genre": "F", "poste": "Tech Lead"}).into(),
         record_sha256: "sha-of-the-record".to_owned(),
         explanation: Some(json!([{"field": "age", "contribution": -0.25}])),
         enqueued_at: Some(OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("ts")),
@@ -331,7 +331,7 @@ async fn a_batch_of_predictions_alone_is_committed_when_written_with_no_transact
     // The same record again, another record under a stored id, and a new one.
     let mut changed = prediction("b", None, None);
     changed.record_sha256 = "sha-of-another-record".to_owned();
-    changed.input = json!({"age": 42, "genre": "F", "poste": "Tech Lead"});
+    changed.input = json!({"age": 42, "genre": "F", "poste": "Tech Lead"}).into();
     let again = storage::insert_alone(
         &client,
         &[
@@ -366,6 +366,57 @@ async fn a_batch_of_predictions_alone_is_committed_when_written_with_no_transact
     assert_eq!(session_state(&client).await, (None, 3));
     assert_eq!(helpers::count_rejected(&other).await.expect("count"), 1);
     assert_eq!(helpers::count_predictions(&other).await.expect("count"), 3);
+}
+
+#[tokio::test]
+async fn a_record_stored_from_its_canonical_bytes_is_the_record_and_is_compared_by_them() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let record = turnover::record::validate(&turnover::record::sample::many(5, 1)[0])
+        .expect("a generated record is valid");
+    let canonical = record.canonical_json();
+    let mut row = prediction("written", None, None);
+    row.record_sha256 = turnover::digest::sha256_hex(&canonical);
+    row.input = storage::Document::Written(canonical.clone());
+    let first = storage::insert_alone(&client, std::slice::from_ref(&row))
+        .await
+        .expect("written");
+    assert_eq!(first.written, [Written::Inserted]);
+
+    let stored = client
+        .query_one(
+            "SELECT input = $1::jsonb, genre, age_band FROM predictions WHERE request_id = 'written'",
+            &[&record.to_json()],
+        )
+        .await
+        .expect("read back");
+    assert!(
+        stored.get::<_, bool>(0),
+        "the stored input is not the record's JSON"
+    );
+    let genre: Option<String> = stored.get(1);
+    assert_eq!(genre.as_deref(), record.to_json()["genre"].as_str());
+    assert!(
+        stored.get::<_, Option<String>>(2).is_some(),
+        "the age band is derived from the stored input"
+    );
+
+    // Rows from before the hash column are compared on their input: the written bytes too.
+    client
+        .execute(
+            "UPDATE predictions SET record_sha256 = NULL WHERE request_id = 'written'",
+            &[],
+        )
+        .await
+        .expect("cleared");
+    let again = storage::insert_alone(&client, &[row])
+        .await
+        .expect("written");
+    assert!(
+        matches!(again.written[0], Written::Replayed(_)),
+        "the same bytes are not recognised as the stored record: {:?}",
+        again.written[0]
+    );
 }
 
 #[tokio::test]

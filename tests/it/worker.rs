@@ -105,7 +105,7 @@ async fn a_duplicate_or_a_redelivery_after_commit_makes_one_row() {
         prediction: 0,
         probability: 0.25,
         risk_level: RiskLevel::Low,
-        input: typed.to_json(),
+        input: typed.to_json().into(),
         record_sha256: typed.sha256(),
         explanation: None,
         enqueued_at: None,

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::storage::rows::risk_level_from_str;
-use crate::storage::{InsertCounts, PredictionRow, StorageError, StoredScore, Written};
+use crate::storage::{Document, InsertCounts, PredictionRow, StorageError, StoredScore, Written};
 
 // One statement per table for a whole batch: UNNEST turns the parallel arrays into rows, so a
 // batch of 256 costs one round trip and one plan instead of 256. The explicit casts fix the
@@ -136,7 +136,7 @@ async fn settle_known(
         .iter()
         .map(|&i| predictions[i].record_sha256.as_str())
         .collect();
-    let input: Vec<&serde_json::Value> = known.iter().map(|&i| &predictions[i].input).collect();
+    let input: Vec<&Document> = known.iter().map(|&i| &predictions[i].input).collect();
     let statement = tx.prepare_cached(STORED_FOR).await?;
     for row in tx.query(&statement, &[&request_id, &sha, &input]).await? {
         let ordinal: i64 = row.try_get(0)?;
@@ -168,7 +168,7 @@ struct PredictionColumns<'a> {
     prediction: Vec<i16>,
     probability: Vec<f64>,
     risk_level: Vec<&'static str>,
-    input: Vec<&'a serde_json::Value>,
+    input: Vec<&'a Document>,
     explanation: Vec<Option<&'a serde_json::Value>>,
     enqueued_at: Vec<Option<OffsetDateTime>>,
     scored_at: Vec<OffsetDateTime>,

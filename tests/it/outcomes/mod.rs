@@ -49,7 +49,7 @@ fn row(
         prediction,
         probability,
         risk_level: RiskLevel::of(probability, [0.3, 0.7]),
-        input: json!({}),
+        input: json!({}).into(),
         record_sha256: format!("sha-{request_id}"),
         explanation: None,
         enqueued_at: None,
