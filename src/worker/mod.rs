@@ -37,6 +37,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppContext;
+use crate::backoff::Backoff;
 use crate::queue::{self, now_ms, topology};
 use job::{Job, Rejected};
 // The decoder is public for the fuzz target that drives it through to the rows it builds.
@@ -57,7 +58,7 @@ pub enum ConsumerError {
 /// On stop, each consumer finishes the batch in hand (commit, reply, ack) and returns.
 pub async fn run_consumers(ctx: Arc<AppContext>, stop: CancellationToken) {
     let amqp = &ctx.settings.amqp;
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = RECONNECT;
     loop {
         let Some(connection) = queue::connect_with_backoff(amqp, "turnover-worker", &stop).await
         else {
@@ -74,20 +75,23 @@ pub async fn run_consumers(ctx: Arc<AppContext>, stop: CancellationToken) {
                 // A connection that got as far as consuming was healthy: the next failure is
                 // a new incident, not the same one again, so the backoff starts over.
                 if consumed {
-                    delay = Duration::from_millis(100);
+                    backoff = RECONNECT;
                 }
+                let delay = backoff.next_delay();
                 ctx.metrics.amqp_connected.set(0);
                 tracing::warn!(error.message = %error, retry_in_ms = delay.as_millis() as u64, "lost RabbitMQ; reconnecting");
                 queue::close_quietly(&connection, 320, "reconnecting").await;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
             }
         }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
+
+/// The waits between reconnections after the worker's connection fails.
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// Declares the topology, starts the consumers and waits for them. `Ok` on a clean stop;
 /// `consumed` tells whether the consumers were started (a healthy connection).

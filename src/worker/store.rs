@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use super::job::Job;
 use super::reply;
 use crate::app::AppContext;
+use crate::backoff::Backoff;
 use crate::digest::sha256_hex;
 use crate::serving::Scored;
 use crate::storage::{
@@ -49,7 +50,7 @@ pub async fn store(
     let alone = shadow.is_empty() && rejected.is_empty();
     // The predictions of a batch written alone, once committed (for a retry of their conflicts).
     let mut written: Option<StoredBatch> = None;
-    let mut delay = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
     loop {
         let attempt = async {
             let mut client = ctx.pool.get().await?;
@@ -69,12 +70,12 @@ pub async fn store(
             }
             Err(error) if error.is_transient() && !ctx.hard_stop.is_cancelled() => {
                 ctx.metrics.postgres_connected.set(0);
+                let delay = backoff.next_delay();
                 tracing::warn!(error.message = %error, retry_in_ms = delay.as_millis() as u64, "cannot store the batch; retrying");
                 tokio::select! {
                     () = ctx.hard_stop.cancelled() => {}
                     () = tokio::time::sleep(delay) => {}
                 }
-                delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(error) => return Err(error),
         }
