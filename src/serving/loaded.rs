@@ -6,6 +6,7 @@
 //! the async threads. This module reads bundles and starts threads; it does no other I/O.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use super::{panic_message, Scorer};
@@ -50,7 +51,11 @@ impl LoadedModel {
     ///
     /// # Errors
     /// [`ModelError`] naming the folder and what is wrong; nothing is started then.
-    pub fn load(dir: &Path, threads: usize, cuts: Option<[f64; 2]>) -> Result<Self, ModelError> {
+    pub fn load(
+        dir: &Path,
+        threads: NonZeroUsize,
+        cuts: Option<[f64; 2]>,
+    ) -> Result<Self, ModelError> {
         // The libxgboost bindings panic on some malformed models instead of returning an
         // error; a reload must refuse such a bundle, not lose its thread.
         let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -74,7 +79,7 @@ impl LoadedModel {
 
     fn load_unnamed(
         dir: &Path,
-        threads: usize,
+        threads: NonZeroUsize,
         cuts: Option<[f64; 2]>,
     ) -> Result<Self, ModelError> {
         let bundle = Bundle::load(dir)?;
@@ -149,7 +154,7 @@ impl Serving {
     pub fn load(
         live: &Path,
         shadow: Option<&Path>,
-        threads: usize,
+        threads: NonZeroUsize,
         cuts: Option<[f64; 2]>,
     ) -> Result<Self, ModelError> {
         let live = LoadedModel::load(live, threads, cuts)?;
@@ -175,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_loaded_bundle_scores_like_the_offline_model() {
-        let loaded = LoadedModel::load(&committed(), 1, None).expect("loads");
+        let loaded = LoadedModel::load(&committed(), NonZeroUsize::MIN, None).expect("loads");
         let bundle = Bundle::load(&committed()).expect("bundle");
         assert_eq!(loaded.version, bundle.manifest.version);
         assert_eq!(loaded.sha256, bundle.sha256);
@@ -207,7 +212,7 @@ mod tests {
         )
         .expect("copy");
         std::fs::write(dir.path().join("model.json"), b"{\"learner\": ").expect("write");
-        let err = LoadedModel::load(dir.path(), 1, None).expect_err("refused");
+        let err = LoadedModel::load(dir.path(), NonZeroUsize::MIN, None).expect_err("refused");
         assert!(
             err.to_string().contains(&dir.path().display().to_string()),
             "{err}"

@@ -88,7 +88,7 @@ pub enum ReloadError {
 pub async fn load_configured(settings: &Settings) -> Result<Serving, ReloadError> {
     let live: PathBuf = settings.model.path.clone();
     let shadow = settings.model.shadow_path.clone();
-    let threads = settings.worker.scoring_threads.get();
+    let threads = settings.worker.scoring_threads;
     let cuts = settings.model.risk_cuts;
     tokio::task::spawn_blocking(move || Serving::load(&live, shadow.as_deref(), threads, cuts))
         .await
@@ -98,7 +98,7 @@ pub async fn load_configured(settings: &Settings) -> Result<Serving, ReloadError
 
 /// Loads the configured bundles again, checks them and swaps them into `slot` (what SIGHUP
 /// does); `on_swap` runs right after the swap, with the bundles now in service. Logs the
-/// outcome and counts it in `turnover_model_reloads_total`.
+/// result and counts it in `turnover_model_reloads_total` (label `outcome`).
 ///
 /// # Errors
 /// [`ReloadError`] when a bundle is refused; the old ones keep serving.

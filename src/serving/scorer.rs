@@ -5,6 +5,7 @@
 //! booster. A fixed set of scoring threads bounds CPU use and memory, and the bounded queue in
 //! front of them pushes back on the consumers when scoring falls behind.
 
+use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -55,7 +56,7 @@ impl Scorer {
     /// When the model cannot be loaded.
     pub fn start(
         bundle: &Bundle,
-        threads: usize,
+        threads: NonZeroUsize,
         cuts: Option<[f64; 2]>,
     ) -> Result<Self, ModelError> {
         Self::start_with(Model::new(bundle, cuts)?, bundle, threads, cuts)
@@ -69,13 +70,13 @@ impl Scorer {
     pub fn start_with(
         first: Model,
         bundle: &Bundle,
-        threads: usize,
+        threads: NonZeroUsize,
         cuts: Option<[f64; 2]>,
     ) -> Result<Self, ModelError> {
-        let (jobs, rx) = mpsc::channel::<ScoringRequest>(threads.max(1) * 2);
+        let (jobs, rx) = mpsc::channel::<ScoringRequest>(threads.get() * 2);
         let rx = Arc::new(std::sync::Mutex::new(rx));
         let mut first = Some(first);
-        for i in 0..threads.max(1) {
+        for i in 0..threads.get() {
             let model = match first.take() {
                 Some(model) => model,
                 None => Model::new(bundle, cuts)?,
