@@ -1,6 +1,7 @@
 //! Hex SHA-256, the one digest the project writes: request bodies and canonical records
 //! (`payload_sha256`, `record_sha256`), bundle files (`model_versions.sha256`, the manifest's
 //! `model_json_sha256`), migrations' checksums, API key hashes and the salted employee ids.
+//! And the one hex encoding, which trace and span ids use too.
 //!
 //! It sits apart from every module that uses it, so using it imports nothing else: `record`
 //! hashes its canonical form without depending on `model`, and `storage` without `model`.
@@ -12,8 +13,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Lower-case hex of some bytes, two characters each.
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of some bytes, two characters each (digests, trace and span ids).
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for &b in bytes {

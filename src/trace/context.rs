@@ -5,6 +5,8 @@
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
+use crate::digest::hex;
+
 /// A caller's trace position, as its `traceparent` (and `tracestate`) said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceParent {
@@ -94,15 +96,6 @@ pub fn format(trace_id: &[u8; 16], span_id: &[u8; 8], sampled: bool) -> String {
         hex(span_id),
         u8::from(sampled)
     )
-}
-
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(32), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 fn is_hex(s: &str) -> bool {

@@ -67,7 +67,7 @@ impl Traced {
                 None => (random_bytes(), span_id, false),
             }
         };
-        let trace_id_hex = context::hex(&trace_id);
+        let trace_id_hex = crate::digest::hex(&trace_id);
         span.record("trace_id", trace_id_hex.as_str());
         Traced {
             traceparent: context::format(&trace_id, &span_id, sampled),
