@@ -17,15 +17,10 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 
 use super::header_u64;
-use crate::wire::ENQUEUED_AT_HEADER;
-
-/// Headers RabbitMQ adds when it dead-letters a message, by name or prefix.
-const DEATH_HEADERS: [&str; 4] = [
-    "x-death",
-    "x-first-death-",
-    "x-last-death-",
-    "x-delivery-count",
-];
+use crate::wire::{
+    DEATH_HEADER, DEATH_HEADERS, ENQUEUED_AT_HEADER, FIRST_DEATH_QUEUE_HEADER,
+    FIRST_DEATH_REASON_HEADER,
+};
 
 /// One message taken (not yet acked) from the dead-letter queue.
 pub struct DeadLetter {
@@ -55,13 +50,13 @@ impl DeadLetter {
 
     /// Why it died first (`x-first-death-reason`: `delivery_limit`, `rejected`, `expired`, ...).
     pub fn reason(&self) -> Option<String> {
-        self.header_text("x-first-death-reason")
+        self.header_text(FIRST_DEATH_REASON_HEADER)
             .or_else(|| self.first_death_field("reason"))
     }
 
     /// The queue it died in first (`x-first-death-queue`).
     pub fn queue(&self) -> Option<String> {
-        self.header_text("x-first-death-queue")
+        self.header_text(FIRST_DEATH_QUEUE_HEADER)
             .or_else(|| self.first_death_field("queue"))
     }
 
@@ -137,7 +132,7 @@ impl DeadLetter {
             .properties
             .headers()
             .as_ref()
-            .and_then(|h| h.inner().get("x-death"))
+            .and_then(|h| h.inner().get(DEATH_HEADER))
         else {
             return Vec::new();
         };

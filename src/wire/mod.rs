@@ -41,6 +41,22 @@ pub const TRACEPARENT_HEADER: &str = "traceparent";
 /// W3C trace context (AMQP header and HTTP header): vendor state travelling with `traceparent`.
 pub const TRACESTATE_HEADER: &str = "tracestate";
 
+/// AMQP header RabbitMQ adds to a dead-lettered message: one entry per queue and reason, with
+/// its `count`.
+pub const DEATH_HEADER: &str = "x-death";
+/// AMQP header RabbitMQ adds to a dead-lettered message: why it died first.
+pub const FIRST_DEATH_REASON_HEADER: &str = "x-first-death-reason";
+/// AMQP header RabbitMQ adds to a dead-lettered message: the queue it died in first.
+pub const FIRST_DEATH_QUEUE_HEADER: &str = "x-first-death-queue";
+/// Every header RabbitMQ adds when it dead-letters a message or counts its deliveries, by name
+/// or prefix: what `turnover dead replay` leaves out of the copy it publishes again.
+pub const DEATH_HEADERS: [&str; 4] = [
+    DEATH_HEADER,
+    "x-first-death-",
+    "x-last-death-",
+    "x-delivery-count",
+];
+
 /// HTTP request header holding an API key.
 pub const API_KEY_HEADER: &str = "x-api-key";
 /// HTTP header: the caller's request id, echoed on the response (made up when absent).
