@@ -65,7 +65,7 @@
 mod nonzero;
 mod check;
 mod env;
-pub mod keys;
+pub(crate) mod keys;
 mod load;
 mod privacy;
 mod redact;

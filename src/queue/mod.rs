@@ -6,8 +6,8 @@
 //! tests exercise, instead of two that could disagree (lapin's recovery does not restore
 //! `basic_qos`).
 
-pub mod broker;
-pub mod dead;
+pub(crate) mod broker;
+pub(crate) mod dead;
 pub mod publisher;
 pub mod resend;
 pub(crate) mod rpc;

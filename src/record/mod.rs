@@ -15,7 +15,7 @@
 
 mod canonical;
 pub mod ids;
-pub mod json;
+pub(crate) mod json;
 mod openapi;
 pub mod sample;
 pub(crate) mod schema;

@@ -30,7 +30,7 @@
 mod baseline;
 mod bootstrap;
 mod calibrate;
-pub mod card;
+pub(crate) mod card;
 mod cv;
 mod error;
 mod fairness;
@@ -82,7 +82,7 @@ pub struct Options {
     pub exclude_features: Vec<String>,
 }
 
-/// The outcome of a training run.
+/// What a training run produced.
 #[derive(Debug, Clone)]
 pub struct Trained {
     pub manifest: Manifest,
