@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! queue (consume) ─► worker::job (decode, id, expiry) ─► record (validate) ─► features
-//!      ─► model (score, one libxgboost call per batch) ─► storage (one transaction)
+//!      ─► serving (its scoring threads: one libxgboost call per batch, through model)
+//!      ─► storage (one statement, or one transaction when rejections or shadow rows join)
 //!      ─► worker (reply, then ack)                          http ─► queue::rpc ─┘
 //! ```
 //!

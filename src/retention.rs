@@ -46,7 +46,7 @@ pub async fn apply_once(
         return Ok(None);
     }
     let mut deleted = Vec::new();
-    let mut outcome = Ok(());
+    let mut result = Ok(());
     'tables: for (table, days) in rules(rules_of) {
         let mut total = 0;
         loop {
@@ -62,7 +62,7 @@ pub async fn apply_once(
                     }
                 }
                 Err(error) => {
-                    outcome = Err(error);
+                    result = Err(error);
                     break 'tables;
                 }
             }
@@ -74,7 +74,7 @@ pub async fn apply_once(
     if storage::release_retention_lock(&client).await.is_err() {
         let _ = deadpool_postgres::Object::take(client);
     }
-    outcome.map(|()| Some(deleted))
+    result.map(|()| Some(deleted))
 }
 
 /// Applies the rules every `retention.interval_secs` until `stop`; a failed round is logged

@@ -1,7 +1,7 @@
 //! The examples of the AsyncAPI document, made from the crate's own types and rules: the
 //! record is [`sample::example`], the refusals are what the validator says. tests/it/asyncapi.rs
 //! publishes every request example against the real broker and database and checks that it
-//! gets the outcome its summary states, and that the replies are the reply examples.
+//! gets the result its summary states, and that the replies are the reply examples.
 
 use serde_json::{json, Map, Value};
 
