@@ -25,6 +25,8 @@ pub struct Split {
     pub total: f64,
 }
 
+use crate::stats::Row;
+
 /// `USER_HZ`: Linux reports clock ticks of 1/100 s to every reader of `/proc`.
 const TICKS: f64 = 100.0;
 
@@ -97,6 +99,21 @@ impl Snapshot {
             other: total - service - broker - postgres - harness,
             total,
         }
+    }
+}
+
+/// The rows of the machine's CPU `per` unit of work, by process other than the service (it
+/// has its own row): the broker, Postgres, the harness as `harness`, the rest and the total.
+pub fn rows(splits: &[Split], per: &str, harness: &str, rows: &mut Vec<Row>) {
+    let by = |f: fn(&Split) -> f64| splits.iter().map(f).collect::<Vec<_>>();
+    for (name, values) in [
+        ("broker", by(|w| w.broker)),
+        ("postgres", by(|w| w.postgres)),
+        (harness, by(|w| w.harness)),
+        ("other", by(|w| w.other)),
+        ("machine, all", by(|w| w.total)),
+    ] {
+        rows.push(Row::new(format!("5. {name} CPU {per}"), "µs", values));
     }
 }
 

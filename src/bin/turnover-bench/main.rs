@@ -21,6 +21,7 @@ mod broker;
 mod load;
 mod machine;
 mod phases;
+mod predict;
 mod service;
 mod stats;
 
@@ -35,7 +36,8 @@ use serde_json::Value;
 use turnover::queue::publisher::Outgoing;
 use turnover::record::sample;
 
-use phases::{batch, machine_rows, pipeline, probe_predict, soak, PipelineRows};
+use phases::{batch, pipeline, soak, PipelineRows};
+use predict::{predict, probe_predict};
 use service::{Service, SERVE_ENV};
 use stats::Row;
 
@@ -168,17 +170,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             machine.push(w);
         }
         rows.push(Row::new("1. broker ceiling", "msg/s", runs));
-        let by = |f: fn(&machine::Split) -> f64| machine.iter().map(f).collect::<Vec<_>>();
-        rows.push(Row::new(
-            "1. broker CPU per message, ceiling",
-            "µs",
-            by(|w| w.broker),
-        ));
-        rows.push(Row::new(
-            "1. machine, all CPU per message, ceiling",
-            "µs",
-            by(|w| w.total),
-        ));
+        machine::rows(
+            &machine,
+            "per message, ceiling",
+            "publisher and consumer",
+            &mut rows,
+        );
     }
 
     let log_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
@@ -304,80 +301,7 @@ async fn with_service(
         }
     }
     if args.phases.iter().any(|p| p == "predict") {
-        let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
-            sample::many(7, 1000)
-                .into_iter()
-                .map(|r| serde_json::to_vec(&r).unwrap_or_default())
-                .collect(),
-        );
-        for &c in &args.connections {
-            let (mut rps, mut p50, mut p99, mut p999, mut peak, mut steady, mut cpu) =
-                (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-            let mut machine: Vec<machine::Split> = Vec::new();
-            for r in 0..args.runs {
-                let from = Instant::now();
-                let m = load::drive(
-                    Some(svc.pid),
-                    svc.http,
-                    "/predict",
-                    Arc::clone(&bodies),
-                    c,
-                    Duration::from_secs(1),
-                    Duration::from_secs(args.predict_seconds),
-                )
-                .await;
-                let (pk, st) = svc.memory.window(from, Instant::now());
-                eprintln!(
-                    "  /predict c={c} run {r}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} µs CPU/answer, {} errors",
-                    m.rps, m.p50_ms, m.p99_ms, m.cpu_us_per_answer, m.errors
-                );
-                let w = &m.machine;
-                eprintln!(
-                    "    machine CPU/answer: {who} {:.0}, broker {:.0}, postgres {:.0}, load generator {:.0}, other {:.0}; all {:.0} µs",
-                    w.service, w.broker, w.postgres, w.harness, w.other, w.total
-                );
-                machine.push(*w);
-                if m.errors > 0 {
-                    eprintln!("    {} non-200 answers or failed connections", m.errors);
-                }
-                rps.push(m.rps);
-                p50.push(m.p50_ms);
-                p99.push(m.p99_ms);
-                p999.push(m.p999_ms);
-                peak.push(pk);
-                steady.push(st);
-                cpu.push(m.cpu_us_per_answer);
-            }
-            rows.push(Row::new(
-                format!("3. /predict c={c} throughput"),
-                "req/s",
-                rps,
-            ));
-            rows.push(Row::new(format!("3. /predict c={c} p50"), "ms", p50));
-            rows.push(Row::new(format!("3. /predict c={c} p99"), "ms", p99));
-            rows.push(Row::new(format!("3. /predict c={c} p99.9"), "ms", p999));
-            rows.push(Row::new(
-                format!("5. {who} CPU per /predict answer, c={c}"),
-                "µs",
-                cpu,
-            ));
-            machine_rows(
-                &machine,
-                &format!("per /predict answer, c={c}"),
-                "load generator",
-                rows,
-            );
-            rows.push(Row::new(
-                format!("4. {who} RSS /predict c={c}, peak"),
-                "MiB",
-                peak,
-            ));
-            rows.push(Row::new(
-                format!("4. {who} RSS /predict c={c}, steady"),
-                "MiB",
-                steady,
-            ));
-        }
+        predict(args, svc, who, rows).await;
     }
     if args.phases.iter().any(|p| p == "batch") {
         let (mut took, mut peak, mut cpu) = (vec![], vec![], vec![]);

@@ -72,7 +72,7 @@ impl PipelineRows {
             "µs",
             self.cpu,
         ));
-        machine_rows(
+        machine::rows(
             &self.machine,
             &format!("per job, {}", &name[3..]),
             "publisher",
@@ -165,49 +165,11 @@ pub(super) async fn pipeline(
     })
 }
 
-/// The rows of the machine's CPU `per` unit of work, by process other than the service (it
-/// has its own row): the broker, Postgres, the harness as `harness`, the rest and the total.
-pub(super) fn machine_rows(
-    splits: &[machine::Split],
-    per: &str,
-    harness: &str,
-    rows: &mut Vec<Row>,
-) {
-    let by = |f: fn(&machine::Split) -> f64| splits.iter().map(f).collect::<Vec<_>>();
-    for (name, values) in [
-        ("broker", by(|w| w.broker)),
-        ("postgres", by(|w| w.postgres)),
-        (harness, by(|w| w.harness)),
-        ("other", by(|w| w.other)),
-        ("machine, all", by(|w| w.total)),
-    ] {
-        rows.push(Row::new(format!("5. {name} CPU {per}"), "µs", values));
-    }
-}
-
 /// Microseconds of CPU per unit of work between two readings (`NaN` when one is missing).
 fn cpu_per_unit(before: Option<f64>, after: Option<f64>, units: usize) -> f64 {
     before
         .zip(after)
         .map_or(f64::NAN, |(b, a)| (a - b) * 1e6 / units as f64)
-}
-
-/// One `/predict` that must answer 200 with a score.
-pub(super) async fn probe_predict(svc: &Service) -> anyhow::Result<()> {
-    let mut conn = load::Conn::open(svc.http).await?;
-    let body = serde_json::to_vec(&sample::example())?;
-    let answer = conn
-        .request("POST", "/predict", "application/json", &body)
-        .await?;
-    let value: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-    if answer.status != 200 || value.get("probability_1").is_none() {
-        bail!(
-            "POST /predict answered {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        );
-    }
-    Ok(())
 }
 
 /// `POST /predict/batch` of 1,470 generated employees, then `GET /batches/{id}` until complete:
