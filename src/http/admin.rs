@@ -49,12 +49,13 @@ fn shadow_version(serving: &Serving) -> Option<String> {
     ),
     security((), ("api_key" = [])))]
 pub async fn reload(State(state): State<super::Shared>) -> Response {
-    let before = state.ctx.models.current();
+    // The version only: holding the bundles would keep the reload waiting for their release.
+    let previous_version = state.ctx.models.current().live.version.clone();
     match state.ctx.reload().await {
         Ok(now) => Json(Reloaded {
             model_version: now.live.version.clone(),
             shadow_version: shadow_version(&now),
-            previous_version: before.live.version.clone(),
+            previous_version,
         })
         .into_response(),
         Err(error) => {

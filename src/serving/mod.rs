@@ -12,9 +12,9 @@
 //!
 //! The registry (`model_versions`): a load records the row ([`storage::register_model`]);
 //! while a bundle serves, [`heartbeat`] moves its `last_served_at` forward every
-//! [`HEARTBEAT`], and once more when it is swapped out and at shutdown. `last_served_at` is
-//! therefore exact at swaps and shutdowns and at most [`HEARTBEAT`] behind otherwise (a killed
-//! process). The heartbeat writes outside the batch transactions, so the workers never wait on
+//! [`HEARTBEAT`], and once more when it is swapped out (after the last batch that took it
+//! has committed) and at shutdown. `last_served_at` is therefore exact at swaps and shutdowns
+//! and at most [`HEARTBEAT`] behind otherwise (a killed process). The heartbeat writes outside the batch transactions, so the workers never wait on
 //! a registry row.
 //!
 //! This module must not score or store predictions; the worker does.
@@ -39,6 +39,10 @@ use crate::storage::{self, Pool, RegisteredModel};
 
 /// How often the versions being served have their `last_served_at` moved forward.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// How long a reload waits for the batches that took the previous bundles before the swap to
+/// finish, so that their `last_served_at` is not earlier than the rows those batches commit.
+const LAST_BATCH_WAIT: Duration = Duration::from_secs(5);
 
 /// The bundles in service, swapped whole.
 pub struct ServingSlot {
@@ -147,7 +151,15 @@ pub async fn reload(
     set_model_info(m, Some(&previous), &next);
     m.model_reloads.with_label_values(&["success"]).inc();
     m.model_reload_last_success.set(1);
-    // The versions swapped out served until now.
+    // The versions swapped out served until the last batch that took them before the swap
+    // finished: each batch holds the pair it took until its rows are committed.
+    if !last_batch_done(&previous).await {
+        tracing::warn!(
+            model.previous_version = %previous.live.version,
+            wait_ms = LAST_BATCH_WAIT.as_millis() as u64,
+            "a batch still holds the previous bundles; their last_served_at is recorded now"
+        );
+    }
     if let Err(error) = touch(pool, &previous).await {
         tracing::warn!(error.message = %error, "cannot move last_served_at of the previous bundles");
     }
@@ -190,6 +202,19 @@ pub async fn register(pool: &Pool, serving: &Serving) -> Result<(), storage::Reg
         storage::register_model(&client, registered(model)).await?;
     }
     Ok(())
+}
+
+/// Waits until nothing but this reload holds `previous` (the batches that took it have
+/// finished), at most [`LAST_BATCH_WAIT`]; `false` when one still holds it then.
+async fn last_batch_done(previous: &Arc<Serving>) -> bool {
+    let deadline = tokio::time::Instant::now() + LAST_BATCH_WAIT;
+    while Arc::strong_count(previous) > 1 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    true
 }
 
 /// Moves `last_served_at` of every bundle of `serving` to now.

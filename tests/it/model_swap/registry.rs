@@ -85,3 +85,46 @@ async fn the_registry_sets_first_served_once_and_only_moves_last_served_forward(
     assert!(row.get::<_, bool>(0));
     assert_eq!(row.get::<_, Value>(1), manifest);
 }
+
+/// A batch that took the bundles before a swap commits its rows after it: the swapped-out
+/// version's `last_served_at` is recorded once that batch lets go of them, so the registry
+/// never says a version stopped serving before a row it scored.
+#[tokio::test]
+async fn a_swapped_out_version_is_last_served_after_the_batch_still_holding_it() {
+    let (a, b) = (model_path(), candidate_path());
+    let version_a = version_of(&a);
+    let served = bundle_dir(&a);
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.model.path = served.path().to_owned();
+    let (app, ctx) = start(db, settings).await;
+
+    // What a batch in flight holds: the pair it took at its start.
+    let in_flight = ctx.models.current();
+    assert_eq!(in_flight.live.version, version_a);
+    install(&b, served.path());
+    let reload = {
+        let ctx = Arc::clone(&ctx);
+        tokio::spawn(async move { ctx.reload().await.map(|s| s.live.version.clone()) })
+    };
+    // The swap happens while the batch still holds A; it lets go a little later.
+    let version_b = version_of(&b);
+    wait_until("the swap", Duration::from_secs(60), || {
+        let ctx = Arc::clone(&ctx);
+        let version_b = version_b.clone();
+        async move { (ctx.models.current().live.version == version_b).then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let released = OffsetDateTime::now_utc();
+    drop(in_flight);
+    let now_serving = reload.await.expect("joined").expect("reloaded");
+    assert_eq!(now_serving, version_b);
+
+    let (_, last_a, _, _) = registry(&app, &version_a).await.expect("row A");
+    assert!(
+        last_a >= released,
+        "A's last_served_at {last_a} is before the batch holding it let go at {released}"
+    );
+    app.finish().await;
+}
