@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::errors::ApiError;
 use super::log::LogFields;
@@ -20,7 +20,7 @@ use crate::queue::rpc::RpcError;
 use crate::record::ids::check_id;
 use crate::record::FieldError;
 use crate::wire::{
-    decode_object, DecodeError, Request, ScoreReply, IDEMPOTENCY_KEY_HEADER,
+    decode_request, DecodeError, Request, ScoreReply, IDEMPOTENCY_KEY_HEADER,
     IDEMPOTENT_REPLAYED_HEADER, SOURCE_HEADER,
 };
 use tracing::Instrument as _;
@@ -62,12 +62,7 @@ pub async fn predict(
 ) -> Result<Response, ApiError> {
     let query_explain = explain_param(query.as_deref())?;
     let key = idempotency_key(&headers)?;
-    let value = crate::record::json::parse(&body)
-        .map_err(|e| ApiError::malformed(DecodeError::NotJson(e.to_string()).errors()))?;
-    let Value::Object(map) = value else {
-        return Err(ApiError::malformed(DecodeError::NotAnObject.errors()));
-    };
-    let request = decode_object(map).map_err(|e| match e {
+    let request = decode_request(&body).map_err(|e| match e {
         DecodeError::Invalid(errors) => ApiError::invalid(errors),
         other => ApiError::malformed(other.errors()),
     })?;

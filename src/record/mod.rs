@@ -9,9 +9,11 @@
 //! - [`schema`] lists the fields, their types, kinds and ranges: the single table that
 //!   [`table`] turns into the [`Record`] struct, its builder and its cells,
 //! - [`canonical`] writes a record's canonical JSON (and its hash) from those cells,
-//! - [`validate`](mod@validate) checks a JSON object against them, all errors at once,
+//! - [`validate`](mod@validate) checks a JSON object (or its fields as read) against them, all
+//!   errors at once,
 //! - [`ids`] holds the rule of every identifier that enters (request ids, keys, batch ids),
-//! - [`json`](mod@json) reads untrusted JSON, refusing a repeated key.
+//! - [`json`](mod@json) reads untrusted JSON, refusing a repeated key, a record's fields straight
+//!   into their slots (one pass: no map of the object first).
 
 mod canonical;
 pub mod ids;
@@ -29,6 +31,7 @@ pub use schema::{
     Departement, DomaineEtude, FrequenceDeplacement, Genre, Poste, Record, StatutMarital,
 };
 pub use validate::validate;
+pub(crate) use validate::validate_fields;
 
 /// One broken rule of a record: the field (or comma-joined pair of fields for a cross-field
 /// rule), what is wrong, and the offending value.

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::json::Fields;
 use super::schema::{self, FieldId, Kind, FIELDS, MIN_START_AGE};
 use super::table::Cell;
 use super::{FieldError, Record};
@@ -13,25 +14,43 @@ use super::{FieldError, Record};
 /// Every broken rule: unknown fields, missing required fields, wrong types, values out of
 /// range or not in the allowed set, and the cross-field rules between valid fields.
 pub fn validate(map: &Map<String, Value>) -> Result<Record, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    for (name, value) in map {
-        if schema::position(name).is_none() {
-            errors.push(FieldError::new(
-                name,
-                "is not a field of the record",
-                value.clone(),
-            ));
-        }
-    }
+    let unknown = map
+        .iter()
+        .filter(|(name, _)| schema::position(name).is_none())
+        .map(|(name, value)| (name.as_str(), value));
+    check_all(unknown, |i| map.get(FIELDS[i].name))
+}
+
+/// As [`validate`], for an object read straight into its fields by
+/// [`parse_fields`](super::json::parse_fields): the same rules, the same errors in the same
+/// order.
+///
+/// # Errors
+/// As [`validate`].
+pub(crate) fn validate_fields(fields: &Fields) -> Result<Record, Vec<FieldError>> {
+    let unknown = fields.others.iter().map(|(k, v)| (k.as_str(), v));
+    check_all(unknown, |i| fields.values[i].as_ref())
+}
+
+/// The rules over an object given as its keys that are not fields (in key order) and the
+/// value of each field by position.
+fn check_all<'v>(
+    unknown: impl Iterator<Item = (&'v str, &'v Value)>,
+    value_of: impl Fn(usize) -> Option<&'v Value>,
+) -> Result<Record, Vec<FieldError>> {
+    let mut errors: Vec<FieldError> = unknown
+        .map(|(name, value)| FieldError::new(name, "is not a field of the record", value.clone()))
+        .collect();
 
     let mut cells = [None; FIELDS.len()];
-    for (cell, field) in cells.iter_mut().zip(FIELDS.iter()) {
-        match check(field.kind, map.get(field.name)) {
+    for (i, (cell, field)) in cells.iter_mut().zip(FIELDS.iter()).enumerate() {
+        let value = value_of(i);
+        match check(field.kind, value) {
             Ok(c) => *cell = Some(c),
             Err(message) => errors.push(FieldError::new(
                 field.name,
                 message,
-                map.get(field.name).cloned().unwrap_or(Value::Null),
+                value.cloned().unwrap_or(Value::Null),
             )),
         }
     }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::record::{ids, validate, EmployeeRecord, FieldError, Record};
+use crate::record::json::{self, Fields, Parsed};
+use crate::record::{ids, validate_fields, EmployeeRecord, FieldError, Record};
 
 /// A scoring request as it travels: the record and what to do with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -149,36 +150,33 @@ pub fn decode_request(body: &[u8]) -> Result<Request, DecodeError> {
 /// # Errors
 /// As [`decode_request`], with that id.
 pub fn decode_keyed(body: &[u8]) -> Result<Request, (DecodeError, Option<String>)> {
-    let value = crate::record::json::parse(body)
-        .map_err(|e| (DecodeError::NotJson(e.to_string()), None))?;
-    let Value::Object(map) = value else {
-        return Err((DecodeError::NotAnObject, None));
-    };
-    decode_map(map)
+    // One pass: the record's fields go to their slots as they are read (an envelope's
+    // `employee` too), with no map of the whole body built first.
+    match json::parse_fields(body, "employee") {
+        Ok(Parsed::Object(fields)) => decode_fields(fields),
+        Ok(Parsed::Other(_)) => Err((DecodeError::NotAnObject, None)),
+        Err(e) => Err((DecodeError::NotJson(e.to_string()), None)),
+    }
 }
 
-/// Validates an already-parsed JSON object as a bare record or an envelope.
-///
-/// # Errors
-/// As [`decode_request`].
-pub fn decode_object(map: Map<String, Value>) -> Result<Request, DecodeError> {
-    decode_map(map).map_err(|(error, _)| error)
-}
-
-fn decode_map(mut map: Map<String, Value>) -> Result<Request, (DecodeError, Option<String>)> {
-    let Some(employee) = map.remove("employee") else {
-        let record = validate(&map).map_err(|e| (DecodeError::Invalid(e), None))?;
-        return Ok(Request {
-            request_id: None,
-            employee_id: None,
-            explain: false,
-            record,
-        });
+fn decode_fields(mut top: Box<Fields>) -> Result<Request, (DecodeError, Option<String>)> {
+    let employee = match (top.nested.take(), top.others.remove("employee")) {
+        (Some(record), _) => Ok(record),
+        (None, Some(other)) => Err(other),
+        (None, None) => {
+            let record = validate_fields(&top).map_err(|e| (DecodeError::Invalid(e), None))?;
+            return Ok(Request {
+                request_id: None,
+                employee_id: None,
+                explain: false,
+                record,
+            });
+        }
     };
 
     let mut errors = Vec::new();
-    for (key, value) in &map {
-        if !ENVELOPE_FIELDS.contains(&key.as_str()) {
+    for (key, value) in top.entries() {
+        if !ENVELOPE_FIELDS.contains(&key) {
             errors.push(FieldError::new(
                 key,
                 "is not a field of the envelope",
@@ -186,6 +184,7 @@ fn decode_map(mut map: Map<String, Value>) -> Result<Request, (DecodeError, Opti
             ));
         }
     }
+    let mut map = std::mem::take(&mut top.others);
     let request_id = match map.remove("request_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => match ids::check_id("request_id", s.as_bytes()) {
@@ -223,8 +222,8 @@ fn decode_map(mut map: Map<String, Value>) -> Result<Request, (DecodeError, Opti
         }
     };
     let record = match employee {
-        Value::Object(record) => validate(&record).map_err(|e| errors.extend(e)).ok(),
-        other => {
+        Ok(record) => validate_fields(&record).map_err(|e| errors.extend(e)).ok(),
+        Err(other) => {
             errors.push(FieldError::new(
                 "employee",
                 "must be an object holding the record",

@@ -9,7 +9,7 @@ mod envelope;
 mod properties;
 mod reply;
 
-pub use envelope::{decode_keyed, decode_object, decode_request, DecodeError, Envelope, Request};
+pub use envelope::{decode_keyed, decode_request, DecodeError, Envelope, Request};
 pub use properties::{request_properties, Delivery};
 pub use reply::{ErrorReply, ScoreReply};
 

@@ -1,7 +1,8 @@
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::validate;
+use super::{validate, validate_fields};
+use crate::record::json::{parse_fields, Parsed};
 use crate::record::sample;
 use crate::record::schema::{Kind, FIELDS};
 use crate::record::FieldError;
@@ -229,5 +230,43 @@ proptest! {
                 prop_assert_eq!(fields_of(&errors), vec![field.name]);
             }
         }
+    }
+
+    /// The one-pass reader and the map give the same record, or the same errors in the same
+    /// order, whatever order the keys come in.
+    #[test]
+    fn read_straight_into_its_fields_a_record_meets_the_same_rules(
+        seed in any::<u64>(),
+        index in 0..FIELDS.len(),
+        pick in any::<u8>(),
+        extra in "[a-z_]{1,12}",
+        reversed in any::<bool>(),
+    ) {
+        let mut map = sample::many(seed, 1).remove(0);
+        let field = FIELDS[index];
+        match pick % 3 {
+            0 => {}
+            1 => {
+                map.remove(field.name);
+            }
+            _ => {
+                map.insert(field.name.to_owned(), breaking_value(field.kind, pick));
+            }
+        }
+        if pick % 2 == 1 {
+            map.insert(extra, json!(pick));
+        }
+        let mut entries: Vec<String> = map
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", Value::from(k.as_str())))
+            .collect();
+        if reversed {
+            entries.reverse();
+        }
+        let bytes = format!("{{{}}}", entries.join(","));
+        let Ok(Parsed::Object(fields)) = parse_fields(bytes.as_bytes(), "employee") else {
+            panic!("an object: {bytes}")
+        };
+        prop_assert_eq!(validate_fields(&fields), validate(&map));
     }
 }
