@@ -65,6 +65,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "fairness"),
     migration!(11, "trace_id"),
     migration!(12, "performance_summary"),
+    migration!(13, "insert_costs"),
 ];
 
 // An arbitrary constant shared by every turnover process: the key of the advisory lock that

@@ -110,6 +110,7 @@ pub async fn find_prediction(
         scored_at: row.try_get(11)?,
         record_sha256: row.try_get(12)?,
         trace_id: row.try_get(13)?,
+        groups: None,
     }))
 }
 

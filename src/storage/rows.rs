@@ -94,6 +94,9 @@ pub struct PredictionRow {
     pub scored_at: OffsetDateTime,
     /// The W3C trace the request was scored in (32 lower-case hex digits), when known.
     pub trace_id: Option<String>,
+    /// The employee's groups (`genre`, `statut_marital`, age band: `fairness::groups`), when
+    /// the writer knows them; left `None`, the database draws them from `input` (V10, V13).
+    pub groups: Option<[&'static str; 3]>,
 }
 
 /// A document for a `jsonb` column: a value, or JSON already written. The worker hands over

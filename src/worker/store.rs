@@ -157,6 +157,7 @@ pub fn prediction_row(
         enqueued_at: job.enqueued_at,
         scored_at: now,
         trace_id: Some(job.trace.trace_id.clone()),
+        groups: Some(crate::fairness::groups(&job.record)),
     }
 }
 

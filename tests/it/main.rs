@@ -22,6 +22,7 @@ mod fairness;
 mod helpers;
 mod http;
 mod idempotency;
+mod insert_costs;
 mod least_privilege;
 mod model_swap;
 mod outcomes;

@@ -38,6 +38,7 @@ fn row(request_id: &str) -> PredictionRow {
         enqueued_at: None,
         scored_at: OffsetDateTime::from_unix_timestamp(1_700_000_001).expect("ts"),
         trace_id: None,
+        groups: None,
     }
 }
 

@@ -17,7 +17,11 @@ use crate::helpers::{
     self, database_exists, database_url, unique_db_name, DropDatabaseOnDrop, TestDb,
 };
 
-fn prediction(request_id: &str, employee_id: Option<i64>, batch_id: Option<Uuid>) -> PredictionRow {
+pub(crate) fn prediction(
+    request_id: &str,
+    employee_id: Option<i64>,
+    batch_id: Option<Uuid>,
+) -> PredictionRow {
     PredictionRow {
         request_id: request_id.to_owned(),
         employee_id,
@@ -38,10 +42,11 @@ fn prediction(request_id: &str, employee_id: Option<i64>, batch_id: Option<Uuid>
         // Postgres keeps microseconds; a whole second round-trips exactly.
         scored_at: OffsetDateTime::from_unix_timestamp(1_700_000_001).expect("ts"),
         trace_id: None,
+        groups: None,
     }
 }
 
-fn rejected(request_id: Option<&str>, payload: &[u8]) -> RejectedRow {
+pub(crate) fn rejected(request_id: Option<&str>, payload: &[u8]) -> RejectedRow {
     RejectedRow {
         request_id: request_id.map(str::to_owned),
         reason: "validation".to_owned(),

@@ -111,6 +111,7 @@ async fn a_duplicate_or_a_redelivery_after_commit_makes_one_row() {
         enqueued_at: None,
         scored_at: time::OffsetDateTime::now_utc(),
         trace_id: None,
+        groups: None,
     };
     crate::helpers::insert_batch(&mut app.db.client().await, &[committed], &[])
         .await

@@ -17,10 +17,11 @@ use crate::storage::{Document, InsertCounts, PredictionRow, StorageError, Stored
 const INSERT_PREDICTIONS: &str = "\
 INSERT INTO predictions (request_id, employee_id, batch_id, source, model_version, prediction, \
                          probability, risk_level, input, explanation, enqueued_at, scored_at, \
-                         record_sha256, trace_id)
+                         record_sha256, trace_id, genre, statut_marital, age_band)
 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], \
                      $6::smallint[], $7::float8[], $8::text[], $9::jsonb[], $10::jsonb[], \
-                     $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[])
+                     $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[], \
+                     $15::text[], $16::text[], $17::text[])
 ON CONFLICT (request_id) DO NOTHING
 RETURNING request_id";
 
@@ -59,7 +60,7 @@ pub(super) async fn insert_predictions(
     // Prepared once per connection, outside the transaction.
     let statement = client.prepare_cached(INSERT_PREDICTIONS).await?;
     let c = PredictionColumns::new(&first);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
         &c.request_id,
         &c.employee_id,
         &c.batch_id,
@@ -74,6 +75,9 @@ pub(super) async fn insert_predictions(
         &c.scored_at,
         &c.record_sha256,
         &c.trace_id,
+        &c.groups[0],
+        &c.groups[1],
+        &c.groups[2],
     ];
     let rows = if begin == Begin::With {
         // Polled in this order, `BEGIN` is sent first and the insert right behind it.
@@ -174,6 +178,8 @@ struct PredictionColumns<'a> {
     scored_at: Vec<OffsetDateTime>,
     record_sha256: Vec<&'a str>,
     trace_id: Vec<Option<&'a str>>,
+    /// `genre`, `statut_marital`, `age_band`: null where the row leaves them to the trigger.
+    groups: [Vec<Option<&'static str>>; 3],
 }
 
 impl<'a> PredictionColumns<'a> {
@@ -193,6 +199,7 @@ impl<'a> PredictionColumns<'a> {
             scored_at: rows.iter().map(|r| r.scored_at).collect(),
             record_sha256: rows.iter().map(|r| r.record_sha256.as_str()).collect(),
             trace_id: rows.iter().map(|r| r.trace_id.as_deref()).collect(),
+            groups: std::array::from_fn(|k| rows.iter().map(|r| Some(r.groups?[k])).collect()),
         }
     }
 }

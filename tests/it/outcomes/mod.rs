@@ -55,6 +55,7 @@ fn row(
         enqueued_at: None,
         scored_at,
         trace_id: None,
+        groups: None,
     }
 }
 
