@@ -84,6 +84,10 @@ struct Args {
     /// Run the service inside the harness (memory figures are then the harness's own).
     #[arg(long)]
     in_process: bool,
+    /// Run the service from this `turnover-bench` binary, another build, instead of this one:
+    /// two builds measured under one harness differ only in the service.
+    #[arg(long, value_name = "PATH", conflicts_with = "in_process")]
+    serve_binary: Option<PathBuf>,
     #[arg(
         long,
         env = "TURNOVERBENCH_AMQP_URL",
@@ -179,7 +183,13 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     }
 
     let log_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    let svc = Service::start(settings, args.in_process, &log_dir).await?;
+    let svc = Service::start(
+        settings,
+        args.in_process,
+        args.serve_binary.as_deref(),
+        &log_dir,
+    )
+    .await?;
     let outcome = with_service(&args, &id, &svc, &mut rows).await;
     let (warns, errors) = svc.log_problems();
     let (_, hwm) = svc.memory.now();

@@ -66,9 +66,11 @@ pub fn settings(id: &str, amqp_url: &str, pg_base: &str) -> anyhow::Result<Setti
 
 impl Service {
     /// Starts the service and waits until its worker consumes and its sidecar answers.
+    /// `binary`: the `turnover-bench` to run as the service (default: this one).
     pub async fn start(
         settings: Settings,
         in_process: bool,
+        binary: Option<&std::path::Path>,
         log_dir: &std::path::Path,
     ) -> anyhow::Result<Self> {
         let http = settings.http.addr;
@@ -82,7 +84,11 @@ impl Service {
             std::fs::create_dir_all(log_dir)?;
             let log = log_dir.join(format!("{}.log", settings.amqp.exchange));
             let a = &settings.amqp;
-            let child = tokio::process::Command::new(std::env::current_exe()?)
+            let exe = match binary {
+                Some(path) => path.to_owned(),
+                None => std::env::current_exe()?,
+            };
+            let child = tokio::process::Command::new(exe)
                 .env(SERVE_ENV, "1")
                 .env("TURNOVER_AMQP__URL", &a.url)
                 .env("TURNOVER_AMQP__EXCHANGE", &a.exchange)
