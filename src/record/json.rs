@@ -1,5 +1,5 @@
-//! Untrusted JSON bytes to a [`serde_json::Value`], or straight to a record's [`Fields`],
-//! refusing an object that repeats a key.
+//! Untrusted JSON bytes straight to a record's [`Fields`] (any value inside as a
+//! [`serde_json::Value`]), refusing an object that repeats a key.
 //!
 //! serde_json keeps the last of two equal keys, so `{"age": 41, "age": 15}` would be read as
 //! one thing here and as another by a producer's parser that keeps the first: the record
