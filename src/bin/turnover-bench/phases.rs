@@ -96,7 +96,7 @@ pub(super) async fn pipeline(
     let messages = broker::requests(id, seed, n);
     let a = &svc.settings.amqp;
     let mut metrics = load::Conn::open(svc.http).await?;
-    let scored_before = scored(&mut metrics).await?;
+    let scored_before = service::scored_jobs(&mut metrics).await?;
     let cpu_before = service::cpu_seconds(svc.pid);
     let machine_before = machine::snapshot(Some(svc.pid));
     let started = Instant::now();
@@ -119,7 +119,7 @@ pub(super) async fn pipeline(
     // which the run would pay in its own CPU, and the first to read the fresh rows, it would
     // set their hint bits too. The rows are counted once, at the end.
     let finished = loop {
-        let done = scored(&mut metrics).await? - scored_before;
+        let done = service::scored_jobs(&mut metrics).await? - scored_before;
         if done >= n as u64 {
             break Instant::now();
         }
@@ -175,19 +175,6 @@ pub(super) async fn pipeline(
         cpu_us_per_job: cpu_per_unit(cpu_before, cpu_after, n),
         machine,
     })
-}
-
-/// The service's `turnover_jobs_total{outcome="scored"}`: jobs whose rows have committed.
-async fn scored(conn: &mut load::Conn) -> anyhow::Result<u64> {
-    let answer = conn.request("GET", "/metrics", "text/plain", b"").await?;
-    if answer.status != 200 {
-        bail!("GET /metrics answered {}", answer.status);
-    }
-    let text = String::from_utf8_lossy(&answer.body);
-    Ok(text
-        .lines()
-        .find_map(|line| line.strip_prefix("turnover_jobs_total{outcome=\"scored\"} "))
-        .map_or(Ok(0), str::parse)?)
 }
 
 /// Microseconds of CPU per unit of work between two readings (`NaN` when one is missing).

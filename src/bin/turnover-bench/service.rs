@@ -313,3 +313,16 @@ pub async fn database(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     tokio::spawn(connection);
     Ok(client)
 }
+
+/// The service's `turnover_jobs_total{outcome="scored"}`: jobs whose rows have committed.
+pub async fn scored_jobs(conn: &mut crate::load::Conn) -> anyhow::Result<u64> {
+    let answer = conn.request("GET", "/metrics", "text/plain", b"").await?;
+    if answer.status != 200 {
+        bail!("GET /metrics answered {}", answer.status);
+    }
+    let text = String::from_utf8_lossy(&answer.body);
+    Ok(text
+        .lines()
+        .find_map(|line| line.strip_prefix("turnover_jobs_total{outcome=\"scored\"} "))
+        .map_or(Ok(0), str::parse)?)
+}
